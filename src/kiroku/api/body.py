@@ -1,0 +1,40 @@
+"""Request bodies: size-limited, then decoded into a typed struct or rejected with 400."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+from starlette.requests import Request
+
+from kiroku.errors import InputError, PayloadTooLargeError
+
+__all__ = ["MAX_BODY_BYTES", "read_json"]
+
+MAX_BODY_BYTES = 64 * 1024
+T = TypeVar("T")
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, into: type[T], *, limit: int = MAX_BODY_BYTES) -> T:
+    """The body as ``into``. An empty body counts as ``{}``: all-optional bodies may be left out."""
+    raw = await _read_limited(request, limit)
+    try:
+        return msgspec.json.decode(raw or b"{}", type=into)
+    except msgspec.ValidationError as e:
+        raise InputError(f"Invalid request body: {e}") from e
+    except msgspec.DecodeError as e:
+        raise InputError(f"Malformed JSON in the request body: {e}") from e

@@ -1,0 +1,140 @@
+"""One log line per request, and request metrics in the Prometheus text format.
+
+Both live in one pure-ASGI middleware, so streaming responses (server-sent
+events) pass through untouched and are logged when they end. The route's path
+template (``/api/rooms/{room_id}``), not the raw path, labels the metrics, so
+their cardinality stays bounded however many rooms exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["Gauge", "Metrics", "ObserveMiddleware"]
+
+log = logging.getLogger("kiroku.access")
+
+_SECRET = re.compile(r"(access_token=)[^&]*")
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Gauge:
+    """A value read when /metrics is scraped: ``read()`` returns (labels, value) pairs."""
+
+    name: str
+    help: str
+    read: Callable[[], Iterable[tuple[dict[str, str], float]]]
+
+
+@dataclass
+class _Histogram:
+    counts: list[int] = field(default_factory=lambda: [0] * len(_BUCKETS))
+    total: int = 0
+    sum: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.total += 1
+        self.sum += seconds
+        for i, bound in enumerate(_BUCKETS):
+            if seconds <= bound:
+                self.counts[i] += 1
+
+
+def _labels(labels: dict[str, str]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return "{" + inner + "}"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.requests: dict[tuple[str, str, int], int] = {}
+        self.latency: dict[tuple[str, str], _Histogram] = {}
+        self.gauges: list[Gauge] = []
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        self.latency.setdefault((method, route), _Histogram()).observe(seconds)
+
+    def render(self) -> str:
+        out = [
+            "# HELP kiroku_http_requests_total HTTP requests answered.",
+            "# TYPE kiroku_http_requests_total counter",
+        ]
+        for (method, route, status), n in sorted(self.requests.items()):
+            labels = {"method": method, "route": route, "status": str(status)}
+            out.append(f"kiroku_http_requests_total{_labels(labels)} {n}")
+        out += [
+            "# HELP kiroku_http_request_seconds Time to the end of the response.",
+            "# TYPE kiroku_http_request_seconds histogram",
+        ]
+        for (method, route), h in sorted(self.latency.items()):
+            out += self._histogram({"method": method, "route": route}, h)
+        for gauge in self.gauges:
+            out += [f"# HELP {gauge.name} {gauge.help}", f"# TYPE {gauge.name} gauge"]
+            out += [f"{gauge.name}{_labels(lb)} {value}" for lb, value in gauge.read()]
+        return "\n".join(out) + "\n"
+
+    @staticmethod
+    def _histogram(labels: dict[str, str], h: _Histogram) -> list[str]:
+        name = "kiroku_http_request_seconds"
+        lines = [
+            f"{name}_bucket{_labels({**labels, 'le': str(b)})} {n}"
+            for b, n in zip(_BUCKETS, h.counts, strict=True)
+        ]
+        lines.append(f"{name}_bucket{_labels({**labels, 'le': '+Inf'})} {h.total}")
+        lines.append(f"{name}_sum{_labels(labels)} {h.sum}")
+        lines.append(f"{name}_count{_labels(labels)} {h.total}")
+        return lines
+
+
+def _template(app: ASGIApp, scope: Scope) -> str:
+    for route in getattr(app, "routes", ()):
+        if isinstance(route, Route) and route.matches(scope)[0] is Match.FULL:
+            return route.path
+    return "other"
+
+
+class ObserveMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics, router: ASGIApp) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            elapsed = time.perf_counter() - start
+            route = _template(self.router, scope)
+            self.metrics.observe(scope["method"], route, status, elapsed)
+            client = scope.get("client") or ("-", 0)
+            query = _SECRET.sub(r"\1***", scope.get("query_string", b"").decode("latin-1"))
+            path = scope["path"] + (f"?{query}" if query else "")
+            log.info(
+                '%s - "%s %s HTTP/%s" %d %.1fms',
+                client[0], scope["method"], path, scope.get("http_version", "1.1"),
+                status, elapsed * 1000,
+            )  # fmt: skip

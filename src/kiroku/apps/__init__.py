@@ -1,0 +1,1 @@
+"""Applications built on kiroku's public API only: ``chat`` is the reference system."""

@@ -1,0 +1,60 @@
+"""``kiroku serve --demo``: demo users and rooms, created once and safe to run again.
+
+Demo tokens are kept in plain text in ``demo-tokens.json`` so every start can
+print them (real users' tokens are never stored); this is for trying the
+system on one's own machine, not for a shared server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from kiroku import DomainError
+from kiroku.api.auth import TokenStore
+from kiroku.apps.chat import commands as c
+from kiroku.apps.chat.node import ChatNode
+from kiroku.apps.chat.room import Room
+
+__all__ = ["DEMO_FILE", "DEMO_USERS", "demo_tokens", "ensure_demo"]
+
+log = logging.getLogger("kiroku.chat")
+
+DEMO_FILE = "demo-tokens.json"
+DEMO_USERS = (("ann", True), ("bob", False), ("cy", False))
+
+
+def demo_tokens(data_dir: Path) -> list[dict[str, object]]:
+    path = data_dir / DEMO_FILE
+    if not path.exists():
+        return []
+    loaded: list[dict[str, object]] = json.loads(path.read_text())
+    return loaded
+
+
+def _ensure_users(data_dir: Path, users: TokenStore) -> list[dict[str, object]]:
+    known = {str(u["name"]): u for u in demo_tokens(data_dir)}
+    for name, admin in DEMO_USERS:
+        if name not in known and not users.exists(name):
+            known[name] = {"name": name, "admin": admin, "token": users.add(name, admin=admin)}
+    rows = [known[n] for n, _ in DEMO_USERS if n in known]
+    (data_dir / DEMO_FILE).write_text(json.dumps(rows, indent=2))
+    return rows
+
+
+async def ensure_demo(node: ChatNode) -> list[dict[str, object]]:
+    """Users ann (admin), bob and cy; rooms ``general`` (all three) and ``random`` (ann, bob)."""
+    rows = _ensure_users(node.data_dir, node.users)
+    seed: list[c.RoomCommand] = [
+        c.CreateRoom("general", "General", "ann", ("bob", "cy")),
+        c.CreateRoom("random", "Random", "ann", ("bob",)),
+        c.PostMessage("general", "welcome", "Welcome to kiroku!", "ann"),
+        c.PostMessage("general", "hello-bob", "Hi everyone", "bob"),
+    ]
+    for command in seed:
+        try:
+            await node.write.runtime.execute(Room, command.room_id, command)
+        except DomainError as e:  # renamed, archived or left since: the demo adapts, not fails
+            log.info("demo data left as it is: %s", e)
+    return rows

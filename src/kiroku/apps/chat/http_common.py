@@ -1,0 +1,84 @@
+"""What every chat endpoint needs: the node, the caller, parameters, read-your-writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+from starlette.requests import Request
+
+from kiroku import InputError, NotAllowedError
+from kiroku.api.auth import Principal
+from kiroku.apps.chat.node import ChatNode
+from kiroku.apps.chat.rules import NotMemberError, RoomNotFoundError
+from kiroku.errors import AuthenticationError
+from kiroku.projections import Document
+
+__all__ = [
+    "READ_WAIT_SECONDS",
+    "caller",
+    "int_param",
+    "member_room",
+    "node_of",
+    "require_admin",
+    "wait_for_reads",
+]
+
+READ_WAIT_SECONDS = 5.0
+"""How long a read with ``min_position`` waits for the read model before answering 503."""
+
+
+def node_of(request: Request) -> ChatNode:
+    return cast(ChatNode, request.app.state.node)
+
+
+def caller(request: Request, *, allow_query_token: bool = False) -> Principal:
+    """The bearer token's user; ``?access_token=`` only where a browser cannot send headers."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if header and scheme.lower() != "bearer":
+        raise AuthenticationError(f"Unsupported authorization scheme {scheme!r}; use Bearer")
+    if not token and allow_query_token:
+        token = request.query_params.get("access_token", "")
+    return node_of(request).users.authenticate(token.strip() or None)
+
+
+def require_admin(request: Request) -> Principal:
+    who = caller(request)
+    if not who.admin:
+        raise NotAllowedError(f"{who.name!r} is not an admin")
+    return who
+
+
+def int_param(
+    request: Request, name: str, default: int | None = None, *, low: int = 0, high: int = 2**62
+) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InputError(f"Query parameter {name}={raw!r} must be an integer in {low}..{high}")
+    return int(raw)
+
+
+async def wait_for_reads(request: Request, names: Sequence[str]) -> None:
+    """Read-your-writes: with ``min_position=N``, wait (bounded) until ``names`` processed N."""
+    position = int_param(request, "min_position")
+    if not position:
+        return
+    node = node_of(request)
+    head = await node.read.journal.head_position()
+    if position > head:
+        raise InputError(f"min_position={position} is past the journal's head ({head})")
+    await node.read.host.wait_for(position, READ_WAIT_SECONDS, names)
+
+
+async def member_room(request: Request, who: Principal, room_id: str) -> Document:
+    """The room's current document, if ``who`` may read it (a member, or an admin)."""
+    view = node_of(request).read.host.reader("chat.rooms")
+    room = await view.collection("rooms").get(room_id)
+    if room is None:
+        raise RoomNotFoundError(room_id)
+    if not who.admin and await view.collection("members").get(f"{room_id}|{who.name}") is None:
+        raise NotMemberError(room_id, who.name)
+    return room

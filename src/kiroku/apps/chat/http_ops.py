@@ -1,0 +1,216 @@
+"""Operations: projection status, replay and rebuild, the event browser with each
+event's consumption ledger, parked events, metrics and health probes.
+
+Replays and rebuilds run in the background (they can take minutes on a large
+journal); their progress shows in ``GET /api/admin/projections`` under ``task``.
+Rebuilds that retractions call for run the same way: ``rebuild_when_needed`` is
+the projection host's hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from kiroku import JSON, ConcurrencyError, InputError, ProjectionHost, StoredEvent
+from kiroku.api.body import read_json
+from kiroku.apps.chat.http_common import int_param, node_of, require_admin
+from kiroku.domain import validate_stream
+from kiroku.projections import Progress, resolve_start
+from kiroku.schema import decode_json
+
+__all__ = ["OpsTasks", "rebuild_when_needed", "routes"]
+
+
+class ReplayBody(msgspec.Struct):
+    from_position: int | None = None
+    from_time: datetime | None = None
+
+
+class OpsTasks:
+    """At most one background task per projection, and what it last reported."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.info: dict[str, dict[str, JSON]] = {}
+        self.closed = False
+
+    def busy(self, name: str) -> bool:
+        task = self.tasks.get(name)
+        return task is not None and not task.done()
+
+    def progress(self, p: Progress) -> None:
+        self.info[p.projection]["progress"] = msgspec.to_builtins(p)
+
+    def launch(
+        self, name: str, kind: str, work: Callable[[], Coroutine[object, object, object]]
+    ) -> None:
+        if self.busy(name):
+            raise ConcurrencyError(f"Projection {name!r} is already running a {self.kind(name)}")
+        self.info[name] = {"kind": kind, "state": "running", "progress": None, "error": None}
+
+        async def run() -> None:
+            try:
+                await work()
+                self.info[name]["state"] = "done"
+            except Exception as e:
+                self.info[name].update(state="failed", error=f"{type(e).__name__}: {e}")
+
+        self.tasks[name] = asyncio.create_task(run(), name=f"{kind} {name}")
+
+    def kind(self, name: str) -> str:
+        return str(self.info.get(name, {}).get("kind"))
+
+    async def close(self) -> None:
+        self.closed = True
+        for task in self.tasks.values():
+            task.cancel()
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+
+
+def rebuild_when_needed(host: ProjectionHost, ops: OpsTasks) -> Callable[[str], None]:
+    """The projection host's ``on_rebuild_needed`` for the chat server: a rebuild a
+    retraction calls for runs as an operations task, so its progress shows on the
+    operations page like one an operator started.
+
+    A projection busy with another task is looked at again when that task ends:
+    a replay leaves the note in place, a rebuild may have excluded the
+    retraction already (``rebuild_if_pending`` then does nothing).
+    """
+    again: set[str] = set()
+
+    def ended(name: str, task: asyncio.Task[None]) -> None:
+        again.discard(name)
+        if not task.cancelled():
+            needed(name)
+
+    def needed(name: str) -> None:
+        if ops.closed:
+            return
+        task = ops.tasks.get(name)
+        if task is not None and not task.done():
+            if name not in again:
+                again.add(name)
+                task.add_done_callback(lambda t: ended(name, t))
+            return
+        ops.launch(name, "rebuild", lambda: host.rebuild_if_pending(name, ops.progress))
+
+    return needed
+
+
+def _tasks(request: Request) -> OpsTasks:
+    tasks: OpsTasks = request.app.state.ops
+    return tasks
+
+
+def event_json(e: StoredEvent) -> dict[str, JSON]:
+    return {
+        "position": e.position, "stream": e.stream, "version": e.version, "type": e.type,
+        "schema_version": e.schema_version, "event_id": str(e.event_id),
+        "occurred_at": e.occurred_at.isoformat(), "correlation_id": e.correlation_id,
+        "causation_id": e.causation_id, "metadata": dict(e.metadata), "data": decode_json(e.data),
+    }  # fmt: skip
+
+
+async def projections(request: Request) -> JSONResponse:
+    require_admin(request)
+    host, tasks = node_of(request).read.host, _tasks(request)
+    found: list[JSON] = []
+    for status in await host.status():
+        row: dict[str, JSON] = msgspec.to_builtins(status)
+        row["task"] = tasks.info.get(status.name)
+        found.append(row)
+    return JSONResponse({"projections": found})
+
+
+async def replay(request: Request) -> JSONResponse:
+    require_admin(request)
+    name = request.path_params["name"]
+    host = node_of(request).read.host
+    host.runner(name)  # ProjectionNotFoundError -> 404 before anything starts
+    body = await read_json(request, ReplayBody)
+    start = body.from_time if body.from_time is not None else body.from_position
+    if start is None:
+        raise InputError("Give from_position (>= 1) or from_time (ISO 8601 with a zone)")
+    first = await resolve_start(host.journal, start)  # a bad start is a 400 now, not a failed task
+    tasks = _tasks(request)
+    tasks.launch(name, "replay", lambda: host.replay(name, first, tasks.progress))
+    return JSONResponse({"name": name, "task": tasks.info[name]}, status_code=202)
+
+
+async def rebuild(request: Request) -> JSONResponse:
+    require_admin(request)
+    name = request.path_params["name"]
+    host, tasks = node_of(request).read.host, _tasks(request)
+    host.runner(name)
+    tasks.launch(name, "rebuild", lambda: host.rebuild(name, tasks.progress))
+    return JSONResponse({"name": name, "task": tasks.info[name]}, status_code=202)
+
+
+async def events(request: Request) -> JSONResponse:
+    require_admin(request)
+    after = int_param(request, "after", 0) or 0
+    limit = int_param(request, "limit", 100, low=1, high=1000) or 100
+    journal = node_of(request).read.journal
+    stream = request.query_params.get("stream")
+    if stream:
+        found = [
+            e for e in await journal.read_stream(validate_stream(stream)) if e.position > after
+        ]
+        found = found[:limit]
+    else:
+        found = await journal.read_all(after, limit)
+    return JSONResponse({"events": [event_json(e) for e in found]})
+
+
+async def event_detail(request: Request) -> JSONResponse:
+    require_admin(request)
+    position = int(request.path_params["position"])
+    event, ledger = await node_of(request).read.host.ledger(position)
+    entries = [msgspec.to_builtins(dataclasses.asdict(entry)) for entry in ledger]
+    return JSONResponse({"event": event_json(event), "ledger": entries})
+
+
+async def parked(request: Request) -> JSONResponse:
+    require_admin(request)
+    found = node_of(request).read.host.parked(include_resolved=True)
+    return JSONResponse({"parked": [msgspec.to_builtins(p) for p in found]})
+
+
+async def metrics(request: Request) -> Response:
+    rendered: str = request.app.state.metrics.render()
+    return PlainTextResponse(rendered, media_type="text/plain; version=0.0.4")
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when every projection runs (not failed, not stopped)."""
+    statuses = await node_of(request).read.host.status()
+    failing: list[JSON] = [s.name for s in statuses if s.state in ("failed", "stopped")]
+    body: dict[str, JSON] = {"status": "ready" if not failing else "not ready", "failing": failing}
+    return JSONResponse(body, status_code=503 if failing else 200)
+
+
+def routes() -> list[BaseRoute]:
+    admin = "/api/admin"
+    return [
+        Route(admin + "/projections", projections, methods=["GET"]),
+        Route(admin + "/projections/{name}/replay", replay, methods=["POST"]),
+        Route(admin + "/projections/{name}/rebuild", rebuild, methods=["POST"]),
+        Route(admin + "/events", events, methods=["GET"]),
+        Route(admin + "/events/{position:int}", event_detail, methods=["GET"]),
+        Route(admin + "/parked", parked, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]

@@ -1,0 +1,201 @@
+"""The Read API: answers from the read models, never from the write side.
+
+Each endpoint names the read models it reads, so ``min_position`` waits for
+exactly those. ``as_of`` (a position or an ISO time) rebuilds the room's read
+models from its own events up to that point (see ``past``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from kiroku import JSON, InputError, NotFoundError, stream_name
+from kiroku.apps.chat.demo import demo_tokens
+from kiroku.apps.chat.http_common import (
+    caller,
+    int_param,
+    member_room,
+    node_of,
+    wait_for_reads,
+)
+from kiroku.apps.chat.past import resolve_as_of, room_as_of
+from kiroku.apps.chat.rules import MessageNotFoundError, RoomNotFoundError
+from kiroku.apps.chat.views import History, Rooms, Timeline, message_key
+from kiroku.projections import Document, Filter, Projection, ReadView
+
+__all__ = ["rooms_of", "routes"]
+
+_PROJECTIONS: dict[str, type[Projection]] = {
+    "chat.rooms": Rooms,
+    "chat.timeline": Timeline,
+    "chat.history": History,
+}
+
+
+@contextlib.asynccontextmanager
+async def _view(request: Request, name: str, room_id: str) -> AsyncIterator[ReadView]:
+    """The live read model, or the room's past one when ``as_of`` is given."""
+    node = node_of(request)
+    raw = request.query_params.get("as_of")
+    if not raw:
+        yield node.read.host.reader(name)
+        return
+    position = await resolve_as_of(node.read.journal, raw)
+    stream = stream_name("room", room_id)
+    projection = _PROJECTIONS[name]()
+    async with room_as_of(projection, node.read.journal, node.read.codec, stream, position) as v:
+        yield v
+
+
+async def demo_users(request: Request) -> JSONResponse:
+    """The demo users' tokens, only under ``kiroku serve --demo`` (so the page can offer them)."""
+    if not getattr(request.app.state, "demo", False):
+        raise NotFoundError("This server was not started with --demo")
+    return JSONResponse({"users": demo_tokens(node_of(request).data_dir)})
+
+
+async def me(request: Request) -> JSONResponse:
+    who = caller(request)
+    return JSONResponse({"name": who.name, "admin": who.admin})
+
+
+async def list_rooms(request: Request) -> JSONResponse:
+    who = caller(request)
+    await wait_for_reads(request, ["chat.rooms"])
+    found = await rooms_of(node_of(request).read.host.reader("chat.rooms"), who.name)
+    return JSONResponse({"rooms": found})
+
+
+async def rooms_of(view: ReadView, user: str) -> list[JSON]:
+    """``user``'s rooms with last message and unread count, most recent activity first.
+
+    Shared by ``GET /api/rooms`` and the caller's live stream, so both say the same."""
+    rooms, members = view.collection("rooms"), view.collection("members")
+    found: list[JSON] = []
+    for membership in await members.query({"user": user}, order_by="room_id"):
+        room = await rooms.get(str(membership["room_id"]))
+        if room is None:
+            continue
+        unread = await view.collection("msgs").count(
+            {"room_id": room["room_id"], "deleted": False},
+            filters=[("seq", ">", membership["read_seq"]), ("author", "!=", user)],
+        )
+        found.append(_room_summary(room, unread))
+    found.sort(key=_activity, reverse=True)
+    return found
+
+
+def _room_summary(room: Document, unread: int) -> JSON:
+    keys = ("room_id", "name", "owner", "archived", "version", "last_message")
+    return {**{k: room.get(k) for k in keys}, "unread": unread}
+
+
+def _activity(summary: JSON) -> str:
+    last = summary.get("last_message") if isinstance(summary, dict) else None
+    return str(last.get("posted_at", "")) if isinstance(last, dict) else ""
+
+
+async def room_details(request: Request) -> JSONResponse:
+    who = caller(request)
+    room_id = request.path_params["room_id"]
+    await wait_for_reads(request, ["chat.rooms"])
+    await member_room(request, who, room_id)
+    async with _view(request, "chat.rooms", room_id) as view:
+        room = await view.collection("rooms").get(room_id)
+    if room is None:  # it did not exist yet at as_of
+        raise RoomNotFoundError(room_id)
+    keys = ("room_id", "name", "owner", "members", "archived", "version", "created_at")
+    return JSONResponse({k: room.get(k) for k in keys})
+
+
+async def _seq_of(view: ReadView, room_id: str, message_id: str) -> int:
+    doc = await view.collection("messages").get(message_key(room_id, message_id))
+    if doc is None:
+        raise MessageNotFoundError(room_id, message_id)
+    seq = doc["seq"]
+    return seq if isinstance(seq, int) else 0
+
+
+async def messages(request: Request) -> JSONResponse:
+    who = caller(request)
+    room_id = request.path_params["room_id"]
+    limit = int_param(request, "limit", 50, low=1, high=500) or 50
+    before, after = request.query_params.get("before"), request.query_params.get("after")
+    if before and after:
+        raise InputError("Give before or after, not both")
+    await wait_for_reads(request, ["chat.rooms", "chat.timeline"])
+    await member_room(request, who, room_id)
+    async with _view(request, "chat.timeline", room_id) as view:
+        filters: list[Filter] = []
+        if before:
+            filters.append(("seq", "<", await _seq_of(view, room_id, before)))
+        if after:
+            filters.append(("seq", ">", await _seq_of(view, room_id, after)))
+        docs = await view.collection("messages").query(
+            {"room_id": room_id}, filters=filters, order_by="seq", descending=not after,
+            limit=limit,
+        )  # fmt: skip
+    if after:
+        docs.reverse()  # the ``limit`` messages right after ``after``, still newest first
+    keys = ("message_id", "author", "body", "posted_at", "edited_at", "deleted")
+    return JSONResponse({"messages": [{k: d.get(k) for k in keys} for d in docs]})
+
+
+async def history(request: Request) -> JSONResponse:
+    who = caller(request)
+    room_id = request.path_params["room_id"]
+    after = int_param(request, "after", 0) or 0
+    limit = int_param(request, "limit", 100, low=1, high=1000) or 100
+    await wait_for_reads(request, ["chat.rooms", "chat.history"])
+    await member_room(request, who, room_id)
+    async with _view(request, "chat.history", room_id) as view:
+        docs = await view.collection("events").query(
+            {"room_id": room_id}, filters=[("version", ">", after)], order_by="version",
+            limit=limit,
+        )  # fmt: skip
+    return JSONResponse({"events": docs})
+
+
+async def search(request: Request) -> JSONResponse:
+    who = caller(request)
+    q = request.query_params.get("q", "").strip()
+    if not q or len(q) > 200:
+        raise InputError(f"q must be 1 to 200 characters, got {len(q)}")
+    limit = int_param(request, "limit", 20, low=1, high=100) or 20
+    await wait_for_reads(request, ["chat.rooms", "chat.search"])
+    host = node_of(request).read.host
+    mine = await host.reader("chat.rooms").collection("members").query({"user": who.name})
+    rooms = [str(m["room_id"]) for m in mine]
+    if not rooms:
+        return JSONResponse({"results": []})
+    marks = ",".join("?" * len(rooms))
+    rows = await host.reader("chat.search").query(
+        "SELECT room_id, message_id, author, body, posted_at FROM search "
+        f"WHERE search MATCH ? AND room_id IN ({marks}) ORDER BY rank LIMIT ?",
+        (_fts_query(q), *rooms, limit),
+    )
+    keys = ("room_id", "message_id", "author", "body", "posted_at")
+    return JSONResponse({"results": [dict(zip(keys, row, strict=True)) for row in rows]})
+
+
+def _fts_query(q: str) -> str:
+    """Every word as a quoted FTS5 string: user text is never FTS5 syntax."""
+    return " ".join('"' + word.replace('"', '""') + '"' for word in q.split())
+
+
+def routes() -> list[BaseRoute]:
+    room = "/api/rooms/{room_id}"
+    return [
+        Route("/api/me", me, methods=["GET"]),
+        Route("/api/demo", demo_users, methods=["GET"]),
+        Route("/api/rooms", list_rooms, methods=["GET"]),
+        Route(room, room_details, methods=["GET"]),
+        Route(room + "/messages", messages, methods=["GET"]),
+        Route(room + "/history", history, methods=["GET"]),
+        Route("/api/search", search, methods=["GET"]),
+    ]

@@ -1,0 +1,118 @@
+"""One process running every role of the chat system, each kept behind its own object.
+
+``WriteSide`` (runtime over the journal), ``ReadSide`` (projection host, read
+views, live hub) and the users' tokens are separate so that a later split into
+write, projector and read processes moves objects, not code. The HTTP layer
+only ever talks to these, never to each other's internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiroku import App, BatchCommitted, Codec, Journal, ProjectionHost, Runtime, id_of
+from kiroku.api.auth import TokenStore
+from kiroku.api.sse import EventHub
+
+__all__ = [
+    "ROOM_LISTS",
+    "ChatNode",
+    "JournalFactory",
+    "ReadSide",
+    "RuntimeOptions",
+    "WriteSide",
+    "open_node",
+]
+
+log = logging.getLogger("kiroku.chat")
+
+JournalFactory = Callable[[Path], Awaitable[Journal]]
+LIVE_PROJECTION = "chat.history"
+"""The read model whose commits wake the live room streams (they read from it)."""
+ROOMS_PROJECTION = "chat.rooms"
+"""The read model whose commits wake the callers' room-list streams."""
+ROOM_LISTS = "room-lists"
+"""The hub key every room-list stream waits on (see ``http_live.my_rooms``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteSide:
+    journal: Journal
+    runtime: Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSide:
+    journal: Journal
+    host: ProjectionHost
+    hub: EventHub
+    codec: Codec
+
+    def on_batch(self, note: BatchCommitted) -> None:
+        """Wake the live streams of the rooms this batch touched: push, not poll."""
+        if note.projection == ROOMS_PROJECTION:
+            self.hub.notify(ROOM_LISTS)
+        if note.projection != LIVE_PROJECTION:
+            return
+        for stream in note.streams:
+            self.hub.notify(id_of(stream))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatNode:
+    data_dir: Path
+    app: App
+    write: WriteSide
+    read: ReadSide
+    users: TokenStore
+
+    async def start(self) -> None:
+        await self.read.host.start()
+
+    async def close(self) -> None:
+        """Graceful stop: end live streams, drain mailboxes, stop runners, close the journal."""
+        self.read.hub.close()
+        await self.write.runtime.close()
+        await self.read.host.close()
+        await self.write.journal.close()
+        log.info("closed %s", self.data_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeOptions:
+    """The runtime settings an operator may tune (see docs/runtime.md)."""
+
+    snapshot_every: int | None = 100
+    max_batch: int = 64
+    mailbox_size: int = 1000
+    max_live: int = 10_000
+    idle_timeout: float | None = 300.0
+
+
+async def open_node(
+    data_dir: Path,
+    app: App,
+    journal_factory: JournalFactory,
+    options: RuntimeOptions = RuntimeOptions(),
+) -> ChatNode:
+    journal = await journal_factory(data_dir)
+    codec = Codec(app.registry)
+    runtime = Runtime(
+        journal,
+        app.deciders,
+        codec=codec,
+        snapshot_every=options.snapshot_every,
+        max_batch=options.max_batch,
+        mailbox_size=options.mailbox_size,
+        max_live=options.max_live,
+        idle_timeout=options.idle_timeout,
+    )
+    host = ProjectionHost(
+        journal, list(app.projections), data_dir, codec=codec, policies=app.policies
+    )
+    read = ReadSide(journal, host, EventHub(), codec)
+    host.listeners.append(read.on_batch)
+    return ChatNode(data_dir, app, WriteSide(journal, runtime), read, TokenStore(data_dir))

@@ -1,0 +1,292 @@
+"""The chat HTTP API as an OpenAPI 3.1 document, served at ``/openapi.json``.
+
+Written by hand as a table of operations, next to the handlers it describes; the
+schemathesis run against a live server checks that they agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kiroku import JSON
+from kiroku.api.openapi import PROBLEM_SCHEMA, json_body, obj, operation, param, ref
+from kiroku.apps.chat.http_corrections import openapi_paths as correction_paths
+
+__all__ = ["document"]
+
+S: JSON = {"type": "string"}
+INT: JSON = {"type": "integer"}
+B: JSON = {"type": "boolean"}
+NS: JSON = {"type": ["string", "null"]}
+POS: JSON = {"type": "integer", "minimum": 0}
+
+NAME: JSON = {"type": "string", "minLength": 1, "maxLength": 100}
+BODY: JSON = {"type": "string", "minLength": 1, "maxLength": 10_000}
+USER: JSON = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$", "examples": ["bob"]}
+ROOM_ID = param("room_id", "path", {"type": "string", "examples": ["general"]})
+MESSAGE_ID = param("message_id", "path", {"type": "string", "examples": ["welcome"]})
+MIN_POSITION = param("min_position", "query", POS)
+AS_OF = param("as_of", "query", S)
+KEY = param("Idempotency-Key", "header", {"type": "string", "minLength": 1, "maxLength": 200})
+
+READ_ERR = (400, 401, 403, 404, 503)
+WRITE_ERR = (400, 401, 403, 404, 409, 413, 422, 503)
+ADMIN_ERR = (400, 401, 403, 404)
+
+SCHEMAS: dict[str, JSON] = {
+    "Problem": PROBLEM_SCHEMA,
+    "Written": obj(["position", "version"], position=INT, version=INT),
+    "Message": obj(
+        ["message_id", "author", "body", "posted_at", "edited_at", "deleted"],
+        message_id=S, author=S, body=S, posted_at=S, edited_at=NS, deleted=B,
+    ),
+    "RoomSummary": obj(
+        ["room_id", "name", "owner", "archived", "version", "unread"],
+        room_id=S, name=S, owner=S, archived=B, version=INT, unread=INT,
+        last_message={"type": ["object", "null"]},
+    ),
+    "Room": obj(
+        ["room_id", "name", "owner", "members", "archived", "version"],
+        room_id=S, name=S, owner=S, members={"type": "array", "items": S}, archived=B,
+        version=INT, created_at=S,
+    ),
+    "HistoryEntry": obj(
+        ["room_id", "version", "position", "type", "occurred_at", "data"],
+        room_id=S, version=INT, position=INT, type=S, occurred_at=S, event_id=S,
+        data={"type": "object"},
+    ),
+    "Event": obj(
+        ["position", "stream", "version", "type", "schema_version", "event_id", "occurred_at"],
+        position=INT, stream=S, version=INT, type=S, schema_version=INT, event_id=S, occurred_at=S,
+        data={}, metadata={"type": "object"},
+    ),
+}  # fmt: skip
+
+
+def _list(key: str, item: JSON) -> JSON:
+    return obj([key], **{key: {"type": "array", "items": item}})
+
+
+def _written(*ids: str) -> JSON:
+    return {"allOf": [ref("Written"), obj(list(ids), **dict.fromkeys(ids, S))]}
+
+
+def _command(summary: str, *, params: Sequence[JSON], body: JSON | None = None) -> dict[str, JSON]:
+    return operation(
+        summary, 200, ref("Written"), errors=WRITE_ERR, params=[*params, KEY],
+        body=json_body(body) if body is not None else None,
+    )  # fmt: skip
+
+
+def _write_paths() -> dict[str, JSON]:
+    room = [ROOM_ID]
+    return {
+        "/api/rooms": {
+            "post": operation(
+                "Create a room; the caller is its owner", 201, _written("room_id"),
+                errors=WRITE_ERR, params=[KEY],
+                body=json_body(obj(["name"], name=NAME, members={"type": "array", "items": USER})),
+            ),
+            "get": operation(
+                "The caller's rooms, with last message and unread count", 200,
+                _list("rooms", ref("RoomSummary")), errors=READ_ERR, params=[MIN_POSITION],
+            ),
+        },
+        "/api/rooms/{room_id}/rename": {
+            "post": _command("Rename a room", params=room, body=obj(["name"], name=NAME))
+        },
+        "/api/rooms/{room_id}/members": {
+            "post": _command("Add a member", params=room, body=obj(["user"], user=USER))
+        },
+        "/api/rooms/{room_id}/members/{user}": {
+            "delete": _command(
+                "Remove a member (the owner), or leave (oneself)",
+                params=[ROOM_ID, param("user", "path", USER)],
+            )
+        },
+        "/api/rooms/{room_id}/archive": {"post": _command("Archive a room (owner)", params=room)},
+        "/api/rooms/{room_id}/read": {
+            "post": _command(
+                "Mark the room read up to a message", params=room,
+                body=obj(["message_id"], message_id=S),
+            )
+        },
+    }  # fmt: skip
+
+
+def _message_paths() -> dict[str, JSON]:
+    msg = [ROOM_ID, MESSAGE_ID]
+    return {
+        "/api/rooms/{room_id}/messages": {
+            "post": operation(
+                "Post a message", 201, _written("message_id"), errors=WRITE_ERR,
+                params=[ROOM_ID, KEY], body=json_body(obj(["body"], body=BODY)),
+            ),
+            "get": operation(
+                "Messages, newest first", 200, _list("messages", ref("Message")),
+                errors=READ_ERR,
+                params=[
+                    ROOM_ID, MIN_POSITION, AS_OF, param("before", "query", S),
+                    param("after", "query", S),
+                    param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 500}),
+                ],
+            ),
+        },
+        "/api/rooms/{room_id}/messages/{message_id}": {
+            "patch": _command("Edit one's message", params=msg, body=obj(["body"], body=BODY)),
+            "delete": _command("Delete a message (author or owner)", params=msg),
+        },
+    }  # fmt: skip
+
+
+def _read_paths() -> dict[str, JSON]:
+    return {
+        "/api/me": {
+            "get": operation(
+                "Who the token belongs to", 200, obj(["name", "admin"], name=S, admin=B),
+                errors=(401,),
+            )
+        },
+        "/api/demo": {
+            "get": operation(
+                "Demo users and their tokens (only under serve --demo)", 200,
+                _list("users", obj(["name", "admin", "token"], name=S, admin=B, token=S)),
+                errors=(404,), secure=False,
+            )
+        },
+        "/api/rooms/{room_id}": {
+            "get": operation(
+                "A room's details", 200, ref("Room"), errors=READ_ERR,
+                params=[ROOM_ID, MIN_POSITION, AS_OF],
+            )
+        },
+        "/api/rooms/{room_id}/history": {
+            "get": operation(
+                "The room's events, oldest first (audit log)", 200,
+                _list("events", ref("HistoryEntry")), errors=READ_ERR,
+                params=[
+                    ROOM_ID, MIN_POSITION, AS_OF, param("after", "query", POS),
+                    param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                ],
+            )
+        },
+        "/api/rooms/{room_id}/stream": {
+            "get": operation(
+                "Live room events (server-sent events; ids are room versions)", 200, S,
+                errors=READ_ERR, media="text/event-stream",
+                params=[
+                    ROOM_ID, param("after", "query", POS), param("access_token", "query", S),
+                    param("Last-Event-ID", "header", S),
+                ],
+            )
+        },
+        "/api/stream": {
+            "get": operation(
+                "The caller's rooms, live (server-sent 'rooms' events: the whole list)", 200, S,
+                errors=(401,), media="text/event-stream",
+                params=[param("access_token", "query", S)],
+            )
+        },
+        "/api/search": {
+            "get": operation(
+                "Full-text search over the caller's rooms", 200,
+                _list("results", obj(["room_id", "message_id", "author", "body"])),
+                errors=READ_ERR,
+                params=[
+                    param("q", "query", {"type": "string", "minLength": 1}, required=True),
+                    MIN_POSITION,
+                    param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100}),
+                ],
+            )
+        },
+    }  # fmt: skip
+
+
+def _ops_paths() -> dict[str, JSON]:
+    name = param("name", "path", S)
+    replay = obj(
+        [], from_position={"type": "integer", "minimum": 1},
+        from_time={"type": "string", "format": "date-time"},
+    )  # fmt: skip
+    task = obj(["name", "task"], name=S, task={"type": "object"})
+    return {
+        "/api/admin/projections": {
+            "get": operation(
+                "Projections: position, lag, state, parked, task", 200,
+                _list("projections", obj(["name", "state", "position", "head"])),
+                errors=ADMIN_ERR,
+            )
+        },
+        "/api/admin/projections/{name}/replay": {
+            "post": operation(
+                "Replay one projection from a position or time", 202, task,
+                errors=(*ADMIN_ERR, 409, 413), params=[name], body=json_body(replay),
+            )
+        },
+        "/api/admin/projections/{name}/rebuild": {
+            "post": operation(
+                "Rebuild one projection beside the live one, then swap", 202, task,
+                errors=(*ADMIN_ERR, 409), params=[name],
+            )
+        },
+        "/api/admin/events": {
+            "get": operation(
+                "The journal, in position order", 200, _list("events", ref("Event")),
+                errors=ADMIN_ERR,
+                params=[
+                    param("after", "query", POS), param("stream", "query", S),
+                    param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                ],
+            )
+        },
+        "/api/admin/events/{position}": {
+            "get": operation(
+                "One event and its consumption ledger", 200,
+                obj(["event", "ledger"], event=ref("Event"), ledger={"type": "array"}),
+                errors=ADMIN_ERR, params=[param("position", "path", POS)],
+            )
+        },
+        "/api/admin/parked": {
+            "get": operation(
+                "Parked events of every projection", 200, _list("parked", {"type": "object"}),
+                errors=ADMIN_ERR,
+            )
+        },
+    }  # fmt: skip
+
+
+def _probe_paths() -> dict[str, JSON]:
+    text: JSON = {"type": "string"}
+    return {
+        "/metrics": {
+            "get": operation(
+                "Prometheus metrics", 200, text, errors=(), media="text/plain", secure=False
+            )
+        },
+        "/healthz": {
+            "get": operation("Liveness", 200, obj(["status"], status=S), errors=(), secure=False)
+        },
+        "/readyz": {
+            "get": operation(
+                "Readiness: every projection running", 200, obj(["status"], status=S),
+                errors=(503,), secure=False,
+            )
+        },
+    }  # fmt: skip
+
+
+def document() -> dict[str, JSON]:
+    paths: dict[str, JSON] = {
+        **_write_paths(), **_message_paths(), **_read_paths(), **_ops_paths(), **correction_paths(),
+        **_probe_paths(),
+    }  # fmt: skip
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "kiroku chat", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }

@@ -1,0 +1,72 @@
+"""A room's read models as they were at a past position, from that room's events only.
+
+The same projection handlers that serve the present run over the room's own
+stream (cut at the position asked for) into a throwaway store, so a past view
+can never disagree with what live processing produced then, and it costs the
+size of one room's history rather than the whole journal's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kiroku import Codec, InputError, Journal, StoredEvent
+from kiroku.projections import Projection, ProjectionRunner, ProjectionStore, ReadView
+
+__all__ = ["resolve_as_of", "room_as_of"]
+
+
+class _StreamUntil:
+    """An EventSource over one stream's events up to a global position, then the end."""
+
+    def __init__(self, journal: Journal, stream: str, until: int) -> None:
+        self.journal = journal
+        self.stream = stream
+        self.until = until
+
+    async def batches(self, after: int) -> AsyncIterator[Sequence[StoredEvent]]:
+        events = await self.journal.read_stream(self.stream)
+        batch = [e for e in events if after < e.position <= self.until]
+        if batch:
+            yield batch
+
+
+async def resolve_as_of(journal: Journal, raw: str) -> int:
+    """``as_of`` is a global position (digits) or an ISO 8601 time (UTC if no zone given)."""
+    head = await journal.head_position()
+    if raw.isdigit():
+        position = int(raw)
+        if position > head:
+            raise InputError(f"as_of={position} is past the journal's head ({head})")
+        return position
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise InputError(f"as_of={raw!r} is neither a position nor an ISO 8601 time") from e
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return await journal.position_at(when)
+
+
+@contextlib.asynccontextmanager
+async def room_as_of(
+    projection: Projection, journal: Journal, codec: Codec, stream: str, position: int
+) -> AsyncIterator[ReadView]:
+    """``async with room_as_of(Timeline(), journal, codec, "room-1", 120) as view: ...``"""
+    with tempfile.TemporaryDirectory(prefix="kiroku-room-") as tmp:
+        store = ProjectionStore(Path(tmp) / "past.db", projection.name)
+        source = _StreamUntil(journal, stream, position)
+        runner = ProjectionRunner(projection, journal, store, codec=codec, source=source)
+        try:
+            await runner.run()
+            view = store.reader()
+            try:
+                yield view
+            finally:
+                view.close()
+        finally:
+            store.close()

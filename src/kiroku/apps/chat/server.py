@@ -1,0 +1,111 @@
+"""The chat HTTP application: Write API, Read API, live streams, operations, web UI.
+
+``build_app(node)`` only wires routes to a ``ChatNode``; starting and stopping
+the node is the lifespan's job, so tests and ``kiroku serve`` share one path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route, Router
+
+from kiroku import KirokuError
+from kiroku.api.observe import Gauge, Metrics, ObserveMiddleware
+from kiroku.api.problems import handle_error, handle_http
+from kiroku.apps.chat import http_corrections, http_live, http_ops, http_read, http_write
+from kiroku.apps.chat.node import ChatNode
+from kiroku.apps.chat.openapi import document
+from kiroku.catalog import Catalog
+
+__all__ = ["build_app"]
+
+log = logging.getLogger("kiroku.chat")
+
+
+def _web_routes() -> list[BaseRoute]:
+    """The browser UI, when the ``kiroku.web`` package provides it."""
+    try:
+        web = importlib.import_module("kiroku.web")
+    except ImportError:
+        log.warning("kiroku.web is not available: serving the API without the web UI")
+        return []
+    routes: list[BaseRoute] = web.routes()
+    return routes
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(document())
+
+
+def _gauges(node: ChatNode, metrics: Metrics) -> None:
+    hub, runtime = node.read.hub, node.write.runtime
+    metrics.gauges.append(
+        Gauge("kiroku_sse_listeners", "Open live streams.", lambda: [({}, hub.listeners)])
+    )
+    metrics.gauges.append(
+        Gauge("kiroku_live_aggregates", "Actors holding state.", lambda: [({}, runtime.live)])
+    )
+    metrics.gauges.append(
+        Gauge(
+            "kiroku_projection_position",
+            "Last position each projection processed.",
+            lambda: [({"projection": n}, r.position) for n, r in node.read.host.runners.items()],
+        )
+    )
+
+
+def build_app(
+    node: ChatNode, *, start_node: bool = True, catalog: Catalog | None = None
+) -> Starlette:
+    """The app over ``node``; ``catalog`` is the one start-up checked (else built here)."""
+    routes: list[BaseRoute] = [
+        *http_write.routes(),
+        *http_read.routes(),
+        *http_live.routes(),
+        *http_ops.routes(),
+        *http_corrections.routes(),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        *_web_routes(),
+    ]
+    metrics = Metrics()
+    _gauges(node, metrics)
+    ops = http_ops.OpsTasks()
+    # set before the lifespan starts the node: notes left by a crash start at once
+    node.read.host.on_rebuild_needed = http_ops.rebuild_when_needed(node.read.host, ops)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if start_node:
+            await node.start()
+        try:
+            yield
+        finally:
+            await ops.close()
+            if start_node:
+                await node.close()
+
+    router = Router(routes)
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(ObserveMiddleware, metrics=metrics, router=router)],
+        exception_handlers={
+            HTTPException: handle_http,
+            KirokuError: handle_error,
+            Exception: handle_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.node = node
+    app.state.metrics = metrics
+    app.state.ops = ops
+    app.state.catalog = catalog if catalog is not None else http_corrections.app_catalog(node.app)
+    return app

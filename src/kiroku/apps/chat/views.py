@@ -1,0 +1,251 @@
+"""The chat's read models, each a projection with its own store, all fed by the same events.
+
+``chat.timeline``  the messages of each room, newest first, edits and deletions marked.
+``chat.rooms``     room details, memberships with read marks, unread counts, last message.
+``chat.history``   every room event as an audit log; it also drives the live stream.
+``chat.search``    full-text search over message bodies (SQLite FTS5).
+
+Each is disposable: rebuilding it from the journal gives the same rows, which is
+why handlers derive everything from the event and its envelope (``seq`` is the
+stream version, times are ``occurred_at``), never from a clock or a counter.
+
+A retracted event is compensated by rebuild: timeline, rooms and search are
+rebuilt without it. The history keeps the original, as an audit log must; the
+retraction itself is in the journal beside it.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import msgspec
+
+from kiroku import JSON, DocumentNotFoundError, Projection, Recorded, Tx, handles
+from kiroku.apps.chat import events as e
+
+__all__ = ["History", "Rooms", "Search", "Timeline", "message_key"]
+
+
+async def _patch_present(tx: Tx, collection: str, key: str, change: dict[str, JSON]) -> None:
+    """Patch a document that an earlier event created, if it is there.
+
+    After a retraction a later event may refer to something only the retracted
+    event created (an edit of a retracted message, anything in a room whose
+    creation was retracted). Like the aggregate, the read models then have
+    nothing to apply it to; treating it as a failure would stop the projection
+    on a legitimate correction.
+    """
+    try:
+        await tx.collection(collection).patch(key, change)
+    except DocumentNotFoundError:
+        return
+
+
+def message_key(room_id: str, message_id: str) -> str:
+    return f"{room_id}:{message_id}"
+
+
+def _when(r: Recorded[object]) -> str:
+    return r.occurred_at.isoformat()
+
+
+class Timeline(Projection):
+    name: ClassVar[str] = "chat.timeline"
+    on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
+    indexes = {"messages": [("room_id", "seq")]}
+
+    @handles(e.MessagePosted)
+    async def posted(self, tx: Tx, r: Recorded[e.MessagePosted]) -> None:
+        m = r.data
+        doc: dict[str, JSON] = {
+            "room_id": m.room_id, "message_id": m.message_id, "seq": r.version,
+            "author": m.author, "body": m.body, "posted_at": _when(r),
+            "edited_at": None, "deleted": False, "position": r.position,
+        }  # fmt: skip
+        await tx.collection("messages").put(message_key(m.room_id, m.message_id), doc)
+
+    @handles(e.MessageEdited)
+    async def edited(self, tx: Tx, r: Recorded[e.MessageEdited]) -> None:
+        m = r.data
+        change: dict[str, JSON] = {"body": m.body, "edited_at": _when(r)}
+        await _patch_present(tx, "messages", message_key(m.room_id, m.message_id), change)
+
+    @handles(e.MessageDeleted)
+    async def deleted(self, tx: Tx, r: Recorded[e.MessageDeleted]) -> None:
+        """The body goes: a deleted message stays in the timeline only as a marker."""
+        m = r.data
+        change: dict[str, JSON] = {"body": "", "deleted": True}
+        await _patch_present(tx, "messages", message_key(m.room_id, m.message_id), change)
+
+
+class Rooms(Projection):
+    """Room documents, memberships (``room_id|user``) and a lean message index for unread counts."""
+
+    name: ClassVar[str] = "chat.rooms"
+    on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
+    indexes = {"members": ["user", "room_id"], "msgs": [("room_id", "seq")]}
+
+    async def _touch(self, tx: Tx, r: Recorded[object], change: dict[str, JSON]) -> None:
+        change = {**change, "version": r.version, "position": r.position}
+        await _patch_present(tx, "rooms", r.stream_id, change)
+
+    async def _join(self, tx: Tx, room_id: str, user: str) -> None:
+        doc: dict[str, JSON] = {"room_id": room_id, "user": user, "read_seq": 0}
+        await tx.collection("members").put(f"{room_id}|{user}", doc)
+
+    @handles(e.RoomCreated)
+    async def created(self, tx: Tx, r: Recorded[e.RoomCreated]) -> None:
+        d = r.data
+        doc: dict[str, JSON] = {
+            "room_id": d.room_id, "name": d.name, "owner": d.owner, "members": list(d.members),
+            "archived": False, "version": r.version, "position": r.position,
+            "created_at": _when(r), "last_message": None,
+        }  # fmt: skip
+        await tx.collection("rooms").put(d.room_id, doc)
+        for user in d.members:
+            await self._join(tx, d.room_id, user)
+
+    @handles(e.RoomRenamed)
+    async def renamed(self, tx: Tx, r: Recorded[e.RoomRenamed]) -> None:
+        await self._touch(tx, r, {"name": r.data.name})
+
+    @handles(e.RoomArchived)
+    async def archived(self, tx: Tx, r: Recorded[e.RoomArchived]) -> None:
+        await self._touch(tx, r, {"archived": True})
+
+    @handles(e.MemberAdded)
+    async def member_added(self, tx: Tx, r: Recorded[e.MemberAdded]) -> None:
+        room = await tx.collection("rooms").get(r.data.room_id)
+        members = list(room["members"]) if room and isinstance(room["members"], list) else []
+        await self._touch(tx, r, {"members": [*members, r.data.user]})
+        await self._join(tx, r.data.room_id, r.data.user)
+
+    @handles(e.MemberRemoved)
+    async def member_removed(self, tx: Tx, r: Recorded[e.MemberRemoved]) -> None:
+        room = await tx.collection("rooms").get(r.data.room_id)
+        members = list(room["members"]) if room and isinstance(room["members"], list) else []
+        await self._touch(tx, r, {"members": [m for m in members if m != r.data.user]})
+        await tx.collection("members").delete(f"{r.data.room_id}|{r.data.user}")
+
+    @handles(e.MessagePosted)
+    async def posted(self, tx: Tx, r: Recorded[e.MessagePosted]) -> None:
+        m = r.data
+        last: dict[str, JSON] = {
+            "message_id": m.message_id, "author": m.author, "body": m.body[:200],
+            "posted_at": _when(r), "deleted": False,
+        }  # fmt: skip
+        await self._touch(tx, r, {"last_message": last})
+        lean: dict[str, JSON] = {
+            "room_id": m.room_id,
+            "seq": r.version,
+            "author": m.author,
+            "deleted": False,
+        }
+        await tx.collection("msgs").put(message_key(m.room_id, m.message_id), lean)
+
+    @handles(e.MessageEdited)
+    async def edited(self, tx: Tx, r: Recorded[e.MessageEdited]) -> None:
+        await self._last_message(tx, r, r.data.message_id, {"body": r.data.body[:200]})
+
+    @handles(e.MessageDeleted)
+    async def deleted(self, tx: Tx, r: Recorded[e.MessageDeleted]) -> None:
+        key = message_key(r.data.room_id, r.data.message_id)
+        await _patch_present(tx, "msgs", key, {"deleted": True})
+        await self._last_message(tx, r, r.data.message_id, {"body": "", "deleted": True})
+
+    async def _last_message(
+        self, tx: Tx, r: Recorded[object], message_id: str, change: dict[str, JSON]
+    ) -> None:
+        room = await tx.collection("rooms").get(r.stream_id)
+        last = room.get("last_message") if room else None
+        if isinstance(last, dict) and last.get("message_id") == message_id:
+            await self._touch(tx, r, {"last_message": {**last, **change}})
+        else:
+            await self._touch(tx, r, {})
+
+    @handles(e.ReadMarked)
+    async def read_marked(self, tx: Tx, r: Recorded[e.ReadMarked]) -> None:
+        d = r.data
+        msg = await tx.collection("msgs").get(message_key(d.room_id, d.message_id))
+        seq = msg["seq"] if msg else 0
+        await _patch_present(tx, "members", f"{d.room_id}|{d.user}", {"read_seq": seq})
+        await self._touch(tx, r, {})
+
+
+class History(Projection):
+    """Each room event as stored, in stream order: the audit log and the live feed's source."""
+
+    name: ClassVar[str] = "chat.history"
+    indexes = {"events": [("room_id", "version")]}
+
+    @handles(e.RoomCreated)
+    @handles(e.RoomRenamed)
+    @handles(e.MemberAdded)
+    @handles(e.MemberRemoved)
+    @handles(e.MessagePosted)
+    @handles(e.MessageEdited)
+    @handles(e.MessageDeleted)
+    @handles(e.ReadMarked)
+    @handles(e.RoomArchived)
+    async def any_event(self, tx: Tx, r: Recorded[e.RoomEvent]) -> None:
+        await tx.collection("events").put(f"{r.stream_id}:{r.version:012d}", history_entry(r))
+
+
+def history_entry(r: Recorded[e.RoomEvent]) -> dict[str, JSON]:
+    """One audit-log entry; also what the as-of reads build from the journal directly."""
+    data: dict[str, JSON] = msgspec.to_builtins(r.data)
+    return {
+        "room_id": r.stream_id, "version": r.version, "position": r.position,
+        "type": r.type, "occurred_at": _when(r), "event_id": str(r.event_id), "data": data,
+    }  # fmt: skip
+
+
+class Search(Projection):
+    """An FTS5 table of live message bodies: edits replace, deletions remove.
+
+    The FTS row id is the position of the MessagePosted event, and a plain table
+    maps each message to it, so edits and deletions find their row by key rather
+    than by scanning the unindexed columns.
+    """
+
+    name: ClassVar[str] = "chat.search"
+    on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
+
+    async def setup(self, tx: Tx) -> None:
+        await tx.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5("
+            "body, room_id UNINDEXED, message_id UNINDEXED, author UNINDEXED, posted_at UNINDEXED,"
+            " tokenize = 'unicode61 remove_diacritics 2')"
+        )
+        await tx.execute(
+            "CREATE TABLE IF NOT EXISTS search_rows (key TEXT PRIMARY KEY, row INTEGER NOT NULL)"
+        )
+
+    async def _row(self, tx: Tx, room_id: str, message_id: str) -> int | None:
+        rows = await tx.execute(
+            "SELECT row FROM search_rows WHERE key = ?", (message_key(room_id, message_id),)
+        )
+        return int(str(rows[0][0])) if rows else None
+
+    @handles(e.MessagePosted)
+    async def posted(self, tx: Tx, r: Recorded[e.MessagePosted]) -> None:
+        m = r.data
+        await tx.execute(
+            "INSERT INTO search(rowid, body, room_id, message_id, author, posted_at)"
+            " VALUES (?,?,?,?,?,?)",
+            (r.position, m.body, m.room_id, m.message_id, m.author, _when(r)),
+        )
+        await tx.execute(
+            "INSERT INTO search_rows(key, row) VALUES (?, ?)",
+            (message_key(m.room_id, m.message_id), r.position),
+        )
+
+    @handles(e.MessageEdited)
+    async def edited(self, tx: Tx, r: Recorded[e.MessageEdited]) -> None:
+        row = await self._row(tx, r.data.room_id, r.data.message_id)
+        await tx.execute("UPDATE search SET body = ? WHERE rowid = ?", (r.data.body, row))
+
+    @handles(e.MessageDeleted)
+    async def deleted(self, tx: Tx, r: Recorded[e.MessageDeleted]) -> None:
+        row = await self._row(tx, r.data.room_id, r.data.message_id)
+        await tx.execute("DELETE FROM search WHERE rowid = ?", (row,))

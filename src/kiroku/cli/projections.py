@@ -1,0 +1,198 @@
+"""Operator commands for the read side: status, replay, rebuild, parked events, the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from kiroku.cli.app import CliContext, pass_cli
+from kiroku.cli.readside import app_option, open_host, parse_ref, parse_start, run
+from kiroku.errors import InputError
+from kiroku.projections.model import Progress as RebuildProgress
+from kiroku.projections.model import RunnerState, RunnerStatus
+
+__all__ = ["register"]
+
+
+def register(group: click.Group) -> None:
+    for command in (projections, replay, rebuild, parked, ledger):
+        group.add_command(command)
+
+
+def _console() -> Console:
+    return Console(width=160)
+
+
+@click.command()
+@app_option
+@pass_cli
+def projections(cli: CliContext, app_ref: str) -> None:
+    """Show every projection: position, lag, parked events, state."""
+    run(_status(cli.data, app_ref))
+
+
+async def _status(data: Path, app_ref: str) -> None:
+    async with open_host(data, app_ref) as host:
+        rows = await host.status()
+        stop_names = {n for n in host.names if host.policy(n).on_exhausted == "stop"}
+    table = Table(title="projections")
+    for column in ("Name", "State", "Position", "Head", "Lag", "Lag (s)", "Parked", "Rebuild"):
+        table.add_column(column)
+    for s in rows:
+        table.add_row(
+            s.name,
+            _state(s, s.name in stop_names),
+            str(s.position),
+            str(s.head),
+            str(s.lag_events),
+            f"{s.lag_seconds:.1f}",
+            str(s.parked),
+            "pending" if s.rebuild_pending else "",
+        )
+    _console().print(table)
+
+
+def _state(s: RunnerStatus, stops: bool) -> str:
+    if s.parked and stops:
+        return RunnerState.FAILED.value
+    return "caught up" if s.lag_events == 0 else "behind"
+
+
+@click.command()
+@click.argument("name")
+@click.option("--from", "start", required=True, help="A position or an ISO time.")
+@app_option
+@pass_cli
+def replay(cli: CliContext, name: str, start: str, app_ref: str) -> None:
+    """Replay events to one projection from a position or a time (others untouched)."""
+    run(_replay(cli.data, app_ref, name, start))
+
+
+async def _replay(data: Path, app_ref: str, name: str, start: str) -> None:
+    async with open_host(data, app_ref) as host:
+        runner = host.runner(name)
+        with Progress(*_COLUMNS, console=_console()) as bar:
+            first = await host.replay(name, parse_start(start), _reporter(bar, f"replay {name}"))
+        click.echo(
+            f"{name}: replayed from position {first} to {runner.position} "
+            f"({runner.duplicates} duplicates skipped, {runner.parked_count} parked)"
+        )
+
+
+@click.command()
+@click.argument("name")
+@app_option
+@pass_cli
+def rebuild(cli: CliContext, name: str, app_ref: str) -> None:
+    """Rebuild one projection from position 0 beside the serving store, then swap."""
+    run(_rebuild(cli.data, app_ref, name))
+
+
+async def _rebuild(data: Path, app_ref: str, name: str) -> None:
+    async with open_host(data, app_ref) as host:
+        host.runner(name)
+        with Progress(*_COLUMNS, console=_console()) as bar:
+            runner = await host.rebuild(name, _reporter(bar, f"rebuild {name}"))
+        click.echo(f"{name}: rebuilt to position {runner.position} and swapped")
+
+
+_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    TextColumn("{task.completed}/{task.total} · {task.fields[rate]:.0f} ev/s"),
+    TimeRemainingColumn(),
+)
+
+
+def _reporter(bar: Progress, description: str) -> Callable[[RebuildProgress], None]:
+    """A progress callback for replay and rebuild that moves one bar."""
+    task = bar.add_task(description, total=None, rate=0.0)
+
+    def report(p: RebuildProgress) -> None:
+        bar.update(task, completed=p.position, total=p.target, rate=p.events_per_second)
+
+    return report
+
+
+@click.command(context_settings={"ignore_unknown_options": False})
+@click.argument("args", nargs=-1)
+@click.option("--reason", help="Why the event is skipped (required by skip).")
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved ones.")
+@app_option
+@pass_cli
+def parked(
+    cli: CliContext, args: tuple[str, ...], reason: str | None, include_resolved: bool, app_ref: str
+) -> None:
+    """List parked events [NAME], or: parked retry NAME:ID, parked skip NAME:ID --reason ..."""
+    if args and args[0] in ("retry", "skip"):
+        if len(args) != 2:
+            raise click.UsageError(f"usage: kiroku parked {args[0]} NAME:ID")
+        run(_resolve(cli.data, app_ref, args[0], args[1], reason))
+    elif len(args) > 1:
+        raise click.UsageError("usage: kiroku parked [NAME]")
+    else:
+        run(_list_parked(cli.data, app_ref, args[0] if args else None, include_resolved))
+
+
+async def _list_parked(data: Path, app_ref: str, name: str | None, everything: bool) -> None:
+    async with open_host(data, app_ref) as host:
+        rows = host.parked(name, include_resolved=everything)
+    table = Table(title=f"{len(rows)} parked events")
+    for column in ("Ref", "Position", "Event", "Kind", "Attempts", "Status", "Error"):
+        table.add_column(column)
+    for p in rows:
+        status = p.status if p.reason is None else f"{p.status}: {p.reason}"
+        table.add_row(
+            p.ref,
+            str(p.position),
+            f"{p.stream}@{p.version} {p.type}",
+            p.kind,
+            str(p.attempts),
+            status,
+            p.error,
+        )
+    _console().print(table)
+
+
+async def _resolve(data: Path, app_ref: str, action: str, ref: str, reason: str | None) -> None:
+    name, sep, ident = ref.rpartition(":")
+    if not sep or not ident.isdigit():
+        raise InputError(f"A parked event is named NAME:ID (see `kiroku parked`), got {ref!r}")
+    async with open_host(data, app_ref) as host:
+        if action == "retry":
+            await host.retry(name, int(ident))
+        else:
+            if not reason:
+                raise InputError(f"skip {ref} needs --reason: nothing is skipped without a record")
+            await host.skip(name, int(ident), reason)
+    click.echo(f"{ref}: {'applied' if action == 'retry' else 'skipped'}")
+
+
+@click.command()
+@click.argument("ref")
+@app_option
+@pass_cli
+def ledger(cli: CliContext, ref: str, app_ref: str) -> None:
+    """Which consumer did what with one event (by position or event id)."""
+    run(_ledger(cli.data, app_ref, ref))
+
+
+async def _ledger(data: Path, app_ref: str, ref: str) -> None:
+    async with open_host(data, app_ref) as host:
+        event, entries = await host.ledger(parse_ref(ref))
+    table = Table(
+        title=f"position {event.position} · {event.stream}@{event.version} {event.type} "
+        f"· {event.event_id}"
+    )
+    for column in ("Consumer", "Outcome", "Batch", "When", "Detail"):
+        table.add_column(column)
+    for e in entries:
+        when = e.processed_at.isoformat(timespec="seconds") if e.processed_at else ""
+        batch = "" if e.batch is None else str(e.batch)
+        table.add_row(e.projection, e.outcome.value, batch, when, e.detail or "")
+    _console().print(table)

@@ -1,0 +1,238 @@
+"""The embedded journal: one SQLite file, durable on every acknowledged append.
+
+Design (docs/journal.md has the long form):
+
+- WAL mode with ``synchronous=FULL``: a commit returns only after the WAL is
+  fsynced, so an acknowledged append survives a crash or a power cut.
+- One writer thread owns the only write connection and group-commits: appends
+  from many streams that arrive together share one ``BEGIN IMMEDIATE``
+  transaction and one fsync, each in its own savepoint (``sqlite_writer``).
+- Readers use their own connections on a small thread pool, so neither reads
+  nor commits block the event loop (``sqlite_reader``).
+- Positions are assigned by the single writer in commit order, so a reader can
+  never pass over an event that commits later with a smaller position.
+- After each commit the writer wakes ``subscribe`` through an AppendSignal on
+  the loop: no polling. Appends made by *another process* on the same file are
+  read correctly but wake this process's subscribers only with its next append.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+
+from kiroku.domain.envelope import NewEvent, StoredEvent
+from kiroku.domain.streams import validate_stream
+from kiroku.errors import InputError, JournalClosedError
+from kiroku.journal import sqlite_queries as q
+from kiroku.journal.checks import check_append
+from kiroku.journal.notify import AppendSignal, follow
+from kiroku.journal.protocol import AppendResult, ExpectedVersion, Snapshot
+from kiroku.journal.sqlite_reader import ReaderPool
+from kiroku.journal.sqlite_schema import encode_events, encode_snapshot
+from kiroku.journal.sqlite_writer import AppendRequest, Writer, WriterStats
+from kiroku.journal.wakeup import CrossProcessWakeup
+
+__all__ = ["SQLiteJournal", "WriterStats"]
+
+log = logging.getLogger(__name__)
+
+
+class SQLiteJournal:
+    """A Journal in one SQLite file. Create it with ``await SQLiteJournal.open(path)``.
+
+    Use it from the event loop that opened it. ``stats`` counts commits and
+    appends, so ``stats.appends / stats.commits`` shows how much group commit
+    saved.
+    """
+
+    def __init__(self, path: str, *, readers: int, max_batch: int, busy_timeout: float) -> None:
+        """Prefer ``open``: this only wires the parts; ``open`` starts them."""
+        if readers < 1 or max_batch < 1:
+            raise InputError(f"readers and max_batch must be >= 1, got {readers}, {max_batch}")
+        self.path = path
+        loop = asyncio.get_running_loop()
+        self._writer = Writer(
+            path,
+            loop,
+            self._committed,
+            q.append_many,
+            max_batch=max_batch,
+            busy_timeout=busy_timeout,
+        )
+        self._readers = ReaderPool(path, readers, busy_timeout)
+        self._head = 0
+        self._signal: AppendSignal | None = None
+        self._wakeup: CrossProcessWakeup | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        readers: int = 2,
+        max_batch: int = 1000,
+        busy_timeout: float = 5.0,
+    ) -> SQLiteJournal:
+        """Open (creating if needed) the journal file at ``path``.
+
+        ``readers`` reader threads; at most ``max_batch`` writes per group commit;
+        ``busy_timeout`` seconds to wait for another process holding the write lock.
+        """
+        journal = cls(
+            os.fspath(path), readers=readers, max_batch=max_batch, busy_timeout=busy_timeout
+        )
+        try:
+            journal._head = await journal._writer.start()
+        except BaseException:
+            await journal._readers.close()
+            raise
+        try:
+            journal._wakeup = await CrossProcessWakeup.open(Path(path), journal._heard)
+        except OSError as e:  # no Unix datagram sockets here: this process's appends still wake
+            log.warning("journal %s: no wake-ups from other processes (%s)", path, e)
+        return journal
+
+    async def __aenter__(self) -> SQLiteJournal:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteJournal({self.path!r})"
+
+    @property
+    def stats(self) -> WriterStats:
+        return self._writer.stats
+
+    @property
+    def signal(self) -> AppendSignal:
+        if self._signal is None:  # created lazily so it binds to the running loop
+            self._signal = AppendSignal(self._head)
+        return self._signal
+
+    def _committed(self, head: int) -> None:
+        """On the loop, after each commit: wake subscribers here and in other processes."""
+        self._heard(head)
+        if self._wakeup is not None:
+            self._wakeup.announce(head)
+
+    def _heard(self, head: int) -> None:
+        """Events up to ``head`` are committed (by this process or another one)."""
+        self._head = max(self._head, head)
+        if self._signal is not None:
+            self._signal.notify(head)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise JournalClosedError()
+
+    # -- writes ------------------------------------------------------------------
+
+    async def append(
+        self, stream: str, expected_version: ExpectedVersion, events: Sequence[NewEvent]
+    ) -> AppendResult:
+        self._check_open()
+        check_append(stream, expected_version, events)
+        rows = encode_events(events)
+        return await self._writer.submit(
+            partial(q.append, stream, expected_version, rows),
+            events=len(rows),
+            explain=partial(q.explain_duplicate, stream, rows),
+            append=AppendRequest(stream, expected_version, rows),
+        )
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        self._check_open()
+        validate_stream(snapshot.stream)
+        encode_snapshot(snapshot)  # fail here, in the caller, if it cannot be stored
+        await self._writer.submit(partial(q.save_snapshot, snapshot))
+
+    async def delete_before(self, stream: str, version: int) -> int:
+        self._check_open()
+        validate_stream(stream)
+        return await self._writer.submit(partial(q.delete_before, stream, version))
+
+    # -- reads -------------------------------------------------------------------
+
+    async def read_stream(
+        self, stream: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[StoredEvent]:
+        self._check_open()
+        query = partial(q.read_stream, stream, from_version, to_version)
+        return await self._readers.run(query, f"reading stream {stream}")
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        self._check_open()
+        query = partial(q.read_all, after_position, limit)
+        return await self._readers.run(query, f"reading after position {after_position}")
+
+    def subscribe(
+        self, after_position: int = 0, batch_size: int = 1000
+    ) -> AsyncIterator[list[StoredEvent]]:
+        self._check_open()
+        return self._follow(after_position, batch_size)
+
+    async def _follow(self, after: int, batch_size: int) -> AsyncIterator[list[StoredEvent]]:
+        batches = follow(self.read_all, self.signal, after, batch_size)
+        try:
+            async for batch in batches:
+                yield batch
+        except JournalClosedError:  # closed while a read was in flight: the end, not an error
+            return
+        finally:
+            if isinstance(batches, AsyncGenerator):
+                await batches.aclose()
+
+    async def head_position(self) -> int:
+        self._check_open()
+        return await self._readers.run(q.head_position, "reading the head position")
+
+    async def stream_version(self, stream: str) -> int:
+        self._check_open()
+        return await self._readers.run(partial(q.stream_version, stream), f"reading {stream}")
+
+    async def get_event(self, position: int) -> StoredEvent:
+        self._check_open()
+        return await self._readers.run(partial(q.get_event, position), f"reading {position}")
+
+    async def find_event(self, event_id: uuid.UUID) -> StoredEvent:
+        self._check_open()
+        return await self._readers.run(partial(q.find_event, event_id), f"finding {event_id}")
+
+    async def position_at(self, when: datetime) -> int:
+        self._check_open()
+        if when.tzinfo is None:
+            raise InputError(f"position_at needs a timezone-aware datetime, got {when}")
+        return await self._readers.run(partial(q.position_at, when), f"finding {when}")
+
+    async def load_snapshot(self, stream: str) -> Snapshot | None:
+        self._check_open()
+        query = partial(q.load_snapshot, stream)
+        return await self._readers.run(query, f"loading the snapshot of {stream}")
+
+    async def close(self) -> None:
+        """Finish the writes already queued, wake and end subscribers, close connections."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._writer.stop()
+        if self._wakeup is not None:
+            self._wakeup.close()
+        if self._signal is not None:
+            self._signal.close()
+        await self._readers.close()

@@ -1,0 +1,202 @@
+"""The SQLite journal's statements: write jobs (run by the writer thread inside a
+savepoint) and read queries (run on a reader connection). Plain functions of a
+connection, so each can be read next to its SQL."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from kiroku.domain.envelope import StoredEvent
+from kiroku.errors import EventNotFoundError, InputError, KirokuError, WrongExpectedVersionError
+from kiroku.journal.checks import check_expected_version
+from kiroku.journal.protocol import AppendResult, ExpectedVersion, Snapshot
+from kiroku.journal.sqlite_schema import (
+    EVENT_COLUMNS,
+    EventRow,
+    convert_error,
+    encode_snapshot,
+    iso_utc,
+    to_snapshot,
+    to_stored,
+)
+from kiroku.journal.sqlite_writer import AppendRequest, Tx
+from kiroku.schema.codec import encode_json
+
+__all__ = [
+    "append",
+    "append_many",
+    "delete_before",
+    "explain_duplicate",
+    "find_event",
+    "get_event",
+    "head_position",
+    "load_snapshot",
+    "position_at",
+    "read_all",
+    "read_stream",
+    "save_snapshot",
+    "stream_version",
+]
+
+_MAX_VERSION = 2**62
+
+_STREAM_VERSION = "SELECT version FROM streams WHERE stream = ?"
+_STREAM_VERSIONS = (
+    "SELECT stream, version FROM streams WHERE stream IN (SELECT value FROM json_each(?))"
+)
+_INSERT_EVENT = (
+    "INSERT INTO events (position, stream, version, type, schema_version, data, event_id,"
+    " occurred_at, correlation_id, causation_id, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)
+_SET_STREAM_VERSION = (
+    "INSERT INTO streams (stream, version) VALUES (?, ?)"
+    " ON CONFLICT (stream) DO UPDATE SET version = excluded.version"
+)
+_SNAPSHOT_COLUMNS = (
+    "stream, version, state_type, state_version, CAST(data AS BLOB), taken_at, metadata"
+)
+
+# -- writes (in the writer thread, inside the job's savepoint) ------------------
+
+
+def append(
+    stream: str, expected: ExpectedVersion, rows: Sequence[EventRow], tx: Tx
+) -> AppendResult:
+    conn = tx.conn
+    found = conn.execute(_STREAM_VERSION, (stream,)).fetchone()
+    current: int = found[0] if found else 0
+    check_expected_version(stream, expected, current)
+    first = tx.head + 1
+    conn.executemany(
+        _INSERT_EVENT,
+        [(first + i, stream, current + 1 + i, *row) for i, row in enumerate(rows)],
+    )
+    version = current + len(rows)
+    conn.execute(_SET_STREAM_VERSION, (stream, version))
+    tx.head = first + len(rows) - 1
+    return AppendResult(stream, version, first, tx.head)
+
+
+def append_many(requests: Sequence[AppendRequest], tx: Tx) -> list[object]:
+    """Several appends at once, as if one after the other: each is checked against
+    the version its stream has after the appends before it. A stale one is
+    rejected and writes nothing; the rest are written by one INSERT and one
+    upsert. A constraint violation raises, and the caller rolls everything back."""
+    conn = tx.conn
+    names = encode_json(list({r.stream for r in requests})).decode()
+    versions: dict[str, int] = dict(conn.execute(_STREAM_VERSIONS, (names,)).fetchall())
+    written: dict[str, int] = {}
+    outcomes: list[object] = []
+    inserts: list[tuple[object, ...]] = []
+    head = tx.head
+    for r in requests:
+        current = versions.get(r.stream, 0)
+        try:
+            check_expected_version(r.stream, r.expected, current)
+        except WrongExpectedVersionError as e:
+            outcomes.append(e)
+            continue
+        first = head + 1
+        inserts += [(first + i, r.stream, current + 1 + i, *row) for i, row in enumerate(r.rows)]
+        head += len(r.rows)
+        versions[r.stream] = written[r.stream] = current + len(r.rows)
+        outcomes.append(AppendResult(r.stream, current + len(r.rows), first, head))
+    conn.executemany(_INSERT_EVENT, inserts)
+    conn.executemany(_SET_STREAM_VERSION, written.items())
+    tx.head = head
+    return outcomes
+
+
+def explain_duplicate(
+    stream: str, rows: Sequence[EventRow], conn: sqlite3.Connection, e: sqlite3.IntegrityError
+) -> KirokuError:
+    """Name the event id that broke the UNIQUE constraint (run after the rollback)."""
+    ids = encode_json([row[3] for row in rows]).decode()
+    found = conn.execute(
+        "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))", (ids,)
+    ).fetchone()
+    if found is not None:
+        return InputError(f"event_id {found[0]} is already in the journal")
+    return convert_error(e, f"appending to stream {stream}")
+
+
+def save_snapshot(snapshot: Snapshot, tx: Tx) -> None:
+    tx.conn.execute(
+        "INSERT OR REPLACE INTO snapshots (stream, version, state_type, state_version, data,"
+        " taken_at, metadata) VALUES (?,?,?,?,?,?,?)",
+        encode_snapshot(snapshot),
+    )
+
+
+def delete_before(stream: str, version: int, tx: Tx) -> int:
+    cursor = tx.conn.execute(
+        "DELETE FROM events WHERE stream = ? AND version < ?", (stream, version)
+    )
+    return cursor.rowcount
+
+
+# -- reads (on a reader connection) ---------------------------------------------
+
+
+def read_stream(
+    stream: str, lo: int, hi: int | None, conn: sqlite3.Connection
+) -> list[StoredEvent]:
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events"
+        " WHERE stream = ? AND version BETWEEN ? AND ? ORDER BY version",
+        (stream, lo, _MAX_VERSION if hi is None else hi),
+    ).fetchall()
+    return to_stored(rows)
+
+
+def read_all(after: int, limit: int, conn: sqlite3.Connection) -> list[StoredEvent]:
+    rows = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    return to_stored(rows)
+
+
+def head_position(conn: sqlite3.Connection) -> int:
+    found = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return found[0] if found else 0
+
+
+def stream_version(stream: str, conn: sqlite3.Connection) -> int:
+    found = conn.execute(_STREAM_VERSION, (stream,)).fetchone()
+    return found[0] if found else 0
+
+
+def get_event(position: int, conn: sqlite3.Connection) -> StoredEvent:
+    row = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE position = ?", (position,)
+    ).fetchone()
+    if row is None:
+        raise EventNotFoundError(position)
+    return to_stored([row])[0]
+
+
+def find_event(event_id: uuid.UUID, conn: sqlite3.Connection) -> StoredEvent:
+    row = conn.execute(
+        f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?", (str(event_id),)
+    ).fetchone()
+    if row is None:
+        raise EventNotFoundError(str(event_id))
+    return to_stored([row])[0]
+
+
+def position_at(when: datetime, conn: sqlite3.Connection) -> int:
+    found = conn.execute(
+        "SELECT MAX(position) FROM events WHERE occurred_at <= ?", (iso_utc(when),)
+    ).fetchone()
+    return found[0] or 0
+
+
+def load_snapshot(stream: str, conn: sqlite3.Connection) -> Snapshot | None:
+    row = conn.execute(
+        f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE stream = ?", (stream,)
+    ).fetchone()
+    return None if row is None else to_snapshot(row)

@@ -1,0 +1,103 @@
+"""Wake-ups across processes that share one SQLite journal file.
+
+An ``AppendSignal`` only hears of appends made through its own journal object.
+When another process appends to the same file (``kiroku events --follow``
+beside a running server, two runtimes on one file), readers here would sleep
+until their own process next appended. To keep delivery push-driven, every
+journal object on a file binds a Unix datagram socket in a small directory
+named after the file, and after each commit sends the new head to every other
+socket there. Receiving one is a wake-up: the reader then reads the journal as
+usual, so a lost datagram can only delay a reader until the next append, never
+make it skip an event.
+
+A socket whose process died refuses the datagram; the sender removes it. The
+directory lives under the system temporary directory (socket paths are limited
+to about 100 bytes) and is private to the user (mode 0700).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["CrossProcessWakeup", "wakeup_dir"]
+
+log = logging.getLogger(__name__)
+
+
+def wakeup_dir(journal_path: Path) -> Path:
+    """The directory shared by every process that opens ``journal_path``."""
+    key = hashlib.sha256(str(journal_path.resolve()).encode()).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / f"kiroku-{key}"
+
+
+class _Receiver(asyncio.DatagramProtocol):
+    def __init__(self, on_head: Callable[[int], None]) -> None:
+        self.on_head = on_head
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        try:
+            head = int(data)
+        except ValueError:
+            log.warning("ignored a malformed journal wake-up: %r", data[:40])
+            return
+        self.on_head(head)
+
+
+class CrossProcessWakeup:
+    """One journal object's endpoint: hears other processes' commits, announces its own."""
+
+    def __init__(self, directory: Path, transport: asyncio.DatagramTransport, path: Path) -> None:
+        self.directory = directory
+        self._transport = transport
+        self._path = path
+        self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._sender.setblocking(False)
+        self._peers: list[Path] = []
+        self._listed_at: int | None = None  # the directory's mtime when last listed
+
+    @classmethod
+    async def open(cls, journal_path: Path, on_head: Callable[[int], None]) -> CrossProcessWakeup:
+        directory = wakeup_dir(journal_path)
+        directory.mkdir(mode=0o700, exist_ok=True)
+        path = directory / f"{os.getpid()}-{os.urandom(4).hex()}.sock"
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _Receiver(on_head), local_addr=str(path), family=socket.AF_UNIX
+        )
+        return cls(directory, transport, path)
+
+    def announce(self, head: int) -> None:
+        """Tell every other endpoint on this journal that ``head`` is committed."""
+        message = str(head).encode()
+        try:
+            peers = self._current_peers()
+        except FileNotFoundError:  # removed under us (temporary directory cleaned)
+            return
+        for peer in peers:
+            try:
+                self._sender.sendto(message, str(peer))
+            except (ConnectionRefusedError, FileNotFoundError):
+                peer.unlink(missing_ok=True)  # its process is gone
+            except (BlockingIOError, PermissionError):
+                pass  # its queue is full (it has wake-ups pending) or it is not ours
+
+    def _current_peers(self) -> list[Path]:
+        """The other endpoints, listed again only when the directory changed:
+        a stat per commit costs far less than a listing per commit."""
+        mtime = os.stat(self.directory).st_mtime_ns
+        if mtime != self._listed_at:
+            self._peers = [p for p in self.directory.iterdir() if p != self._path]
+            self._listed_at = mtime
+        return self._peers
+
+    def close(self) -> None:
+        self._transport.close()
+        self._sender.close()
+        self._path.unlink(missing_ok=True)

@@ -1,0 +1,53 @@
+"""The read side: projections, their runners, the document store, replay and rebuild.
+
+See docs/projections.md for a guided tour.
+"""
+
+from kiroku.projections.docstore import Collection, Document, Filter, ReadCollection
+from kiroku.projections.host import ProjectionHost
+from kiroku.projections.model import (
+    BatchCommitted,
+    FailurePolicy,
+    LedgerEntry,
+    Outcome,
+    ParkedEvent,
+    Progress,
+    RunnerState,
+    RunnerStatus,
+)
+from kiroku.projections.projection import Projection, Selector, handles
+from kiroku.projections.rebuild import as_of, rebuild, replay, resolve_start
+from kiroku.projections.runner import Listener, ProjectionRunner
+from kiroku.projections.source import CatchUpSource, EventSource, JournalSource
+from kiroku.projections.store import ProjectionStore, ReadView, Tx
+
+__all__ = [
+    "BatchCommitted",
+    "CatchUpSource",
+    "Collection",
+    "Document",
+    "EventSource",
+    "FailurePolicy",
+    "Filter",
+    "JournalSource",
+    "LedgerEntry",
+    "Listener",
+    "Outcome",
+    "ParkedEvent",
+    "Progress",
+    "Projection",
+    "ProjectionHost",
+    "ProjectionRunner",
+    "ProjectionStore",
+    "ReadCollection",
+    "ReadView",
+    "RunnerState",
+    "RunnerStatus",
+    "Selector",
+    "Tx",
+    "as_of",
+    "handles",
+    "rebuild",
+    "replay",
+    "resolve_start",
+]

@@ -1,0 +1,203 @@
+"""Replay, rebuild and point-in-time: the read model as a disposable derivative.
+
+``replay``   one projection again from a position or a time; others untouched.
+``rebuild``  a new generation from position 0 in a shadow file while the old one
+             serves; once caught up, the live runner stops, the shadow takes the
+             last few events, and the catalog swaps — readers never see a gap.
+             A projection compensating retractions by rebuild
+             (``on_retraction = "rebuild"``) is rebuilt, and replayed, from an
+             ``UnretractedSource``: as if retracted events had never happened.
+             The shadow has no rebuild hook: it only notes a retraction whose
+             original it applied, and the host then rebuilds again.
+``as_of``    a projection's read model as of a position or time, in a
+             temporary file, for as long as the ``async with`` lasts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kiroku.corrections.compensation import Compensation
+from kiroku.corrections.source import UnretractedSource
+from kiroku.errors import InputError, ParkedEventError
+from kiroku.journal.protocol import Journal
+from kiroku.projections import maintenance
+from kiroku.projections.model import BatchCommitted, Progress, RunnerState
+from kiroku.projections.runner import ProjectionRunner
+from kiroku.projections.source import EventSource
+from kiroku.projections.store import ProjectionStore, ReadView
+
+if TYPE_CHECKING:
+    from kiroku.projections.host import ProjectionHost
+
+__all__ = ["as_of", "catch_up_source", "rebuild", "replay", "resolve_start"]
+
+ProgressFn = Callable[[Progress], None]
+_REPLAY_WAIT = 3600.0  # seconds a reported replay waits on a running runner before giving up
+
+
+async def resolve_start(journal: Journal, start: int | datetime) -> int:
+    """The first position to replay: a position as given, or the first event at/after a time."""
+    head = await journal.head_position()
+    if isinstance(start, datetime):
+        if start.tzinfo is None:
+            raise InputError(f"Replay time {start.isoformat()} needs a timezone")
+        first = await journal.read_all(0, 1)
+        if not first or start < first[0].occurred_at:
+            when = first[0].occurred_at.isoformat() if first else "none: the journal is empty"
+            raise InputError(
+                f"Replay time {start.isoformat()} is before the first event (at {when})"
+            )
+        start = await journal.position_at(start - timedelta(microseconds=1)) + 1
+    if start < 1 or start > head:
+        raise InputError(f"Replay position {start} is outside the journal (1..{head})")
+    return start
+
+
+def catch_up_source(runner: ProjectionRunner) -> EventSource | None:
+    """Where a replay or rebuild of ``runner`` reads: None for the journal as it is."""
+    if runner._applier.compensation is Compensation.REBUILD:
+        return UnretractedSource(runner.journal, runner.batch_size)
+    return None
+
+
+async def replay(
+    host: ProjectionHost, name: str, start: int | datetime, progress: ProgressFn | None = None
+) -> int:
+    """Rewind ``name`` to replay from ``start``; returns the first position replayed.
+
+    Without ``progress`` the runner replays in its own time (in the background
+    if it is running, else on its next run). With ``progress`` this returns only
+    once the replay reached the journal's head as it was at the start, reporting
+    along the way exactly as a rebuild does.
+    """
+    runner = host.runner(name)
+    position = await resolve_start(host.journal, start)
+    await maintenance.replay(runner, position)
+    if progress is None:
+        return position
+    meter = _Meter(name, await host.journal.head_position(), progress)
+    runner.listeners.append(meter)
+    try:
+        if runner.running:
+            await runner.wait_for(meter.target, timeout=_REPLAY_WAIT)
+        else:
+            await runner.run(follow=False, source=catch_up_source(runner))
+    finally:
+        runner.listeners.remove(meter)
+    if runner.state is RunnerState.FAILED:
+        raise ParkedEventError(name, runner.position, runner.error or "failed")
+    meter.tell(runner.position)
+    return position
+
+
+class _Meter:
+    def __init__(self, name: str, target: int, report: ProgressFn | None) -> None:
+        self.name, self.target, self.report = name, target, report
+        self.started = time.monotonic()
+        self.events = 0
+
+    def __call__(self, note: BatchCommitted) -> None:
+        self.events += max(0, note.last_position - note.first_position + 1)
+        self.tell(note.last_position)
+
+    def tell(self, position: int) -> None:
+        if self.report is None:
+            return
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rate = self.events / elapsed
+        self.target = max(self.target, position)
+        eta = (self.target - position) / rate if rate > 0 else None
+        self.report(Progress(self.name, position, self.target, self.events, rate, eta))
+
+
+async def rebuild(
+    host: ProjectionHost, name: str, progress: ProgressFn | None = None
+) -> ProjectionRunner:
+    """Build generation N+1 from position 0 beside the serving one, then swap."""
+    live = host.runner(name)
+    generation = host.stores.generation(name) + 1
+    host.stores.discard(name, generation)  # a shadow left by an interrupted rebuild
+    shadow = ProjectionRunner(
+        live.projection,
+        host.journal,
+        ProjectionStore(host.stores.path(name, generation), name),
+        codec=host.codec,
+        policy=live.policy,
+        batch_size=host.batch_size,
+    )
+    meter = _Meter(name, await host.journal.head_position(), progress)
+    shadow.listeners.append(meter)
+    await _build(host, shadow, generation)
+    was_running = live.keep_running
+    await live.stop()
+    meter.target = await host.journal.head_position()
+    try:
+        await _build(host, shadow, generation)
+    except BaseException:
+        if was_running:
+            await live.start()
+        raise
+    shadow.listeners.remove(meter)
+    meter.tell(shadow.position)
+    host.stores.swap(name, generation)
+    shadow.listeners.extend(live.listeners)
+    shadow.on_rebuild_needed = live.on_rebuild_needed  # serving now: it tells the host
+    host.runners[name] = shadow
+    live.store.close()
+    if was_running:
+        await shadow.start()
+    host.runner_replaced()
+    return shadow
+
+
+async def _build(host: ProjectionHost, shadow: ProjectionRunner, generation: int) -> None:
+    """Catch the shadow up; if it stops on a parked event, drop it: the old one keeps serving."""
+    await shadow.run(follow=False, source=catch_up_source(shadow))
+    if shadow.state is RunnerState.FAILED:
+        error = shadow.error or "failed"
+        shadow.store.close()
+        host.stores.discard(shadow.name, generation)
+        raise ParkedEventError(shadow.name, shadow.position, f"rebuild abandoned: {error}")
+
+
+@contextlib.asynccontextmanager
+async def as_of(host: ProjectionHost, name: str, at: int | datetime) -> AsyncIterator[ReadView]:
+    """``name``'s read model as it was at position/time ``at``, in a temporary store."""
+    projection = host.runner(name).projection
+    if isinstance(at, datetime):
+        if at.tzinfo is None:
+            raise InputError(f"Point-in-time {at.isoformat()} needs a timezone")
+        at = await host.journal.position_at(at)
+    head = await host.journal.head_position()
+    if at < 0 or at > head:
+        raise InputError(f"Position {at} is outside the journal (0..{head})")
+    with tempfile.TemporaryDirectory(prefix="kiroku-asof-") as tmp:
+        store = ProjectionStore(Path(tmp) / f"{name}.db", name)
+        runner = ProjectionRunner(
+            projection,
+            host.journal,
+            store,
+            codec=host.codec,
+            policy=host.policy(name),
+            batch_size=host.batch_size,
+        )
+        try:
+            await runner.open()
+            if at:
+                await runner.run(until=at, follow=False)
+            if runner.state is RunnerState.FAILED:
+                raise ParkedEventError(name, runner.position, runner.error or "failed")
+            view = store.reader()
+            try:
+                yield view
+            finally:
+                view.close()
+        finally:
+            store.close()

@@ -1,0 +1,196 @@
+"""One projection's read database: its documents, its own SQL tables and its bookkeeping.
+
+Each projection (and each generation of it, during a rebuild) lives in its own
+SQLite file, so a checkpoint, the per-stream versions, the ledger and the parked
+events share a transaction with the read-model change they describe: each event
+takes effect exactly once, across crashes. ``synchronous=NORMAL`` is enough
+here — a read store is rebuildable from the journal. WAL lets readers (their own
+connections) see the last committed batch while the runner writes the next.
+
+Driver errors are converted here, once: ``ReadStoreError`` names the projection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import cast
+
+from kiroku.errors import ReadStoreError
+from kiroku.projections.docstore import Collection, ReadCollection, index_sql
+
+__all__ = ["ProjectionStore", "ReadView", "Row", "Tx", "is_store_failure", "open_reader"]
+
+Row = tuple[object, ...]
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS kiroku_checkpoint ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), projection TEXT NOT NULL,"
+    " position INTEGER NOT NULL, batch INTEGER NOT NULL, updated_at TEXT)",
+    "CREATE TABLE IF NOT EXISTS kiroku_streams ("
+    " stream TEXT PRIMARY KEY, version INTEGER NOT NULL, position INTEGER NOT NULL)"
+    " WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS kiroku_batches ("
+    " batch INTEGER NOT NULL, first_position INTEGER NOT NULL,"
+    " last_position INTEGER NOT NULL, processed_at TEXT NOT NULL,"
+    " PRIMARY KEY (batch, first_position)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS kiroku_batches_last ON kiroku_batches(last_position)",
+    "CREATE TABLE IF NOT EXISTS kiroku_ledger_exceptions ("
+    " position INTEGER NOT NULL, batch INTEGER NOT NULL, outcome TEXT NOT NULL,"
+    " detail TEXT, processed_at TEXT NOT NULL, PRIMARY KEY (position, batch)) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS kiroku_parked ("
+    " id INTEGER PRIMARY KEY, position INTEGER NOT NULL, stream TEXT NOT NULL,"
+    " version INTEGER NOT NULL, event_id TEXT NOT NULL, type TEXT NOT NULL,"
+    " kind TEXT NOT NULL, error TEXT NOT NULL, traceback TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL, parked_at TEXT NOT NULL, status TEXT NOT NULL,"
+    " reason TEXT, resolved_at TEXT)",
+    "CREATE INDEX IF NOT EXISTS kiroku_parked_open ON kiroku_parked(status, stream, version)",
+    # retractions calling for a rebuild (projections compensating by rebuild only)
+    "CREATE TABLE IF NOT EXISTS kiroku_rebuild_needed ("
+    " position INTEGER PRIMARY KEY, retracted_position INTEGER NOT NULL,"
+    " original_type TEXT NOT NULL, noted_at TEXT NOT NULL)",
+)
+
+_FAILURE_WORDS = ("locked", "busy", "full", "disk i/o", "readonly", "malformed", "not a database")
+
+
+def is_store_failure(e: BaseException) -> bool:
+    """True for errors of the store itself (not of a handler's SQL): never park for these."""
+    if isinstance(e, ReadStoreError):
+        return True
+    if not isinstance(e, sqlite3.OperationalError | sqlite3.DatabaseError):
+        return False
+    text = str(e).lower()
+    return any(word in text for word in _FAILURE_WORDS)
+
+
+class Tx:
+    """The runner's transaction as a handler sees it: collections and raw SQL."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._collections: dict[str, Collection] = {}
+
+    def collection(self, name: str) -> Collection:
+        col = self._collections.get(name)
+        if col is None:
+            col = self._collections[name] = Collection(self._conn, name)
+        return col
+
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """Run one statement on the read database (for a projection's own tables)."""
+        self.flush()
+        return self._conn.execute(sql, params).fetchall()
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self.flush()
+        self._conn.executemany(sql, rows)
+
+    def flush(self) -> None:
+        """Write what collections hold in memory; runs before COMMIT and before raw SQL."""
+        for col in self._collections.values():
+            col.flush()
+
+
+class ReadView:
+    """A projection's read model for queries: its own connection, never blocked by the writer."""
+
+    def __init__(self, conn: sqlite3.Connection, name: str) -> None:
+        self._conn = conn
+        self.name = name
+
+    def collection(self, name: str) -> ReadCollection:
+        return ReadCollection(self._conn, name)
+
+    async def query(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        with _converted(self.name, None):
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def open_reader(path: Path, name: str, busy_ms: int = 2000) -> ReadView:
+    """A read-only connection to a projection's file (``mode=ro``: a Read API cannot write)."""
+    with _converted(name, None):
+        uri = f"file:{path}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+        return ReadView(conn, name)
+
+
+@contextlib.contextmanager
+def _converted(name: str, position: int | None) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise ReadStoreError(name, position, f"read store failed: {e}") from e
+
+
+class ProjectionStore:
+    """The SQLite file holding one generation of one projection."""
+
+    def __init__(self, path: Path | str, name: str, *, busy_timeout: float = 2.0) -> None:
+        self.path = Path(path)
+        self.name = name
+        self._busy_ms = int(busy_timeout * 1000)
+        with _converted(name, None):
+            self.conn = self._connect()
+            for statement in _SCHEMA:
+                self.conn.execute(statement)
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def reader(self) -> ReadView:
+        """A read-only view on its own connection."""
+        return open_reader(self.path, self.name, self._busy_ms)
+
+    def ensure_indexes(self, indexes: Mapping[str, Sequence[str | tuple[str, ...]]]) -> None:
+        with _converted(self.name, None):
+            for collection, specs in indexes.items():
+                Collection(self.conn, collection)
+                for spec in specs:
+                    self.conn.execute(index_sql(collection, spec))
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, position: int | None = None) -> AsyncIterator[Tx]:
+        """BEGIN IMMEDIATE … COMMIT; rolled back on any exception."""
+        with _converted(self.name, position):
+            self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            tx = Tx(self.conn)
+            yield tx
+            tx.flush()
+        except BaseException as e:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            if isinstance(e, sqlite3.Error) and is_store_failure(e):
+                raise ReadStoreError(self.name, position, f"read store failed: {e}") from e
+            raise
+        with _converted(self.name, position):
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise
+
+    def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        """A bookkeeping query outside the handlers' view."""
+        with _converted(self.name, None):
+            return self.conn.execute(sql, params).fetchall()
+
+    def data_version(self) -> int:
+        """Changes when another connection commits: the runner then reloads its caches."""
+        return cast(int, self.rows("PRAGMA data_version")[0][0])
+
+    def close(self) -> None:
+        self.conn.close()

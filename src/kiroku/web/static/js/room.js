@@ -1,0 +1,339 @@
+// One open room: header, live timeline, composer, members and the time slider.
+
+import { command, listOf, notePosition, read } from "./api.js";
+import { debounce, fill, h } from "./dom.js";
+import { composerForm, renameForm } from "./forms.js";
+import { followRoom } from "./live.js";
+import { drawMembers } from "./members.js";
+import { readMarker } from "./readmarks.js";
+import { drawBanner, drawRoomActions } from "./roomhead.js";
+import { drawTimeline, editInPlace, MessageStore, shortType } from "./timeline.js";
+import { timeSlider } from "./timetravel.js";
+
+const PAGE = 50;
+const HISTORY_PAGE = 1000;
+const STATUS_TEXT = { live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
+
+/** Render room `roomId` into pane; returns a cleanup function. */
+export function renderRoom(pane, ctx, roomId) {
+  const path = `/api/rooms/${encodeURIComponent(roomId)}`;
+  const s = {
+    room: null, // details: name, members, owner, archived, version
+    store: new MessageStore(),
+    asOf: null, // the history entry shown, or null for live
+    buffered: null, // events that arrived while a snapshot was loading
+    editingId: null,
+    hasOlder: false,
+    history: null, // the room's events, loaded when the slider opens
+    closed: false,
+    membersShown: matchMedia("(min-width: 761px)").matches,
+  };
+
+  const title = h("h2", { id: "room-title" }, "…");
+  const status = h(
+    "span",
+    { class: "live-status", id: "live-status", role: "status" },
+    "Connecting…",
+  );
+  const headerActions = h("div", { class: "room-actions" });
+  const banner = h("div", { class: "room-banner", id: "room-banner", hidden: true });
+  const travel = timeSlider((entry) => moveTo(entry));
+  travel.el.hidden = true;
+  const older = h(
+    "button",
+    { type: "button", class: "link load-older", hidden: true },
+    "Load older messages",
+  );
+  const ol = h("ol", { class: "timeline", id: "timeline", "aria-label": "Messages" });
+  const scroller = h(
+    "div",
+    { class: "timeline-scroll", role: "log", "aria-live": "polite" },
+    older,
+    ol,
+  );
+  const membersPanel = h("aside", {
+    class: "members-panel",
+    id: "members-panel",
+    "aria-labelledby": "members-title",
+    hidden: !s.membersShown,
+  });
+  const composer = composerForm((body) =>
+    ctx.attempt(() => command("POST", `${path}/messages`, { body })),
+  );
+
+  fill(
+    pane,
+    h(
+      "header",
+      { class: "room-head" },
+      h("a", { href: "#/rooms", class: "back link" }, "← Rooms"),
+      title,
+      status,
+      headerActions,
+    ),
+    travel.el,
+    banner,
+    h("div", { class: "room-body" }, scroller, membersPanel),
+    composer.form,
+  );
+
+  // ---- reading --------------------------------------------------------------
+
+  const asOfParam = () => (s.asOf ? { as_of: s.asOf.position } : {});
+
+  // Each load remembers which request it is; an answer overtaken by a newer
+  // request (the slider moved on meanwhile) is dropped, never drawn.
+  const latest = { room: 0, messages: 0 };
+
+  async function loadRoom() {
+    const ticket = ++latest.room;
+    const room = await ctx.attempt(() => read(path, asOfParam()));
+    if (!room || s.closed || ticket !== latest.room) return;
+    s.room = room;
+    drawHeader();
+  }
+
+  async function loadMessages() {
+    const ticket = ++latest.messages;
+    s.buffered = [];
+    const answer = await ctx.attempt(() =>
+      read(`${path}/messages`, { limit: PAGE, ...asOfParam() }),
+    );
+    if (ticket !== latest.messages) return;
+    const pending = s.buffered;
+    s.buffered = null;
+    if (!answer || s.closed) return;
+    const page = listOf(answer, "messages");
+    s.store.reset(page);
+    if (!s.asOf) for (const entry of pending) s.store.apply(entry);
+    s.hasOlder = page.length >= PAGE;
+    draw(true);
+    markRead();
+  }
+
+  async function loadOlder() {
+    const answer = await ctx.attempt(() =>
+      read(`${path}/messages`, { limit: PAGE, before: s.store.oldestId, ...asOfParam() }),
+    );
+    if (!answer || s.closed) return;
+    const page = listOf(answer, "messages");
+    const height = scroller.scrollHeight;
+    s.store.addOlder(page);
+    s.hasOlder = page.length >= PAGE;
+    draw(false);
+    scroller.scrollTop += scroller.scrollHeight - height; // keep the reader's place
+  }
+  older.addEventListener("click", loadOlder);
+
+  // ---- drawing --------------------------------------------------------------
+
+  const readOnly = () => Boolean(s.asOf || s.room?.archived);
+
+  function draw(toBottom) {
+    const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+    drawTimeline(ol, s.store, {
+      me: ctx.me.name,
+      owner: s.room?.owner,
+      readOnly: readOnly(),
+      editingId: s.editingId,
+      onEdit: editMessage,
+      onDelete: deleteMessage,
+    });
+    older.hidden = !s.hasOlder;
+    if (!ol.children.length) ol.append(h("li", { class: "muted empty-list" }, "No messages yet."));
+    if (toBottom || nearBottom) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  function drawHeader() {
+    const room = s.room;
+    document.title = `${room.name} · kiroku`;
+    fill(title, room.name, room.archived ? h("span", { class: "badge" }, "archived") : null);
+    drawRoomActions(headerActions, room, {
+      me: ctx.me.name,
+      readOnly: readOnly(),
+      membersShown: s.membersShown,
+      historyShown: !travel.el.hidden,
+      on: {
+        members: toggleMembers,
+        history: toggleHistory,
+        rename: renameRoom,
+        archive: archiveRoom,
+      },
+    });
+    drawBanner(banner, room, s.asOf);
+    composer.setDisabled(readOnly());
+    drawMembers(membersPanel, room, { ctx, roomPath: path, readOnly: readOnly() });
+    draw(false);
+  }
+
+  // ---- live updates ---------------------------------------------------------
+
+  const refreshRoom = debounce(loadRoom, 100);
+  const reloadAll = debounce(() => {
+    loadRoom();
+    loadMessages();
+  }, 150);
+
+  function onStreamEvent(entry) {
+    if (!entry) {
+      reloadAll(); // not an event entry: treat it as "something changed"
+      return;
+    }
+    notePosition(entry.position); // the SSE id is the room version, not a position
+    if (s.history && entry.version > (s.history.at(-1)?.version ?? 0)) {
+      s.history.push(entry);
+      travel.setEntries(s.history);
+    }
+    ctx.refreshList();
+    if (s.asOf) return; // the past does not change; going back to live reloads
+    if (s.buffered) s.buffered.push(entry);
+    const type = shortType(entry.type);
+    if (s.store.apply(entry)) {
+      if (type === "MessagePosted" && entry.data?.author !== ctx.me.name) reads.arrived();
+      draw(false);
+      markRead();
+    } else if (type === "MemberRemoved" && entry.data?.user === ctx.me.name) {
+      if (entry.data.by !== ctx.me.name)
+        ctx.showError(new Error("You were removed from this room."));
+      ctx.navigate("#/rooms");
+    } else if (type !== "MessagePosted" && type !== "ReadMarked") {
+      refreshRoom();
+    }
+  }
+
+  // The stream starts right after the version the room details showed, so
+  // nothing between the first reads and the connection is missed; events the
+  // first message page already holds are applied again harmlessly.
+  let stream = null;
+  function connect(version) {
+    stream = followRoom(path, version, {
+      onEntry: onStreamEvent,
+      onStatus: (state) => {
+        status.textContent = STATUS_TEXT[state];
+        status.className = `live-status ${state === "live" ? "on" : "off"}`;
+        if (state === "offline" && !s.closed) {
+          ctx.showError(new Error("Live updates stopped. Reload the page to reconnect."));
+        }
+      },
+      // The server resumes from Last-Event-ID; reload anyway after a reconnect
+      // in case it restarted with a rebuilt read model.
+      onReconnect: reloadAll,
+    });
+  }
+
+  // ---- commands -------------------------------------------------------------
+
+  const reads = readMarker({
+    path,
+    unreadOf: () => ctx.unreadOf(roomId),
+    newest: () => s.store.newestFrom((author) => author !== ctx.me.name),
+    canMark: () => !s.closed && !s.asOf && Boolean(s.room?.members?.includes(ctx.me.name)),
+    onMarked: ctx.refreshList,
+  });
+  const markRead = reads.mark;
+
+  async function editMessage(id) {
+    const li = ol.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
+    const message = s.store.byId.get(id);
+    if (!li || !message) return;
+    s.editingId = id;
+    const body = await editInPlace(li, message.body);
+    s.editingId = null;
+    if (body !== null && body !== message.body) {
+      await ctx.attempt(() =>
+        command("PATCH", `${path}/messages/${encodeURIComponent(id)}`, { body }),
+      );
+    }
+    draw(false);
+  }
+
+  async function deleteMessage(id) {
+    if (!confirm("Delete this message?")) return;
+    await ctx.attempt(() => command("DELETE", `${path}/messages/${encodeURIComponent(id)}`));
+  }
+
+  function renameRoom() {
+    const rename = renameForm(s.room.name, {
+      onCancel: drawHeader,
+      onSave: async (name) => {
+        const done = await ctx.attempt(() => command("POST", `${path}/rename`, { name }));
+        if (done) loadRoom();
+      },
+    });
+    fill(title, rename.form);
+    rename.focus();
+  }
+
+  async function archiveRoom() {
+    if (!confirm(`Archive ${s.room.name}? Nobody can post in it afterwards.`)) return;
+    const done = await ctx.attempt(() => command("POST", `${path}/archive`));
+    if (done) loadRoom();
+  }
+
+  // ---- time travel ----------------------------------------------------------
+
+  function toggleMembers() {
+    s.membersShown = !s.membersShown;
+    membersPanel.hidden = !s.membersShown;
+    drawHeader();
+  }
+
+  /** The room's whole audit log, oldest first, read page by page. */
+  async function readHistory() {
+    const all = [];
+    for (;;) {
+      const after = all.length ? all[all.length - 1].version : 0;
+      const answer = await read(`${path}/history`, { after, limit: HISTORY_PAGE });
+      const page = listOf(answer, "events");
+      all.push(...page);
+      if (page.length < HISTORY_PAGE) return all;
+    }
+  }
+
+  async function toggleHistory() {
+    travel.el.hidden = !travel.el.hidden;
+    if (!travel.el.hidden) {
+      const entries = await ctx.attempt(readHistory);
+      if (entries && !travel.el.hidden) {
+        s.history = entries;
+        travel.setEntries(s.history);
+        travel.focus();
+      }
+    } else {
+      s.history = null;
+      if (s.asOf) moveTo(null);
+    }
+    drawHeader();
+  }
+
+  function moveTo(entry) {
+    s.asOf = entry;
+    s.editingId = null;
+    loadRoom();
+    loadMessages();
+  }
+
+  (async () => {
+    await loadRoom();
+    if (s.closed) return;
+    if (!s.room) {
+      fill(
+        pane,
+        h(
+          "div",
+          { class: "empty" },
+          h("p", {}, "This room cannot be shown."),
+          h("a", { href: "#/rooms" }, "Back to your rooms"),
+        ),
+      );
+      return;
+    }
+    connect(s.room.version);
+    loadMessages();
+  })();
+  return () => {
+    s.closed = true;
+    stream?.close();
+    reads.close();
+  };
+}

@@ -1,0 +1,127 @@
+"""Run ``kiroku serve`` as a real subprocess for end-to-end tests (HTTP and browser).
+
+The server binds port 0 and the helper reads the port it got from the log, so
+there is no window in which another process can take a port chosen in advance.
+Its output goes to a log file beside the data directory, kept for the test's
+artifacts. Interface (kept stable for other suites):
+
+    server = ChatServer.start(tmp_path / "data", demo=False)
+    token = server.add_user("ann", admin=True)
+    server.base_url            # http://127.0.0.1:PORT
+    server.stop()              # SIGTERM, wait, return the exit code
+    server.kill()              # SIGKILL
+    server = server.restart()  # same data directory, new process (and port)
+    server.log()               # everything it printed
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ChatServer", "ServerStartError"]
+
+_READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
+_START_TIMEOUT = 30.0
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+def _kiroku(*args: str) -> list[str]:
+    return [sys.executable, "-c", "from kiroku.cli import main; main()", *args]
+
+
+@dataclass
+class ChatServer:
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    demo: bool = False
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @classmethod
+    def start(
+        cls, data_dir: Path, *, demo: bool = False, extra: tuple[str, ...] = ()
+    ) -> ChatServer:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
+        args = ["--data", str(data_dir), "serve", "--port", "0", *extra]
+        if demo:
+            args.append("--demo")
+        with open(log_path, "wb") as out:
+            process = subprocess.Popen(
+                _kiroku(*args), stdout=out, stderr=subprocess.STDOUT, env=_env()
+            )
+        port = _wait_for_port(process, log_path)
+        return cls(data_dir, process, port, log_path, demo)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def demo_tokens(self) -> dict[str, str]:
+        """Under ``demo=True``: the demo users' tokens by name, as the server printed them."""
+        found = re.findall(r"demo user (\w+)(?: \(admin\))?: (\S+)", self.log())
+        return dict(found)
+
+    def add_user(self, name: str, *, admin: bool = False) -> str:
+        """``kiroku users add`` on the running server's data directory; returns the token."""
+        args = ["--data", str(self.data_dir), "users", "add", name, "--json"]
+        if admin:
+            args.append("--admin")
+        done = subprocess.run(_kiroku(*args), capture_output=True, check=True, env=_env())
+        token: str = json.loads(done.stdout)["token"]
+        return token
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM (graceful) and wait; returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(10)
+
+    def restart(self) -> ChatServer:
+        if self.process.poll() is None:
+            self.stop()
+        return ChatServer.start(self.data_dir, demo=self.demo)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("KIROKU_DATA", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _wait_for_port(process: subprocess.Popen[bytes], log_path: Path) -> int:
+    """Read the log until the server says where it listens (it prints once it accepts)."""
+    deadline = time.monotonic() + _START_TIMEOUT
+    while time.monotonic() < deadline:
+        found = _READY.search(log_path.read_text(errors="replace"))
+        if found:
+            return int(found.group(1))
+        if process.poll() is not None:
+            raise ServerStartError(
+                f"kiroku serve exited with {process.returncode}:\n{log_path.read_text()}"
+            )
+        time.sleep(0.05)
+    process.kill()
+    raise ServerStartError(
+        f"kiroku serve did not start in {_START_TIMEOUT}s:\n{log_path.read_text()}"
+    )

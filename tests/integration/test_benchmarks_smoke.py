@@ -1,0 +1,47 @@
+"""The read-side, decode and HTTP benchmarks still run end to end (smoke runs;
+no timing is asserted, only that each prints every figure it promises)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _quick(module: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done.stdout
+
+
+def test_the_decode_benchmark_runs() -> None:
+    out = _quick("decode")
+    for case in ("decode current (v3)", "decode v1, upcast v1->v2->v3", "data only current (v3)"):
+        assert case in out
+
+
+@pytest.mark.slow
+def test_the_projection_benchmark_runs() -> None:
+    out = _quick("project")
+    assert "catch-up of 10,000 events into documents" in out
+    assert "ratio" in out
+    assert "rebuild (shadow + swap)" in out
+    assert "lag from append to read model" in out
+
+
+@pytest.mark.slow
+def test_the_http_benchmark_runs() -> None:
+    out = _quick("http_load")
+    assert out.count("posting: 50 clients") == 3
+    assert "fan-out: 100 listeners" in out

@@ -1,0 +1,87 @@
+"""Rebuild compensation driven by the journal, on real SQLite files: a retraction
+appended through another journal object on the same file — as ``kiroku retract``
+beside a running server does — reaches the running host, which rebuilds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from kiroku import Codec, Recorded, Registry, event
+from kiroku.corrections import EventRetracted, RetractionService
+from kiroku.journal.sqlite import SQLiteJournal
+from kiroku.projections import Projection, ProjectionHost, Tx, handles
+
+REG = Registry([EventRetracted])
+CODEC = Codec(REG)
+
+
+@event("t.rbx.Sold", registry=REG)
+@dataclass(frozen=True, slots=True)
+class Sold:
+    amount: int
+
+
+class Total(Projection):
+    name: ClassVar[str] = "total"
+    on_retraction = "rebuild"
+
+    @handles(Sold)
+    async def sold(self, tx: Tx, r: Recorded[Sold]) -> None:
+        col = tx.collection("total")
+        doc = await col.get("all") or {"total": 0}
+        total = doc["total"]
+        assert isinstance(total, int)
+        await col.put("all", {"total": total + r.data.amount})
+
+
+async def test_a_retraction_from_another_journal_object_rebuilds_a_running_host(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.db"
+    async with await SQLiteJournal.open(path) as served, await SQLiteJournal.open(path) as other:
+        wrong = (await served.append("till-1", 0, [CODEC.encode(Sold(500))])).position
+        await served.append("till-2", 0, [CODEC.encode(Sold(7))])
+        host = ProjectionHost(served, [Total()], tmp_path / "data", codec=CODEC)
+        await host.start()
+        try:
+            await host.wait_for(await served.head_position(), timeout=10)
+            report = await RetractionService(other).retract(wrong, reason="twice", by="cli")
+            # SQLiteJournal wakes its subscribers on its own appends; one made through
+            # another object is read with the next of them (see SQLiteJournal)
+            await served.append("till-3", 0, [CODEC.encode(Sold(1))])
+            await host.wait_for(report.retraction.position + 1, timeout=10)
+            await host.rebuilds.join()
+            doc = await host.reader("total").collection("total").get("all")
+            assert doc == {"total": 8}
+            assert host.stores.generation("total") == 2
+            assert not host.rebuild_pending("total")
+            assert host.runner("total").running  # the new generation follows the journal
+        finally:
+            await host.close()
+
+
+async def test_a_retraction_appended_while_the_host_was_down_is_rebuilt_on_start(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.db"
+    async with await SQLiteJournal.open(path) as served, await SQLiteJournal.open(path) as other:
+        wrong = (await served.append("till-1", 0, [CODEC.encode(Sold(500))])).position
+        await served.append("till-2", 0, [CODEC.encode(Sold(7))])
+        host = ProjectionHost(served, [Total()], tmp_path / "data", codec=CODEC)
+        await host.catch_up()
+        await host.close()
+        await RetractionService(other).retract(wrong, reason="twice", by="cli")
+
+        host = ProjectionHost(served, [Total()], tmp_path / "data", codec=CODEC)
+        await host.start()
+        try:
+            await host.wait_for(await other.head_position(), timeout=10)
+            await host.rebuilds.join()
+            doc = await host.reader("total").collection("total").get("all")
+            assert doc == {"total": 7}
+            assert host.stores.generation("total") == 2
+            assert not host.rebuild_pending("total")
+        finally:
+            await host.close()

@@ -1,0 +1,58 @@
+"""The application bundle, and a runner noticing what another process did to its store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from projection_kit import CODEC, REGISTRY, Boards, Counts, Noted, Opened, append
+
+from kiroku import App, ConfigError, MemoryJournal, ProjectionNotFoundError, load_app
+from kiroku.projections import FailurePolicy, ProjectionHost
+
+app = App("kit", REGISTRY, projections=[Boards(), Counts()])
+
+
+def test_load_app_finds_the_bundle_by_reference() -> None:
+    loaded = load_app("test_projection_app:app")
+    assert loaded is app
+    assert loaded.projection("test.counts").name == "test.counts"
+    with pytest.raises(ProjectionNotFoundError, match=r"known: test\.boards, test\.counts"):
+        loaded.projection("test.nope")
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("no_colon", "looks like 'package.module:attr'"),
+        ("no_such_module_here:app", "Cannot import the app module 'no_such_module_here'"),
+        ("test_projection_app:missing", "is missing, not a kiroku.App"),
+        ("test_projection_app:REGISTRY", "is Registry, not a kiroku.App"),
+    ],
+)
+def test_load_app_says_what_is_wrong(ref: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_app(ref)
+
+
+def test_an_app_refuses_doubled_names_and_stray_policies() -> None:
+    with pytest.raises(ConfigError, match=r"used twice: \['test.boards'\]"):
+        App("x", REGISTRY, projections=[Boards(), Boards()])
+    with pytest.raises(ConfigError, match=r"unknown projections \['test.typo'\]"):
+        App("x", REGISTRY, projections=[Boards()], policies={"test.typo": FailurePolicy()})
+
+
+async def test_a_running_runner_reloads_after_another_process_replays(tmp_path: Path) -> None:
+    journal = MemoryJournal()
+    await append(journal, "board-1", Opened("a"), Noted("x"))
+    serving = ProjectionHost(journal, [Counts()], tmp_path, codec=CODEC)
+    await serving.start()
+    await serving.wait_for(2)
+    operator = ProjectionHost(journal, [Counts()], tmp_path, codec=CODEC)  # another connection
+    await operator.replay("test.counts", 2)
+    await operator.close()
+    position = await append(journal, "board-1", Noted("y"))
+    await serving.wait_for(position)
+    rows = await serving.reader("test.counts").query("SELECT n FROM note_counts")
+    assert rows == [(3,)]  # x counted again by the replay, then y: nothing lost, nothing stale
+    await serving.close()

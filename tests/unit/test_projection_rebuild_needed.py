@@ -1,0 +1,252 @@
+"""Rebuilds driven by the journal: a runner meeting a retraction notes "rebuild
+needed" with its checkpoint and tells its host, which rebuilds once, durably."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import ClassVar
+
+from kiroku import Codec, MemoryJournal, Recorded, Registry, event
+from kiroku.corrections import (
+    CompensationWindow,
+    EventRetracted,
+    ManualClock,
+    RetractionService,
+)
+from kiroku.journal.protocol import ANY
+from kiroku.projections import (
+    FailurePolicy,
+    Progress,
+    Projection,
+    ProjectionHost,
+    ProjectionRunner,
+    ProjectionStore,
+    Tx,
+    handles,
+)
+from kiroku.projections.rebuild_needed import pending_rebuild
+
+REG = Registry([EventRetracted])
+CODEC = Codec(REG)
+
+
+@event("t.rb.Sold", registry=REG)
+@dataclass(frozen=True, slots=True)
+class Sold:
+    amount: int
+
+
+@event("t.rb.Noted", registry=REG)
+@dataclass(frozen=True, slots=True)
+class Noted:
+    text: str
+
+
+class Total(Projection):
+    """A running total: compensated by a rebuild."""
+
+    name: ClassVar[str] = "total"
+    on_retraction = "rebuild"
+
+    @handles(Sold)
+    async def sold(self, tx: Tx, r: Recorded[Sold]) -> None:
+        if r.data.amount < 0:
+            raise ValueError("a negative sale")
+        col = tx.collection("total")
+        doc = await col.get("all") or {"total": 0}
+        total = doc["total"]
+        assert isinstance(total, int)
+        await col.put("all", {"total": total + r.data.amount})
+
+
+class Calls:
+    """A hook that only counts: the rebuild is left to the test."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def __call__(self, name: str) -> None:
+        self.names.append(name)
+
+
+async def put(journal: MemoryJournal, stream: str, *events: object) -> int:
+    return (await journal.append(stream, ANY, CODEC.encode_all(list(events)))).position
+
+
+async def retract(journal: MemoryJournal, position: int) -> int:
+    service = RetractionService(
+        journal, clock=ManualClock(), window=CompensationWindow(timedelta(hours=24))
+    )
+    report = await service.retract(position, reason="wrong", by="ops")
+    return report.retraction.position
+
+
+async def total(host: ProjectionHost) -> object:
+    doc = await host.reader("total").collection("total").get("all")
+    return None if doc is None else doc["total"]
+
+
+async def test_the_note_is_written_with_the_checkpoint_and_a_new_host_rebuilds(
+    tmp_path: Path,
+) -> None:
+    journal = MemoryJournal()
+    wrong = await put(journal, "till-1", Sold(500))
+    await put(journal, "till-2", Sold(7))
+    calls = Calls()
+    crashed = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC, on_rebuild_needed=calls)
+    await crashed.catch_up()
+    at = await retract(journal, wrong)
+    await crashed.catch_up()
+    runner = crashed.runner("total")
+    assert pending_rebuild(runner.store.conn) == [at]
+    assert runner.position == at  # committed together
+    assert calls.names == ["total"]  # told once, after the commit; then "crashed"
+    assert (await runner.status()).rebuild_pending
+    await crashed.close()
+
+    host = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC)
+    await host.start()  # finds the note and rebuilds on its own
+    await host.rebuilds.join()
+    assert await total(host) == 7
+    assert host.stores.generation("total") == 2
+    assert not host.rebuild_pending("total")
+    assert not (await host.status())[0].rebuild_pending
+    await host.close()
+
+
+async def test_two_retractions_in_one_batch_cause_one_rebuild(tmp_path: Path) -> None:
+    journal = MemoryJournal()
+    first = await put(journal, "till-1", Sold(500))
+    second = await put(journal, "till-2", Sold(60))
+    await put(journal, "till-3", Sold(7))
+    calls = Calls()
+    host = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC, on_rebuild_needed=calls)
+    await host.catch_up()
+    noted = [await retract(journal, first), await retract(journal, second)]
+    await host.catch_up()  # both retractions in one batch
+    assert pending_rebuild(host.runner("total").store.conn) == noted
+    assert calls.names == ["total"]
+    assert await host.rebuild_if_pending("total")
+    assert await total(host) == 7
+    # one rebuild: its shadow met both retractions with their originals masked
+    assert host.stores.generation("total") == 2
+    assert not host.rebuild_pending("total")
+    await host.close()
+
+
+async def test_a_redelivered_retraction_is_noted_and_told_once(tmp_path: Path) -> None:
+    journal = MemoryJournal()
+    wrong = await put(journal, "till-1", Sold(500))
+    at = await retract(journal, wrong)
+    calls = Calls()
+    store = ProjectionStore(tmp_path / "total.db", "total")
+    runner = ProjectionRunner(Total(), journal, store, codec=CODEC, on_rebuild_needed=calls)
+    await runner.open()
+    batch = await journal.read_all(0, 10)
+    await runner.process(batch)
+    await runner.process(batch)  # at-least-once delivery
+    assert pending_rebuild(store.conn) == [at]
+    assert calls.names == ["total"]
+    store.close()
+
+
+async def test_a_rolled_back_batch_notes_nothing_its_committed_prefix_notes_once(
+    tmp_path: Path,
+) -> None:
+    journal = MemoryJournal()
+    wrong = await put(journal, "till-1", Sold(500))
+    at = await retract(journal, wrong)
+    await put(journal, "till-2", Sold(-1))  # fails: the batch is rolled back, then its prefix
+    calls = Calls()
+    store = ProjectionStore(tmp_path / "total.db", "total")
+    policy = FailurePolicy(attempts=1, on_exhausted="continue")
+    runner = ProjectionRunner(
+        Total(), journal, store, codec=CODEC, policy=policy, on_rebuild_needed=calls
+    )
+    await runner.run(follow=False)
+    assert pending_rebuild(store.conn) == [at]
+    assert calls.names == ["total"]
+    assert runner.parked_count == 1
+    store.close()
+
+
+async def test_a_retraction_of_a_type_never_handled_needs_no_rebuild(tmp_path: Path) -> None:
+    journal = MemoryJournal()
+    note = await put(journal, "note-1", Noted("hello"))
+    await put(journal, "till-1", Sold(7))
+    calls = Calls()
+    host = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC, on_rebuild_needed=calls)
+    await host.catch_up()
+    await retract(journal, note)
+    await host.catch_up()
+    assert calls.names == []
+    assert not host.rebuild_pending("total")
+    await host.close()
+
+
+async def test_a_retraction_during_a_rebuild_ends_excluded_too(tmp_path: Path) -> None:
+    journal = MemoryJournal()
+    first = await put(journal, "till-1", Sold(500))
+    late = await put(journal, "till-2", Sold(60))
+    for i in range(3, 8):
+        await put(journal, f"till-{i}", Sold(1))
+    calls = Calls()
+    host = ProjectionHost(
+        journal, [Total()], tmp_path, codec=CODEC, batch_size=1, on_rebuild_needed=calls
+    )
+    await host.catch_up()
+    await retract(journal, first)
+    await host.catch_up()
+    appended: list[asyncio.Task[int]] = []
+
+    def report(p: Progress) -> None:
+        # the shadow has just applied ``late``: retract it while the rebuild goes on
+        if p.position >= late and not appended:
+            appended.append(asyncio.get_running_loop().create_task(retract(journal, late)))
+
+    assert await host.rebuild_if_pending("total", report)
+    assert appended
+    await asyncio.gather(*appended)
+    await host.catch_up()  # if the retraction came after the swap, the new runner meets it
+    await host.rebuild_if_pending("total")  # and its note calls for the next rebuild
+    assert await total(host) == 5
+    assert not host.rebuild_pending("total")
+    # the shadow had applied ``late`` unmasked, so one more rebuild followed
+    assert host.stores.generation("total") == 3
+    await host.close()
+
+
+async def test_shadow_runners_never_call_the_hook(tmp_path: Path) -> None:
+    journal = MemoryJournal()
+    wrong = await put(journal, "till-1", Sold(500))
+    await put(journal, "till-2", Sold(7))
+    await retract(journal, wrong)
+    calls = Calls()
+    host = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC, on_rebuild_needed=calls)
+    async with host.as_of("total", await journal.head_position()):
+        pass  # its temporary runner meets the retraction with no hook
+    await host.rebuild("total")  # its shadow reads the retraction too
+    assert calls.names == []
+    assert await total(host) == 7
+    assert not host.rebuild_pending("total")
+    await host.close()
+
+
+async def test_the_hook_can_be_set_after_the_host_is_built(tmp_path: Path) -> None:
+    journal = MemoryJournal()
+    wrong = await put(journal, "till-1", Sold(500))
+    host = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC)
+    calls = Calls()
+    host.on_rebuild_needed = calls  # as a server does once its task list exists
+    await host.catch_up()
+    await retract(journal, wrong)
+    await host.catch_up()
+    assert calls.names == ["total"]
+    assert host.rebuilds.tasks == {}
+    assert await host.rebuild_if_pending("total")
+    assert not await host.rebuild_if_pending("total")  # nothing left: no second rebuild
+    assert host.stores.generation("total") == 2
+    await host.close()
