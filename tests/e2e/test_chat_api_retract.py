@@ -157,7 +157,9 @@ async def rebuilt(http: httpx.AsyncClient, admin: str, names: set[str], position
     (a rebuild already running may have excluded the retraction itself)."""
     rows: list[Json] = []
     for _ in range(400):
-        rows = (await http.get("/api/admin/projections", headers=auth(admin))).json()["projections"]
+        answer = await http.get("/api/admin/projections", headers=auth(admin))
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()["projections"]
         found = {row["name"]: row for row in rows if row["name"] in names}
         if len(found) == len(names) and all(
             row["position"] >= position

@@ -345,6 +345,9 @@ class ProjectionRunner:
             self.state = RunnerState.RUNNING
 
     async def status(self) -> RunnerStatus:
+        # The store first, before any await: a rebuild may swap this runner out
+        # and close its store while we wait on the journal.
+        rebuild_pending = bool(pending_rebuild(self.store.conn))
         head = await self.journal.head_position()
         if self.running:
             await self._note_caught_up(head)
@@ -367,7 +370,7 @@ class ProjectionRunner:
             parked=self.parked_count,
             duplicates=self.duplicates,
             error=self.error,
-            rebuild_pending=bool(pending_rebuild(self.store.conn)),
+            rebuild_pending=rebuild_pending,
         )
 
     def _rate(self) -> float:
