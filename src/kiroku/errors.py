@@ -10,7 +10,8 @@
     │   ├── PayloadTooLargeError       a request body over the limit (HTTP 413)
     │   └── RetractionRefusedError     a system or already-retracted event
     ├── ConcurrencyError
-    │   └── WrongExpectedVersionError  another writer got there first
+    │   ├── WrongExpectedVersionError  another writer got there first
+    │   └── DataDirectoryBusyError     another process owns the data directory
     ├── NotFoundError
     │   ├── EventNotFoundError
     │   ├── ProjectionNotFoundError
@@ -55,6 +56,7 @@ __all__ = [
     "CommandError",
     "ConcurrencyError",
     "ConfigError",
+    "DataDirectoryBusyError",
     "DecodeError",
     "DocumentNotFoundError",
     "DomainError",
@@ -121,6 +123,16 @@ class EmptyAppendError(InputError):
 
 class ConcurrencyError(KirokuError):
     """Someone else changed the data between our read and our write."""
+
+
+class DataDirectoryBusyError(ConcurrencyError):
+    """Another process (a server, or a command moving projections) owns the data
+    directory; nothing was changed."""
+
+    def __init__(self, directory: str, holder: str, hint: str = "") -> None:
+        self.directory = directory
+        self.holder = holder
+        super().__init__(f"{directory} is in use by {holder}" + (f"; {hint}" if hint else ""))
 
 
 class WrongExpectedVersionError(ConcurrencyError):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -11,8 +12,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from kiroku.cli.app import CliContext, pass_cli
+from kiroku.cli.owner import owning
 from kiroku.cli.readside import app_option, open_host, parse_ref, parse_start, run
-from kiroku.errors import InputError
+from kiroku.errors import DataDirectoryBusyError, InputError
 from kiroku.projections.model import Progress as RebuildProgress
 from kiroku.projections.model import RunnerState, RunnerStatus
 
@@ -70,7 +72,8 @@ def _state(s: RunnerStatus, stops: bool) -> str:
 @pass_cli
 def replay(cli: CliContext, name: str, start: str, app_ref: str) -> None:
     """Replay events to one projection from a position or a time (others untouched)."""
-    run(_replay(cli.data, app_ref, name, start))
+    with _owning(cli.data, "replay", name):
+        run(_replay(cli.data, app_ref, name, start))
 
 
 async def _replay(data: Path, app_ref: str, name: str, start: str) -> None:
@@ -90,7 +93,8 @@ async def _replay(data: Path, app_ref: str, name: str, start: str) -> None:
 @pass_cli
 def rebuild(cli: CliContext, name: str, app_ref: str) -> None:
     """Rebuild one projection from position 0 beside the serving store, then swap."""
-    run(_rebuild(cli.data, app_ref, name))
+    with _owning(cli.data, "rebuild", name):
+        run(_rebuild(cli.data, app_ref, name))
 
 
 async def _rebuild(data: Path, app_ref: str, name: str) -> None:
@@ -99,6 +103,23 @@ async def _rebuild(data: Path, app_ref: str, name: str) -> None:
         with Progress(*_COLUMNS, console=_console()) as bar:
             runner = await host.rebuild(name, _reporter(bar, f"rebuild {name}"))
         click.echo(f"{name}: rebuilt to position {runner.position} and swapped")
+
+
+@contextlib.contextmanager
+def _owning(data: Path, action: str, target: str, hint: str = "") -> Iterator[None]:
+    """Own the data directory while a command moves projections (see ``owner``)."""
+    hint = hint or (
+        f"{action} through the server instead: "
+        f"POST /api/admin/projections/{target}/{action}, or its operations page"
+    )
+    if not data.is_dir():  # nothing to own: the command itself says what is missing
+        yield
+        return
+    try:
+        with owning(data, f"kiroku {action} {target}", hint):
+            yield
+    except DataDirectoryBusyError as e:
+        raise click.ClickException(str(e)) from e
 
 
 _COLUMNS = (
@@ -132,7 +153,9 @@ def parked(
     if args and args[0] in ("retry", "skip"):
         if len(args) != 2:
             raise click.UsageError(f"usage: kiroku parked {args[0]} NAME:ID")
-        run(_resolve(cli.data, app_ref, args[0], args[1], reason))
+        hint = "stop the server first (parked events are retried or skipped offline)"
+        with _owning(cli.data, f"parked {args[0]}", args[1], hint):
+            run(_resolve(cli.data, app_ref, args[0], args[1], reason))
     elif len(args) > 1:
         raise click.UsageError("usage: kiroku parked [NAME]")
     else:

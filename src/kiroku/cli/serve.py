@@ -29,6 +29,7 @@ from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
 from kiroku.apps.chat.server import build_app
 from kiroku.catalog import Catalog
 from kiroku.cli.app import CliContext, pass_cli
+from kiroku.cli.owner import owning
 from kiroku.errors import KirokuError
 from kiroku.journal.protocol import Journal
 from kiroku.journal.sqlite import SQLiteJournal
@@ -201,8 +202,9 @@ def serve(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     cli.data.mkdir(parents=True, exist_ok=True)
-    click.echo(f"kiroku: serving {cli.data.resolve()}")
     try:
-        asyncio.run(_serve(cli.data, host, port, demo, app_ref, log_level, options))
+        with owning(cli.data, "kiroku serve"):
+            click.echo(f"kiroku: serving {cli.data.resolve()}")
+            asyncio.run(_serve(cli.data, host, port, demo, app_ref, log_level, options))
     except KirokuError as e:
         raise click.ClickException(str(e)) from e

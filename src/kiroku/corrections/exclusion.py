@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
-from kiroku.corrections.events import RETRACTED_TYPE, is_system_type, parse_retraction
+from kiroku.corrections.events import (
+    RETRACTED_TYPE,
+    SYSTEM_PREFIX,
+    is_system_type,
+    parse_retraction,
+)
 from kiroku.domain.envelope import StoredEvent
 from kiroku.journal.protocol import Journal
 
@@ -34,8 +39,11 @@ def exclude_retracted(events: Iterable[Ev]) -> list[Ev]:
     Pure and order-preserving; a retraction pointing outside ``events`` (e.g.
     behind a snapshot) voids nothing here — that case is the caller's to handle.
     """
-    kept = list(events)
-    voided = {r.retracted_position for r in map(parse_retraction, kept) if r is not None}
+    kept = events if isinstance(events, list) else list(events)
+    system = [e for e in kept if e.type.startswith(SYSTEM_PREFIX)]
+    if not system:  # the common case, one cheap scan: recovery's hot path
+        return kept
+    voided = {r.retracted_position for r in map(parse_retraction, system) if r is not None}
     return [e for e in kept if e.position not in voided and not is_system_type(e.type)]
 
 

@@ -108,4 +108,7 @@ class RecoveryView:
 def recovery_view(events: Sequence[StoredEvent], base_version: int) -> RecoveryView:
     """The retraction-aware reading of ``events`` read after ``base_version``."""
     version = events[-1].version if events else base_version
-    return RecoveryView(exclude_retracted(events), version, snapshot_predates_retraction(events))
+    fold = exclude_retracted(events)
+    if len(fold) == len(events):  # no system events among them: nothing voided
+        return RecoveryView(fold, version, restart=False)
+    return RecoveryView(fold, version, snapshot_predates_retraction(events))
