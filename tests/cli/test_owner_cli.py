@@ -56,7 +56,7 @@ def test_an_owner_that_dies_leaves_nothing_locked(tmp_path: Path) -> None:
     [
         (("rebuild", "cli.boards"), "POST /api/admin/projections/cli.boards/rebuild"),
         (("replay", "cli.boards", "--from", "1"), "POST /api/admin/projections/cli.boards/replay"),
-        (("parked", "retry", "cli.picky:1"), "stop the server first"),
+        (("parked", "retry", "cli.picky:1"), "POST /api/admin/parked/cli.picky/1/retry"),
     ],
 )
 def test_commands_that_move_projections_refuse_beside_a_server(

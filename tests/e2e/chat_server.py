@@ -12,10 +12,12 @@ artifacts. Interface (kept stable for other suites):
     server.kill()              # SIGKILL
     server = server.restart()  # same data directory, new process (and port)
     server.log()               # everything it printed
+    server.append_poison()     # a message event no projection can decode; its position
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -23,8 +25,13 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from kiroku import NewEvent
+from kiroku.journal.protocol import ANY
+from kiroku.journal.sqlite import SQLiteJournal
 
 __all__ = ["ChatServer", "ServerStartError"]
 
@@ -84,6 +91,22 @@ class ChatServer:
         done = subprocess.run(_kiroku(*args), capture_output=True, check=True, env=_env())
         token: str = json.loads(done.stdout)["token"]
         return token
+
+    def append_poison(self) -> int:
+        """Append, as another process would, a message whose body is not a string:
+        every projection handling messages parks it. Returns its position."""
+
+        async def append() -> int:
+            journal = await SQLiteJournal.open(self.data_dir / "journal.db")
+            try:
+                bad = NewEvent("chat.MessagePosted", 1, b'{"room_id": "poison", "body": 42}')
+                return (await journal.append("room-poison", ANY, [bad])).first_position
+            finally:
+                await journal.close()
+
+        # its own thread: the caller may be inside an event loop (Playwright's, pytest-asyncio's)
+        with ThreadPoolExecutor(1) as thread:
+            return thread.submit(lambda: asyncio.run(append())).result()
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM (graceful) and wait; returns the exit code."""

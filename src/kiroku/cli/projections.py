@@ -153,7 +153,11 @@ def parked(
     if args and args[0] in ("retry", "skip"):
         if len(args) != 2:
             raise click.UsageError(f"usage: kiroku parked {args[0]} NAME:ID")
-        hint = "stop the server first (parked events are retried or skipped offline)"
+        name, _, ident = args[1].rpartition(":")
+        hint = (
+            f"{args[0]} it through the server instead: "
+            f"POST /api/admin/parked/{name}/{ident}/{args[0]}, or its operations page"
+        )
         with _owning(cli.data, f"parked {args[0]}", args[1], hint):
             run(_resolve(cli.data, app_ref, args[0], args[1], reason))
     elif len(args) > 1:

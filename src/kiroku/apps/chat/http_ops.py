@@ -13,14 +13,24 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Coroutine
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kiroku import JSON, ConcurrencyError, InputError, ProjectionHost, StoredEvent
+from kiroku import (
+    JSON,
+    ConcurrencyError,
+    HandlerError,
+    InputError,
+    NotFoundError,
+    ProjectionHost,
+    StoredEvent,
+)
 from kiroku.api.body import read_json
+from kiroku.api.problems import problem
 from kiroku.apps.chat.http_common import int_param, node_of, require_admin
 from kiroku.domain import validate_stream
 from kiroku.projections import Progress, resolve_start
@@ -32,6 +42,10 @@ __all__ = ["OpsTasks", "rebuild_when_needed", "routes"]
 class ReplayBody(msgspec.Struct):
     from_position: int | None = None
     from_time: datetime | None = None
+
+
+class SkipBody(msgspec.Struct):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
 
 
 class OpsTasks:
@@ -184,6 +198,38 @@ async def parked(request: Request) -> JSONResponse:
     return JSONResponse({"parked": [msgspec.to_builtins(p) for p in found]})
 
 
+async def retry_parked(request: Request) -> Response:
+    """Apply a parked event again (after a fix was deployed), then what it held back.
+
+    A retry that fails again parks the event anew and answers 409 with the error."""
+    require_admin(request)
+    name, ident = request.path_params["name"], _parked_id(request)
+    host = node_of(request).read.host
+    try:
+        await host.retry(name, ident)
+    except HandlerError as e:
+        return problem(409, str(e), kind="retry-failed")
+    return JSONResponse({"name": name, "id": ident, "status": "retried"})
+
+
+async def skip_parked(request: Request) -> JSONResponse:
+    """Give up on a parked event, on the record: the ledger keeps who and why."""
+    who = require_admin(request)
+    name, ident = request.path_params["name"], _parked_id(request)
+    body = await read_json(request, SkipBody)
+    if not body.reason.strip():
+        raise InputError("A skip needs a reason: nothing is skipped without a record")
+    await node_of(request).read.host.skip(name, ident, f"{body.reason.strip()} (by {who.name})")
+    return JSONResponse({"name": name, "id": ident, "status": "skipped"})
+
+
+def _parked_id(request: Request) -> int:
+    ident = int(request.path_params["ident"])
+    if ident >= 2**63:  # beyond SQLite's integers: no such row
+        raise NotFoundError(f"No parked event #{ident}")
+    return ident
+
+
 async def metrics(request: Request) -> Response:
     rendered: str = request.app.state.metrics.render()
     return PlainTextResponse(rendered, media_type="text/plain; version=0.0.4")
@@ -210,6 +256,8 @@ def routes() -> list[BaseRoute]:
         Route(admin + "/events", events, methods=["GET"]),
         Route(admin + "/events/{position:int}", event_detail, methods=["GET"]),
         Route(admin + "/parked", parked, methods=["GET"]),
+        Route(admin + "/parked/{name}/{ident:int}/retry", retry_parked, methods=["POST"]),
+        Route(admin + "/parked/{name}/{ident:int}/skip", skip_parked, methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -209,6 +209,9 @@ def _ops_paths() -> dict[str, JSON]:
         from_time={"type": "string", "format": "date-time"},
     )  # fmt: skip
     task = obj(["name", "task"], name=S, task={"type": "object"})
+    ident = param("ident", "path", {"type": "integer", "minimum": 0})
+    skip = obj(["reason"], reason={"type": "string", "minLength": 1, "maxLength": 1000})
+    resolved = obj(["name", "id", "status"], name=S, id={"type": "integer"}, status=S)
     return {
         "/api/admin/projections": {
             "get": operation(
@@ -250,6 +253,18 @@ def _ops_paths() -> dict[str, JSON]:
             "get": operation(
                 "Parked events of every projection", 200, _list("parked", {"type": "object"}),
                 errors=ADMIN_ERR,
+            )
+        },
+        "/api/admin/parked/{name}/{ident}/retry": {
+            "post": operation(
+                "Apply a parked event again, then the events it held back", 200, resolved,
+                errors=(*ADMIN_ERR, 409), params=[name, ident],
+            )
+        },
+        "/api/admin/parked/{name}/{ident}/skip": {
+            "post": operation(
+                "Skip a parked event, with the reason on the record", 200, resolved,
+                errors=(*ADMIN_ERR, 409, 413), params=[name, ident], body=json_body(skip),
             )
         },
     }  # fmt: skip

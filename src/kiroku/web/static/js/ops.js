@@ -57,7 +57,15 @@ export function renderOps(main, ctx) {
   async function loadParked() {
     const answer = await ctx.attempt(() => get("/api/admin/parked"));
     if (!answer || state.closed) return;
-    drawParked(parked, listOf(answer, "parked"), browser.open);
+    drawParked(parked, listOf(answer, "parked"), { ctx, openEvent: browser.open, resolve });
+  }
+
+  // Retry or skip one parked event; the projection table moves too when it does.
+  async function resolve(p, action, body) {
+    const path = `/api/admin/parked/${encodeURIComponent(p.projection)}/${p.id}/${action}`;
+    await ctx.attempt(() => command("POST", path, body));
+    loadParked();
+    loadProjections();
   }
 
   loadProjections();
@@ -190,12 +198,25 @@ function projectionRow(p, { ctx, state, onStarted }) {
   );
 }
 
-function drawParked(container, rows, openEvent) {
+function drawParked(container, rows, { openEvent, resolve }) {
   if (!rows.length) {
     fill(container, h("p", { class: "muted", id: "no-parked" }, "Nothing is parked."));
     return;
   }
-  const columns = ["Projection", "Position", "Event", "Kind", "Status", "Error", "Parked at"];
+  const columns = ["Projection", "Position", "Event", "Kind", "Status", "Error", "Parked at", ""];
+  const skip = (p) => {
+    const reason = prompt(`Skip ${p.projection}:${p.id}? The reason goes on the record:`);
+    if (reason && reason.trim()) resolve(p, "skip", { reason: reason.trim() });
+  };
+  const actions = (p) =>
+    p.status !== "parked" || p.kind === "held" // held ones follow the event they wait on
+      ? h("td", {})
+      : h(
+          "td",
+          { class: "row-actions" },
+          h("button", { type: "button", onclick: () => resolve(p, "retry") }, "Retry"),
+          h("button", { type: "button", class: "danger", onclick: () => skip(p) }, "Skip"),
+        );
   const row = (p) =>
     h(
       "tr",
@@ -212,7 +233,12 @@ function drawParked(container, rows, openEvent) {
       ),
       h("td", {}, `${p.type} (${p.stream} v${p.version})`),
       h("td", {}, p.kind),
-      h("td", {}, h("span", { class: `status status-${slug(p.status)}` }, p.status)),
+      h(
+        "td",
+        {},
+        h("span", { class: `status status-${slug(p.status)}` }, p.status),
+        p.reason ? h("div", { class: "small muted" }, p.reason) : null,
+      ),
       h(
         "td",
         { class: "danger-text small" },
@@ -220,6 +246,7 @@ function drawParked(container, rows, openEvent) {
         p.attempts > 1 ? ` (${p.attempts} attempts)` : "",
       ),
       h("td", {}, timeEl(p.parked_at)),
+      actions(p),
     );
   fill(container, dataTable(columns, rows.map(row), "parked-table"));
 }
