@@ -132,6 +132,17 @@ def open_tab(browser: Browser, base_url: str, *, width: int = 1280, height: int 
     return tab
 
 
+@contextmanager
+def checked_tab(browser: Browser, base_url: str) -> Iterator[Tab]:
+    """A tab for one test; when the test is done with it, it must have met no script error."""
+    opened = open_tab(browser, base_url)
+    try:
+        yield opened
+        opened.assert_no_script_errors()
+    finally:
+        opened.close()
+
+
 def screenshot(page: Page, name: str) -> Path:
     """Save a full-page screenshot as ``test-artifacts/<name>.png``."""
     ARTIFACTS.mkdir(exist_ok=True)

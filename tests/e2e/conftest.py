@@ -1,5 +1,6 @@
 """Fixtures shared by the end-to-end tests: one headless Chromium and one
-``kiroku serve`` per test module (a module may override either)."""
+``kiroku serve`` per test module, and a checked page per test (a module may
+override any of them)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from chat_server import ChatServer
 
 if TYPE_CHECKING:
+    from browser import Tab
     from playwright.sync_api import Browser
 
 
@@ -19,6 +21,15 @@ def chromium() -> Iterator[Browser]:
 
     with launch() as browser:
         yield browser
+
+
+@pytest.fixture
+def tab(chromium: Browser, server: ChatServer) -> Iterator[Tab]:
+    """One page on the module's server, checked for script errors when the test ends."""
+    from browser import checked_tab
+
+    with checked_tab(chromium, server.base_url) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from browser import Tab, open_tab, screenshot
+from browser import Tab, checked_tab, screenshot
 from chat_server import ChatServer
 from playwright.sync_api import Browser, Dialog, expect
 
@@ -33,13 +33,9 @@ def tokens(server: ChatServer) -> dict[str, str]:
 
 @pytest.fixture
 def tab(chromium: Browser, server: ChatServer) -> Iterator[Tab]:
-    opened = open_tab(chromium, server.base_url)
-    opened.page.on("dialog", Dialog.accept)  # "Rebuild …?": yes
-    yield opened
-    try:
-        opened.assert_no_script_errors()
-    finally:
-        opened.close()
+    with checked_tab(chromium, server.base_url) as opened:
+        opened.page.on("dialog", Dialog.accept)  # "Rebuild …?": yes
+        yield opened
 
 
 def test_projections_show_state_and_lag_and_rebuild_and_replay_run_to_completion(

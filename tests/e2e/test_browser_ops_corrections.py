@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from browser import Tab, open_tab, screenshot
+from browser import Tab, checked_tab, screenshot
 from chat_server import ChatServer
 from playwright.sync_api import Browser, Dialog, expect
 
@@ -33,14 +33,10 @@ def admin(server: ChatServer) -> str:
 
 @pytest.fixture
 def tab(chromium: Browser, server: ChatServer, admin: str) -> Iterator[Tab]:
-    opened = open_tab(chromium, server.base_url)
-    opened.sign_in(admin, "ann")
-    opened.page.goto(opened.base_url + "/#/ops")
-    yield opened
-    try:
-        opened.assert_no_script_errors()
-    finally:
-        opened.close()
+    with checked_tab(chromium, server.base_url) as opened:
+        opened.sign_in(admin, "ann")
+        opened.page.goto(opened.base_url + "/#/ops")
+        yield opened
 
 
 def test_the_catalog_is_drawn_from_aggregates_through_events_to_consumers(

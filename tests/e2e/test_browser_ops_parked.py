@@ -4,24 +4,12 @@ why, and a skip asks for the reason and records it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from browser import Tab, open_tab, screenshot
+from browser import Tab, screenshot
 from chat_server import ChatServer
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def tab(chromium: Browser, server: ChatServer) -> Iterator[Tab]:
-    opened = open_tab(chromium, server.base_url)
-    yield opened
-    try:
-        opened.assert_no_script_errors()
-    finally:
-        opened.close()
 
 
 def test_a_parked_event_is_retried_then_skipped_from_the_page(tab: Tab, server: ChatServer) -> None:

@@ -4,13 +4,11 @@ without a reload, focus change or poll."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
-from browser import Tab, open_tab, screenshot
+from browser import Tab, screenshot
 from chat_server import ChatServer
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -18,16 +16,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def tokens(server: ChatServer) -> dict[str, str]:
     return {"ann": server.add_user("ann"), "bob": server.add_user("bob")}
-
-
-@pytest.fixture
-def tab(chromium: Browser, server: ChatServer) -> Iterator[Tab]:
-    opened = open_tab(chromium, server.base_url)
-    yield opened
-    try:
-        opened.assert_no_script_errors()
-    finally:
-        opened.close()
 
 
 def test_other_rooms_unread_counts_rise_while_a_room_is_open(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from browser import Tab, open_tab, screenshot
+from browser import Tab, checked_tab, screenshot
 from chat_server import ChatServer
 from playwright.sync_api import Browser, expect
 
@@ -33,13 +33,9 @@ def bob(server: ChatServer) -> str:
 
 @pytest.fixture
 def tab(chromium: Browser, server: ChatServer, bob: str) -> Iterator[Tab]:
-    opened = open_tab(chromium, server.base_url)
-    opened.sign_in(bob, "bob")
-    yield opened
-    try:
-        opened.assert_no_script_errors()
-    finally:
-        opened.close()
+    with checked_tab(chromium, server.base_url) as opened:
+        opened.sign_in(bob, "bob")
+        yield opened
 
 
 def search(tab: Tab, q: str) -> None:
