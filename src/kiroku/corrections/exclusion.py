@@ -38,6 +38,8 @@ def exclude_retracted(events: Iterable[Ev]) -> list[Ev]:
 
     Pure and order-preserving; a retraction pointing outside ``events`` (e.g.
     behind a snapshot) voids nothing here — that case is the caller's to handle.
+    When nothing is removed, a list passed in is returned itself, not copied:
+    recovery folds thousands of events and most streams hold no system event.
     """
     kept = events if isinstance(events, list) else list(events)
     system = [e for e in kept if e.type.startswith(SYSTEM_PREFIX)]
