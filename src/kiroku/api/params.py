@@ -1,11 +1,11 @@
 """The one parser for integers that arrive as text: query parameters, path segments, headers.
 
-``str.isdigit()`` accepts Unicode digits (``²``, ``٣``, ``５``) that ``int()`` then
-refuses or reads as something else, and ``int()`` accepts any length, so a
-24-digit position overflows SQLite's 64-bit integers deep inside a query. Every
-integer the HTTP layer takes goes through :func:`parse_int`: ASCII digits only,
-bounded, and refused with an :class:`~kiroku.errors.InputError` that names the
-parameter and the range.
+``str.isdigit()`` accepts Unicode digits (superscripts, Arabic-Indic or
+full-width digits) that ``int()`` then refuses or reads as something else, and
+``int()`` accepts any length, so a 24-digit position overflows SQLite's 64-bit
+integers deep inside a query. Every integer the HTTP layer takes goes through
+:func:`parse_int`: ASCII digits only, bounded, and refused with an
+:class:`~kiroku.errors.InputError` that names the parameter and the range.
 """
 
 from __future__ import annotations
