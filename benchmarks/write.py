@@ -41,7 +41,7 @@ from eventsourcing.domain import event as es_event
 from kiroku import Codec, Decider, Registry, Runtime, Snapshot, event
 from kiroku.domain.envelope import utc_now
 from kiroku.journal.sqlite import SQLiteJournal
-from kiroku.journal.sqlite_schema import SCHEMA, iso_utc
+from kiroku.journal.sqlite.schema import SCHEMA, iso_utc
 
 REGISTRY = Registry()
 

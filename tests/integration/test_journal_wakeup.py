@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kiroku import NO_STREAM, StoredEvent
 from kiroku.journal.sqlite import SQLiteJournal
-from kiroku.journal.wakeup import CrossProcessWakeup, wakeup_dir
+from kiroku.journal.sqlite.wakeup import CrossProcessWakeup, wakeup_dir
 from kiroku.testing.journal_contract import new_events
 
 

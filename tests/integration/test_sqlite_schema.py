@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kiroku.domain.envelope import NewEvent
 from kiroku.errors import InputError
-from kiroku.journal.sqlite_schema import encode_events, iso_utc, to_stored, uuid_text
+from kiroku.journal.sqlite.schema import encode_events, iso_utc, to_stored, uuid_text
 
 _offsets = st.integers(min_value=-23 * 60, max_value=23 * 60).map(
     lambda minutes: timezone(timedelta(minutes=minutes))

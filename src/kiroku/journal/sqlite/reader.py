@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from kiroku.errors import JournalClosedError
-from kiroku.journal.sqlite_schema import convert_error
+from kiroku.journal.sqlite.schema import convert_error
 
 __all__ = ["ReaderPool"]
 

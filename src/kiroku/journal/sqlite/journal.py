@@ -6,9 +6,9 @@ Design (docs/journal.md has the long form):
   fsynced, so an acknowledged append survives a crash or a power cut.
 - One writer thread owns the only write connection and group-commits: appends
   from many streams that arrive together share one ``BEGIN IMMEDIATE``
-  transaction and one fsync, each in its own savepoint (``sqlite_writer``).
+  transaction and one fsync, each in its own savepoint (``writer``).
 - Readers use their own connections on a small thread pool, so neither reads
-  nor commits block the event loop (``sqlite_reader``).
+  nor commits block the event loop (``reader``).
 - Positions are assigned by the single writer in commit order, so a reader can
   never pass over an event that commits later with a smaller position.
 - After each commit the writer wakes ``subscribe`` through an AppendSignal on
@@ -31,14 +31,14 @@ from types import TracebackType
 from kiroku.domain.envelope import NewEvent, StoredEvent
 from kiroku.domain.streams import validate_stream
 from kiroku.errors import InputError, JournalClosedError
-from kiroku.journal import sqlite_queries as q
 from kiroku.journal.checks import check_append
 from kiroku.journal.notify import AppendSignal, follow
 from kiroku.journal.protocol import AppendResult, ExpectedVersion, Snapshot
-from kiroku.journal.sqlite_reader import ReaderPool
-from kiroku.journal.sqlite_schema import encode_events, encode_snapshot
-from kiroku.journal.sqlite_writer import AppendRequest, Writer, WriterStats
-from kiroku.journal.wakeup import CrossProcessWakeup
+from kiroku.journal.sqlite import queries as q
+from kiroku.journal.sqlite.reader import ReaderPool
+from kiroku.journal.sqlite.schema import encode_events, encode_snapshot
+from kiroku.journal.sqlite.wakeup import CrossProcessWakeup
+from kiroku.journal.sqlite.writer import AppendRequest, Writer, WriterStats
 
 __all__ = ["SQLiteJournal", "WriterStats"]
 

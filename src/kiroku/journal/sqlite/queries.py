@@ -13,7 +13,7 @@ from kiroku.domain.envelope import StoredEvent
 from kiroku.errors import EventNotFoundError, InputError, KirokuError, WrongExpectedVersionError
 from kiroku.journal.checks import check_expected_version
 from kiroku.journal.protocol import AppendResult, ExpectedVersion, Snapshot
-from kiroku.journal.sqlite_schema import (
+from kiroku.journal.sqlite.schema import (
     EVENT_COLUMNS,
     EventRow,
     convert_error,
@@ -22,7 +22,7 @@ from kiroku.journal.sqlite_schema import (
     to_snapshot,
     to_stored,
 )
-from kiroku.journal.sqlite_writer import AppendRequest, Tx
+from kiroku.journal.sqlite.writer import AppendRequest, Tx
 from kiroku.schema.codec import encode_json
 
 __all__ = [

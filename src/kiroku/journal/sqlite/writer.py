@@ -35,7 +35,7 @@ from typing import Generic, TypeVar
 
 from kiroku.errors import JournalClosedError, JournalError, KirokuError
 from kiroku.journal.protocol import ExpectedVersion
-from kiroku.journal.sqlite_schema import SCHEMA, SCHEMA_VERSION, EventRow, convert_error
+from kiroku.journal.sqlite.schema import SCHEMA, SCHEMA_VERSION, EventRow, convert_error
 
 __all__ = ["AppendRequest", "Tx", "Writer", "WriterStats"]
 
