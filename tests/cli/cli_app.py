@@ -24,6 +24,7 @@ class Noted:
 
 class Boards(Projection):
     name = "cli.boards"
+    replay_safe = True  # put and patch by key
 
     @handles(Opened)
     async def opened(self, tx: Tx, e: Recorded[Opened]) -> None:
@@ -38,6 +39,7 @@ class Picky(Projection):
     """Refuses notes that say 'poison'."""
 
     name = "cli.picky"
+    replay_safe = True  # one document per position
 
     @handles(Noted)
     async def noted(self, tx: Tx, e: Recorded[Noted]) -> None:
@@ -46,9 +48,22 @@ class Picky(Projection):
         await tx.collection("notes").put(str(e.position), {"text": e.data.text})
 
 
+class Tally(Projection):
+    """Counts notes: a second delivery counts twice, so it is not replay-safe."""
+
+    name = "cli.tally"
+
+    async def setup(self, tx: Tx) -> None:
+        await tx.execute("CREATE TABLE IF NOT EXISTS tally (n INTEGER NOT NULL)")
+
+    @handles(Noted)
+    async def noted(self, tx: Tx, e: Recorded[Noted]) -> None:
+        await tx.execute("INSERT INTO tally VALUES (1)")
+
+
 app = App(
     "cli-test",
     REGISTRY,
-    projections=[Boards(), Picky()],
+    projections=[Boards(), Picky(), Tally()],
     policies={"cli.picky": FailurePolicy(attempts=1, on_exhausted="continue")},
 )

@@ -73,6 +73,20 @@ def checkpoint(data: Path, name: str) -> int:
     return 0 if row is None else int(row[0])
 
 
+def test_a_replay_says_what_it_does_and_refuses_a_projection_not_replay_safe(
+    data: Path,
+) -> None:
+    kiroku(data, "rebuild", "cli.tally")
+    failed = kiroku(data, "replay", "cli.tally", "--from", "2", ok=False)
+    assert "Replay of cli.tally refused" in failed.stderr
+    assert "kiroku rebuild cli.tally" in failed.stderr
+    db = sqlite3.connect(data / "read" / "cli.tally.g2.db")
+    assert db.execute("SELECT count(*) FROM tally").fetchone() == (4,)  # nothing counted twice
+    db.close()
+    out = kiroku(data, "replay", "cli.boards", "--from", "2").stdout
+    assert "cli.boards is replay-safe: events from position 2 are delivered again" in out
+
+
 def test_replay_then_status_parked_skip_and_ledger(data: Path) -> None:
     out = kiroku(data, "replay", "cli.picky", "--from", "1").stdout
     assert "cli.picky: replayed from position 1 to 6" in out

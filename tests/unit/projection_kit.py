@@ -69,6 +69,17 @@ class Boards(Projection):
         )
 
 
+class Notes(Projection):
+    """One document per note, keyed by its position: delivering it again changes nothing."""
+
+    name = "test.notes"
+    replay_safe = True
+
+    @handles(Noted)
+    async def noted(self, tx: Tx, e: Recorded[Noted]) -> None:
+        await tx.collection("notes").put(str(e.position), {"text": e.data.text})
+
+
 class Counts(Projection):
     """Counts notes per stream in a plain SQL table."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from projection_kit import CODEC, REGISTRY, Boards, Counts, Noted, Opened, append
+from projection_kit import CODEC, REGISTRY, Boards, Counts, Noted, Notes, Opened, append
 
 from kiroku import App, ConfigError, MemoryJournal, ProjectionNotFoundError, load_app
 from kiroku.projections import FailurePolicy, ProjectionHost
@@ -45,14 +45,15 @@ def test_an_app_refuses_doubled_names_and_stray_policies() -> None:
 async def test_a_running_runner_reloads_after_another_process_replays(tmp_path: Path) -> None:
     journal = MemoryJournal()
     await append(journal, "board-1", Opened("a"), Noted("x"))
-    serving = ProjectionHost(journal, [Counts()], tmp_path, codec=CODEC)
+    serving = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC)
     await serving.start()
     await serving.wait_for(2)
-    operator = ProjectionHost(journal, [Counts()], tmp_path, codec=CODEC)  # another connection
-    await operator.replay("test.counts", 2)
+    operator = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC)  # another connection
+    await operator.replay("test.notes", 2)
     await operator.close()
     position = await append(journal, "board-1", Noted("y"))
     await serving.wait_for(position)
-    rows = await serving.reader("test.counts").query("SELECT n FROM note_counts")
-    assert rows == [(3,)]  # x counted again by the replay, then y: nothing lost, nothing stale
+    assert serving.runner("test.notes").position == position  # replayed x, then y
+    rows = await serving.reader("test.notes").query("SELECT count(*) FROM doc_notes")
+    assert rows == [(2,)]  # x delivered again by the replay, then y: nothing lost, nothing stale
     await serving.close()

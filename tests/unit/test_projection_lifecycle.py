@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from projection_kit import CODEC, Boards, Noted, Opened, append
+from projection_kit import CODEC, Boards, Noted, Notes, Opened, append
 
 from kiroku import MemoryJournal
 from kiroku.projections import (
@@ -38,10 +38,10 @@ async def test_a_rebuilt_runner_is_running_once_caught_up(tmp_path: Path) -> Non
 
 async def test_a_replayed_runner_is_running_once_caught_up(tmp_path: Path) -> None:
     journal = await notes(5)
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC, batch_size=2)
+    host = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC, batch_size=2)
     await host.start()
     await host.wait_for(6)
-    await host.replay("test.boards", 6, lambda p: None)  # waits until caught up
+    await host.replay("test.notes", 6, lambda p: None)  # waits until caught up
     status = (await host.status())[0]
     assert (status.state, status.lag_events) == (RunnerState.RUNNING, 0)
     await host.close()
@@ -49,12 +49,12 @@ async def test_a_replayed_runner_is_running_once_caught_up(tmp_path: Path) -> No
 
 async def test_a_replay_reports_progress_like_a_rebuild(tmp_path: Path) -> None:
     journal = await notes(9)
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC, batch_size=3)
+    host = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC, batch_size=3)
     await host.catch_up()
     reports: list[Progress] = []
-    first = await host.replay("test.boards", 2, reports.append)
+    first = await host.replay("test.notes", 2, reports.append)
     assert first == 2
-    assert host.runner("test.boards").position == 10
+    assert host.runner("test.notes").position == 10
     assert len(reports) >= 3
     assert reports[-1].position == reports[-1].target == 10
     assert reports[-1].events == 9
@@ -63,22 +63,22 @@ async def test_a_replay_reports_progress_like_a_rebuild(tmp_path: Path) -> None:
 
 async def test_a_running_replay_reports_progress_until_caught_up(tmp_path: Path) -> None:
     journal = await notes(9)
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC, batch_size=3)
+    host = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC, batch_size=3)
     await host.start()
     await host.wait_for(10)
     reports: list[Progress] = []
-    await host.replay("test.boards", 2, reports.append)
+    await host.replay("test.notes", 2, reports.append)
     assert reports[-1].position == reports[-1].target == 10
-    assert host.runner("test.boards").listeners == [host._tell]  # the meter is gone
+    assert host.runner("test.notes").listeners == [host._tell]  # the meter is gone
     await host.close()
 
 
 async def test_a_replay_without_progress_only_rewinds(tmp_path: Path) -> None:
     journal = await notes(3)
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC)
+    host = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC)
     await host.catch_up()
-    await host.replay("test.boards", 2)
-    assert host.runner("test.boards").position == 1
+    await host.replay("test.notes", 2)
+    assert host.runner("test.notes").position == 1
     await host.close()
 
 

@@ -26,6 +26,7 @@ class Weights(Projection):
     """One document per note; ``factor`` stands for a bug fixed between runs."""
 
     name = "test.weights"
+    replay_safe = True  # one document per position
     factor = 2
 
     @handles(Noted)

@@ -11,12 +11,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from kiroku.app import load_app
 from kiroku.cli.app import CliContext, pass_cli
 from kiroku.cli.owner import owning
 from kiroku.cli.readside import app_option, open_host, parse_ref, parse_start, run
-from kiroku.errors import DataDirectoryBusyError, InputError
+from kiroku.errors import DataDirectoryBusyError, InputError, KirokuError
 from kiroku.projections.model import Progress as RebuildProgress
 from kiroku.projections.model import RunnerState, RunnerStatus
+from kiroku.projections.rebuild import resolve_start
+from kiroku.projections.safety import check_replayable, replay_plan
 
 __all__ = ["register"]
 
@@ -71,7 +74,16 @@ def _state(s: RunnerStatus, stops: bool) -> str:
 @app_option
 @pass_cli
 def replay(cli: CliContext, name: str, start: str, app_ref: str) -> None:
-    """Replay events to one projection from a position or a time (others untouched)."""
+    """Replay events to one projection from a position or a time (others untouched).
+
+    Only a projection declared replay-safe is replayed; any other is refused
+    before anything runs, with the rebuild to run instead.
+    """
+    try:
+        check_replayable(load_app(app_ref).projection(name))
+        parse_start(start)
+    except KirokuError as e:
+        raise click.ClickException(str(e)) from e
     with _owning(cli.data, "replay", name):
         run(_replay(cli.data, app_ref, name, start))
 
@@ -79,8 +91,10 @@ def replay(cli: CliContext, name: str, start: str, app_ref: str) -> None:
 async def _replay(data: Path, app_ref: str, name: str, start: str) -> None:
     async with open_host(data, app_ref) as host:
         runner = host.runner(name)
+        first = await resolve_start(host.journal, parse_start(start))
+        click.echo(replay_plan(runner.projection, first))
         with Progress(*_COLUMNS, console=_console()) as bar:
-            first = await host.replay(name, parse_start(start), _reporter(bar, f"replay {name}"))
+            await host.replay(name, first, _reporter(bar, f"replay {name}"))
         click.echo(
             f"{name}: replayed from position {first} to {runner.position} "
             f"({runner.duplicates} duplicates skipped, {runner.parked_count} parked)"

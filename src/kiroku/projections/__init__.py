@@ -18,6 +18,7 @@ from kiroku.projections.model import (
 from kiroku.projections.projection import Projection, Selector, handles
 from kiroku.projections.rebuild import as_of, rebuild, replay, resolve_start
 from kiroku.projections.runner import Listener, ProjectionRunner
+from kiroku.projections.safety import ReplayRefusedError, check_replayable, replay_plan
 from kiroku.projections.source import CatchUpSource, EventSource, JournalSource
 from kiroku.projections.store import ProjectionStore, ReadView, Tx
 
@@ -41,13 +42,16 @@ __all__ = [
     "ProjectionStore",
     "ReadCollection",
     "ReadView",
+    "ReplayRefusedError",
     "RunnerState",
     "RunnerStatus",
     "Selector",
     "Tx",
     "as_of",
+    "check_replayable",
     "handles",
     "rebuild",
     "replay",
+    "replay_plan",
     "resolve_start",
 ]

@@ -43,6 +43,7 @@ from kiroku.projections.model import (
 from kiroku.projections.projection import Projection
 from kiroku.projections.rebuild_needed import RebuildScheduler, pending_rebuild
 from kiroku.projections.runner import Listener, ProjectionRunner
+from kiroku.projections.safety import check_replayable
 from kiroku.projections.store import ProjectionStore, ReadView, open_reader
 from kiroku.schema.codec import Codec
 
@@ -204,6 +205,11 @@ class ProjectionHost:
 
     # -- replay, rebuild, point in time ------------------------------------------------
 
+    def check_replay(self, name: str) -> None:
+        """Raise ``ReplayRefusedError`` (an ``InputError``) unless ``name`` may be
+        replayed in place: call it before promising an operator a replay."""
+        check_replayable(self.runner(name).projection)
+
     async def replay(
         self,
         name: str,
@@ -214,7 +220,8 @@ class ProjectionHost:
 
         With ``progress``, returns once the replay caught up, reporting like ``rebuild``.
         """
-        return await rebuild.replay(self, name, start, progress)
+        async with self._rebuilding[self.runner(name).name]:  # a rebuild waits for it
+            return await rebuild.replay(self, name, start, progress)
 
     async def rebuild(
         self, name: str, progress: Callable[[Progress], None] | None = None

@@ -13,6 +13,7 @@ from kiroku.projections import bookkeeping as bk
 from kiroku.projections.apply import BatchWork, merged
 from kiroku.projections.model import Outcome, ParkedEvent
 from kiroku.projections.runner import ProjectionRunner
+from kiroku.projections.safety import check_replayable
 from kiroku.projections.store import is_store_failure
 
 __all__ = ["list_parked", "replay", "retry_parked", "skip_parked"]
@@ -105,6 +106,7 @@ async def replay(runner: ProjectionRunner, from_position: int) -> None:
     applied (not skipped as duplicates). Handlers run over the current read
     model; ``rebuild`` starts from an empty one instead.
     """
+    check_replayable(runner.projection)
     if from_position < 1:
         raise InputError(
             f"Replay of {runner.name} must start at position >= 1, got {from_position}"

@@ -83,6 +83,7 @@ class BatchCommitted:
     last_position: int
     applied: int
     streams: tuple[str, ...]
+    parked: int = 0  # events this batch parked (failed, or held behind one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +134,4 @@ class Progress:
     events: int
     events_per_second: float
     eta_seconds: float | None
+    parked: int = 0  # events this pass parked so far: a pass that parked is not simply done

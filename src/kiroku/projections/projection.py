@@ -123,9 +123,17 @@ class Projection:
     makes one composite index). ``setup`` may create plain SQL tables in the
     same read database. Handlers must return None and must do nothing outside
     ``tx``: the runner may run a batch again after a rollback.
+
+    ``replay_safe = True`` declares the handlers idempotent over the read model
+    as it stands: delivering events P.. again to a model that already holds
+    them gives the model that delivering them once gave (upserts, patches to
+    absolute values, set-like membership; no counters, no plain INSERTs). Only
+    such a projection may be replayed in place; any other is rebuilt instead
+    (``ReplayRefusedError`` says so before anything runs).
     """
 
     name: ClassVar[str]
+    replay_safe: ClassVar[bool] = False
     indexes: ClassVar[Mapping[str, Sequence[IndexSpec]]] = {}
     handlers: ClassVar[Mapping[type, tuple[tuple[Selector, str], ...]]] = {}
 

@@ -30,6 +30,7 @@ from kiroku.journal.protocol import Journal
 from kiroku.projections import maintenance
 from kiroku.projections.model import BatchCommitted, Progress, RunnerState
 from kiroku.projections.runner import ProjectionRunner
+from kiroku.projections.safety import check_replayable
 from kiroku.projections.source import EventSource
 from kiroku.projections.store import ProjectionStore, ReadView
 
@@ -78,6 +79,7 @@ async def replay(
     along the way exactly as a rebuild does.
     """
     runner = host.runner(name)
+    check_replayable(runner.projection)
     position = await resolve_start(host.journal, start)
     await maintenance.replay(runner, position)
     if progress is None:
@@ -102,9 +104,11 @@ class _Meter:
         self.name, self.target, self.report = name, target, report
         self.started = time.monotonic()
         self.events = 0
+        self.parked = 0
 
     def __call__(self, note: BatchCommitted) -> None:
         self.events += max(0, note.last_position - note.first_position + 1)
+        self.parked += note.parked
         self.tell(note.last_position)
 
     def tell(self, position: int) -> None:
@@ -114,7 +118,7 @@ class _Meter:
         rate = self.events / elapsed
         self.target = max(self.target, position)
         eta = (self.target - position) / rate if rate > 0 else None
-        self.report(Progress(self.name, position, self.target, self.events, rate, eta))
+        self.report(Progress(self.name, position, self.target, self.events, rate, eta, self.parked))
 
 
 async def rebuild(

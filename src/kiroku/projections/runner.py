@@ -265,6 +265,7 @@ class ProjectionRunner:
             work.checkpoint,
             work.applied,
             tuple(sorted(work.versions)),
+            work.parked,
         )
         for listener in list(self.listeners):
             self._tell(listener, note)

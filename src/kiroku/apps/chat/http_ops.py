@@ -73,7 +73,9 @@ class OpsTasks:
         async def run() -> None:
             try:
                 await work()
-                self.info[name]["state"] = "done"
+                report = self.info[name].get("progress")
+                parked = report.get("parked", 0) if isinstance(report, dict) else 0
+                self.info[name]["state"] = f"done with {parked} parked" if parked else "done"
             except Exception as e:
                 self.info[name].update(state="failed", error=f"{type(e).__name__}: {e}")
 
@@ -149,6 +151,7 @@ async def replay(request: Request) -> JSONResponse:
     name = request.path_params["name"]
     host = node_of(request).read.host
     host.runner(name)  # ProjectionNotFoundError -> 404 before anything starts
+    host.check_replay(name)  # ReplayRefusedError (an InputError) -> 400, nothing runs
     body = await read_json(request, ReplayBody)
     start = body.from_time if body.from_time is not None else body.from_position
     if start is None:

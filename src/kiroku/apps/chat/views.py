@@ -8,6 +8,9 @@
 Each is disposable: rebuilding it from the journal gives the same rows, which is
 why handlers derive everything from the event and its envelope (``seq`` is the
 stream version, times are ``occurred_at``), never from a clock or a counter.
+Each is also replay-safe (``replay_safe = True``): every handler writes absolute
+values by key (put, patch, upsert; a member joins a list only once), so events
+delivered again over the current model leave what delivering them once left.
 
 A retracted event is compensated by rebuild: timeline, rooms and search are
 rebuilt without it. The history keeps the original, as an audit log must; the
@@ -51,6 +54,7 @@ def _when(r: Recorded[object]) -> str:
 
 class Timeline(Projection):
     name: ClassVar[str] = "chat.timeline"
+    replay_safe: ClassVar[bool] = True
     on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
     indexes = {"messages": [("room_id", "seq")]}
 
@@ -82,6 +86,7 @@ class Rooms(Projection):
     """Room documents, memberships (``room_id|user``) and a lean message index for unread counts."""
 
     name: ClassVar[str] = "chat.rooms"
+    replay_safe: ClassVar[bool] = True
     on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
     indexes = {"members": ["user", "room_id"], "msgs": [("room_id", "seq")]}
 
@@ -117,7 +122,9 @@ class Rooms(Projection):
     async def member_added(self, tx: Tx, r: Recorded[e.MemberAdded]) -> None:
         room = await tx.collection("rooms").get(r.data.room_id)
         members = list(room["members"]) if room and isinstance(room["members"], list) else []
-        await self._touch(tx, r, {"members": [*members, r.data.user]})
+        if r.data.user not in members:  # delivered again by a replay: joins once
+            members.append(r.data.user)
+        await self._touch(tx, r, {"members": members})
         await self._join(tx, r.data.room_id, r.data.user)
 
     @handles(e.MemberRemoved)
@@ -176,6 +183,7 @@ class History(Projection):
     """Each room event as stored, in stream order: the audit log and the live feed's source."""
 
     name: ClassVar[str] = "chat.history"
+    replay_safe: ClassVar[bool] = True
     indexes = {"events": [("room_id", "version")]}
 
     @handles(e.RoomCreated)
@@ -209,6 +217,7 @@ class Search(Projection):
     """
 
     name: ClassVar[str] = "chat.search"
+    replay_safe: ClassVar[bool] = True
     on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
 
     async def setup(self, tx: Tx) -> None:
@@ -229,14 +238,17 @@ class Search(Projection):
 
     @handles(e.MessagePosted)
     async def posted(self, tx: Tx, r: Recorded[e.MessagePosted]) -> None:
+        """An upsert: a replay delivers the post again over the row it made."""
         m = r.data
+        await tx.execute("DELETE FROM search WHERE rowid = ?", (r.position,))
         await tx.execute(
             "INSERT INTO search(rowid, body, room_id, message_id, author, posted_at)"
             " VALUES (?,?,?,?,?,?)",
             (r.position, m.body, m.room_id, m.message_id, m.author, _when(r)),
         )
         await tx.execute(
-            "INSERT INTO search_rows(key, row) VALUES (?, ?)",
+            "INSERT INTO search_rows(key, row) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET row = excluded.row",
             (message_key(m.room_id, m.message_id), r.position),
         )
 

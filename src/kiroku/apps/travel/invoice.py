@@ -77,6 +77,7 @@ def _summary(
 
 class InvoiceProjection(Projection):
     name: ClassVar[str] = "travel.invoices"
+    replay_safe: ClassVar[bool] = True  # entries are keyed by position: a redelivery replaces
 
     async def _record(
         self, tx: Tx, r: Recorded[object], entry: dict[str, JSON], **who: str

@@ -1,0 +1,213 @@
+"""Replay after live equals rebuild for every shipped projection, on its app's own
+history; a projection that is not replay-safe is refused before anything runs."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from kiroku import Codec, DomainError, MemoryJournal, Recorded, Registry, event
+from kiroku.apps.chat import app as chat
+from kiroku.apps.chat import commands as c
+from kiroku.apps.chat.http_ops import OpsTasks
+from kiroku.apps.chat.room import Room
+from kiroku.apps.travel import TRAVEL as travel
+from kiroku.apps.travel.walkthrough import walkthrough
+from kiroku.corrections import RetractionService
+from kiroku.journal.sqlite import SQLiteJournal
+from kiroku.projections import (
+    FailurePolicy,
+    Projection,
+    ProjectionHost,
+    ReplayRefusedError,
+    Tx,
+    handles,
+)
+from kiroku.runtime import Runtime
+from kiroku.testing.replay import ReplayMismatchError, check_replay_equals_rebuild
+
+USERS = ("ann", "bob", "cy", "dee")
+
+
+async def conversation(runtime: Runtime, seed: int, steps: int) -> None:
+    """Rooms, joins, leaves and re-joins, posts, edits, deletions, read marks, renames."""
+    rng = random.Random(seed)
+    rooms = [f"r{i}" for i in range(4)]
+    posted: dict[str, list[str]] = {r: [] for r in rooms}
+    for room in rooms:
+        await runtime.execute(Room, room, c.CreateRoom(room, f"room {room}", "ann", ("bob",)))
+    for step in range(steps):
+        room = rng.choice(rooms)
+        user = rng.choice(USERS)
+        pick = rng.random()
+        if pick < 0.45 or not posted[room]:
+            command: c.RoomCommand = c.PostMessage(room, f"m{step}", f"note {step} {user}", "ann")
+            posted[room].append(f"m{step}")
+        elif pick < 0.55:
+            command = c.EditMessage(room, rng.choice(posted[room]), f"edited {step}", "ann")
+        elif pick < 0.62:
+            command = c.DeleteMessage(room, rng.choice(posted[room]), "ann")
+        elif pick < 0.75:
+            command = c.MarkRead(room, rng.choice(posted[room]), rng.choice(("ann", "bob")))
+        elif pick < 0.85:
+            command = c.AddMember(room, user, "ann")
+        elif pick < 0.95:
+            command = c.RemoveMember(room, user, "ann")
+        else:
+            command = c.RenameRoom(room, f"renamed {step}", "ann")
+        with contextlib.suppress(DomainError):  # the aggregate said no: nothing appended
+            await runtime.execute(Room, room, command)
+
+
+async def test_every_chat_projection_replays_to_what_a_rebuild_builds(tmp_path: Path) -> None:
+    journal = MemoryJournal()
+    codec = Codec(chat.registry)
+    async with Runtime(journal, chat.deciders, codec=codec) as runtime:
+        await conversation(runtime, seed=7, steps=400)
+    posts = [e for e in await journal.read_all(0, 10_000) if e.type.endswith("MessagePosted")]
+    await RetractionService(journal).retract(posts[3].position, reason="test", by="ops")
+    head = await journal.head_position()
+    compared = await check_replay_equals_rebuild(
+        journal, chat.projections, tmp_path, codec=codec, starts=(1, head // 2, head)
+    )
+    assert set(compared) == {"chat.history", "chat.rooms", "chat.search", "chat.timeline"}
+    assert all(rows > 0 for rows in compared.values())
+
+
+async def test_the_travel_invoices_replay_to_what_a_rebuild_builds(tmp_path: Path) -> None:
+    (tmp_path / "story").mkdir()
+    await walkthrough(tmp_path / "story", say=lambda *_: None)
+    journal = await SQLiteJournal.open(tmp_path / "story" / "journal.db")
+    try:
+        head = await journal.head_position()
+        compared = await check_replay_equals_rebuild(
+            journal, travel.projections, tmp_path / "check", codec=Codec(travel.registry),
+            starts=(1, max(1, head // 2)),
+        )  # fmt: skip
+    finally:
+        await journal.close()
+    assert compared["travel.invoices"] > 0
+
+
+# -- the check itself can fail ------------------------------------------------------
+
+REGISTRY = Registry()
+
+
+@event("safety.Added", version=1, registry=REGISTRY)
+@dataclass(frozen=True, slots=True)
+class Added:
+    key: str
+    amount: int
+
+
+class Balance(Projection):
+    """Counts: delivering an event twice adds twice, so it must not claim replay safety."""
+
+    name: ClassVar[str] = "safety.balance"
+
+    @handles(Added)
+    async def added(self, tx: Tx, r: Recorded[Added]) -> None:
+        await tx.execute("CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, n INTEGER)")
+        await tx.execute(
+            "INSERT INTO t VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET n = n + excluded.n",
+            (r.data.key, r.data.amount),
+        )
+
+
+class ClaimsSafety(Balance):
+    name: ClassVar[str] = "safety.claims"
+    replay_safe: ClassVar[bool] = True  # wrongly
+
+
+class PlainInsert(Projection):
+    name: ClassVar[str] = "safety.insert"
+    replay_safe: ClassVar[bool] = True  # wrongly: a second INSERT of the same key fails
+
+    async def setup(self, tx: Tx) -> None:
+        await tx.execute("CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY)")
+
+    @handles(Added)
+    async def added(self, tx: Tx, r: Recorded[Added]) -> None:
+        await tx.execute("INSERT INTO t VALUES (?)", (f"{r.stream}:{r.version}",))
+
+
+async def balances() -> MemoryJournal:
+    journal = MemoryJournal()
+    codec = Codec(REGISTRY)
+    for i in range(3):
+        await journal.append("acct-1", i, [codec.encode(Added("a", 35))])
+    return journal
+
+
+async def test_a_replay_of_a_projection_not_declared_safe_is_refused_before_it_runs(
+    tmp_path: Path,
+) -> None:
+    journal = await balances()
+    host = ProjectionHost(journal, [Balance()], tmp_path, codec=Codec(REGISTRY))
+    try:
+        await host.catch_up()
+        with pytest.raises(ReplayRefusedError, match="Rebuild it instead"):
+            await host.replay("safety.balance", 2)
+        with pytest.raises(ReplayRefusedError):
+            host.check_replay("safety.balance")
+        assert host.runner("safety.balance").position == 3  # nothing rewound
+        assert await host.reader("safety.balance").query("SELECT n FROM t") == [(105,)]
+    finally:
+        await host.close()
+
+
+@pytest.mark.parametrize(
+    ("projection", "message"),
+    [(ClaimsSafety(), "differs from a rebuild"), (PlainInsert(), "failed: .*parked #1")],
+)
+async def test_the_check_catches_a_projection_wrongly_claiming_replay_safety(
+    tmp_path: Path, projection: Projection, message: str
+) -> None:
+    journal = await balances()
+    with pytest.raises(ReplayMismatchError, match=message):
+        await check_replay_equals_rebuild(journal, [projection], tmp_path, codec=Codec(REGISTRY))
+
+
+class Picky(Projection):
+    """Takes every event again by key, but refuses amounts over 50."""
+
+    name: ClassVar[str] = "safety.picky"
+    replay_safe: ClassVar[bool] = True
+
+    @handles(Added)
+    async def added(self, tx: Tx, r: Recorded[Added]) -> None:
+        if r.data.amount > 50:
+            raise ValueError(f"{r.data.amount} is too much")
+        await tx.collection("ok").put(str(r.position), {"amount": r.data.amount})
+
+
+async def test_a_replay_or_rebuild_task_that_parked_events_does_not_say_just_done(
+    tmp_path: Path,
+) -> None:
+    journal = await balances()
+    codec = Codec(REGISTRY)
+    await journal.append("acct-2", 0, [codec.encode(Added("b", 99)), codec.encode(Added("b", 1))])
+    policy = FailurePolicy(attempts=1, backoff=0, on_exhausted="continue")
+    host = ProjectionHost(journal, [Picky()], tmp_path, codec=codec, default_policy=policy)
+    tasks = OpsTasks()
+    try:
+        await host.catch_up()
+        for kind, work in (
+            ("replay", lambda: host.replay("safety.picky", 1, tasks.progress)),
+            ("rebuild", lambda: host.rebuild("safety.picky", tasks.progress)),
+        ):
+            tasks.launch("safety.picky", kind, work)
+            await tasks.tasks["safety.picky"]
+            assert tasks.info["safety.picky"]["state"] == "done with 2 parked", kind
+        tasks.launch("safety.picky", "replay", lambda: host.replay("safety.picky", 4))
+        await tasks.tasks["safety.picky"]
+        assert tasks.info["safety.picky"]["state"] == "done"  # nothing reported, nothing parked
+    finally:
+        await tasks.close()
+        await host.close()
