@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import os
 import sqlite3
 import subprocess
@@ -112,6 +113,23 @@ def test_replay_then_status_parked_skip_and_ledger(data: Path) -> None:
     assert "not-yet-reached" in next(line for line in ledger.splitlines() if "cli.boards" in line)
     held = kiroku(data, "ledger", "4").stdout
     assert "applied" in next(line for line in held.splitlines() if "cli.picky" in line)
+    assert getpass.getuser() in picky  # who decided it
+
+
+def test_a_skip_is_honoured_by_the_rebuild_and_replays_after_it(data: Path) -> None:
+    kiroku(data, "replay", "cli.picky", "--from", "1")
+    kiroku(data, "parked", "skip", "cli.picky:1", "--reason", "voided by a producer fix")
+    out = kiroku(data, "rebuild", "cli.picky").stdout
+    assert "cli.picky: rebuilt to position 6 and swapped" in out
+    for _ in range(2):  # the new generation knows the decision, and keeps it on a replay
+        picky = next(
+            line for line in kiroku(data, "ledger", "3").stdout.splitlines() if "cli.picky" in line
+        )
+        assert "explicitly-skipped" in picky
+        assert "skipped by" in picky
+        assert "voided by a producer fix" in picky
+        assert "0 parked events" in kiroku(data, "parked").stdout
+        kiroku(data, "replay", "cli.picky", "--from", "1")
 
 
 def test_ledger_by_event_id_and_not_subscribed(data: Path) -> None:

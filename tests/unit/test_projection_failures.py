@@ -128,13 +128,13 @@ async def test_continue_holds_back_the_stream_and_applies_the_rest(tmp_path: Pat
     failed = next(p for p in host.parked() if p.kind == "failed")
     with pytest.raises(InputError, match="needs a reason"):
         await host.skip("test.fragile", failed.id, "  ")
-    await host.skip("test.fragile", failed.id, "garbage from a producer bug, voided by ops")
+    await host.skip("test.fragile", failed.id, "garbage from a producer bug", by="ops")
     assert await notes(host, "1") == ["after"]  # the held event followed, in order
     assert host.parked() == []
     _, entries = await host.ledger(poison)
     entry = next(e for e in entries if e.projection == "test.fragile")
     assert entry.outcome is Outcome.SKIPPED
-    assert entry.detail == "garbage from a producer bug, voided by ops"
+    assert entry.detail == "skipped by ops: garbage from a producer bug"
     _, entries = await host.ledger(held)
     assert next(e for e in entries if e.projection == "test.fragile").outcome is Outcome.APPLIED
     await host.close()

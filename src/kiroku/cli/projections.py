@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -210,7 +211,7 @@ async def _resolve(data: Path, app_ref: str, action: str, ref: str, reason: str 
         else:
             if not reason:
                 raise InputError(f"skip {ref} needs --reason: nothing is skipped without a record")
-            await host.skip(name, int(ident), reason)
+            await host.skip(name, int(ident), reason, by=f"{getpass.getuser()} (command line)")
     click.echo(f"{ref}: {'applied' if action == 'retry' else 'skipped'}")
 
 

@@ -33,6 +33,7 @@ from kiroku.projections import bookkeeping as bk
 from kiroku.projections.model import Outcome
 from kiroku.projections.projection import HandlerFn, Projection
 from kiroku.projections.rebuild_needed import RebuildWatch
+from kiroku.projections.skips import Skip
 from kiroku.projections.store import Tx
 from kiroku.schema.codec import Codec
 
@@ -82,6 +83,7 @@ class Applier:
         version_of: Callable[[str], int],
         blocked: set[str],
         journal: Journal,
+        skipped: Mapping[int, Skip],
     ) -> None:
         self.projection = projection
         self.codec = codec
@@ -90,6 +92,7 @@ class Applier:
         self._blocked = blocked
         self.compensation, self._undo = _compensation(projection)
         self.names = subscribed_names(projection, codec)
+        self.skipped: Mapping[int, Skip] = skipped
         self.watch: RebuildWatch | None = None
         if self.compensation is Compensation.REBUILD:
             self.watch = RebuildWatch(self.names)
@@ -117,9 +120,7 @@ class Applier:
         seen = work.versions.get(stream)
         last = seen[0] if seen is not None else self._version_of(stream)
         if event.version == last + 1 and stream not in self._blocked and not work.blocked:
-            if event.type in self.names:
-                await self.run_handler(tx, event, work)
-                work.applied += 1
+            await self._take(tx, event, work)
             work.versions[stream] = (event.version, event.position)
             work.covered.append(event.position)
             if work.pending:
@@ -148,10 +149,17 @@ class Applier:
 
     async def _in_order(self, tx: Tx, event: StoredEvent, work: BatchWork) -> None:
         work.covered.append(event.position)
-        if event.type in self.names:
+        await self._take(tx, event, work)
+        work.versions[event.stream] = (event.version, event.position)
+
+    async def _take(self, tx: Tx, event: StoredEvent, work: BatchWork) -> None:
+        """Run the handler, unless an operator skipped this event for this projection."""
+        skip = self.skipped.get(event.position)
+        if skip is not None:
+            work.exceptions.append((event.position, Outcome.SKIPPED, skip.detail))
+        elif event.type in self.names:
             await self.run_handler(tx, event, work)
             work.applied += 1
-        work.versions[event.stream] = (event.version, event.position)
 
     async def _drain(self, tx: Tx, stream: str, work: BatchWork) -> None:
         waiting = work.pending.get(stream)

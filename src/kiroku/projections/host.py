@@ -44,6 +44,7 @@ from kiroku.projections.projection import Projection
 from kiroku.projections.rebuild_needed import RebuildScheduler, pending_rebuild
 from kiroku.projections.runner import Listener, ProjectionRunner
 from kiroku.projections.safety import check_replayable
+from kiroku.projections.skips import Skip, SkipBook
 from kiroku.projections.store import ProjectionStore, ReadView, open_reader
 from kiroku.schema.codec import Codec
 
@@ -69,6 +70,7 @@ class ProjectionHost:
         self.journal = journal
         self.codec = codec or Codec()
         self.stores = ReadStores(data_dir)
+        self.skips = SkipBook.open(self.stores.root / "read.db")  # every generation's
         self.batch_size = batch_size
         self.projections = {p.name: p for p in projections}
         self._policies = dict(policies or {})
@@ -97,6 +99,7 @@ class ProjectionHost:
             policy=self.policy(name),
             batch_size=self.batch_size,
             on_rebuild_needed=self._rebuild_needed,
+            skips=self.skips,
         )
         runner.listeners.append(self._tell)
         return runner
@@ -139,6 +142,7 @@ class ProjectionHost:
             view.close()  # views of replaced generations stay open until here, for late readers
         self._views.clear()
         self._retired.clear()
+        self.skips.close()
         self.stores.close()
 
     async def catch_up(self, names: Sequence[str] | None = None) -> None:
@@ -301,8 +305,14 @@ class ProjectionHost:
     async def retry(self, name: str, ident: int) -> None:
         await maintenance.retry_parked(self.runner(name), ident)
 
-    async def skip(self, name: str, ident: int, reason: str) -> None:
-        await maintenance.skip_parked(self.runner(name), ident, reason)
+    async def skip(self, name: str, ident: int, reason: str, *, by: str = "an operator") -> None:
+        """Give up on a parked event, durably: every later pass of ``name`` (live,
+        replay, rebuild, a retraction's rebuild) passes over it on the record."""
+        await maintenance.skip_parked(self.runner(name), ident, reason, by=by)
+
+    def skipped(self, name: str) -> list[Skip]:
+        """The operators' skips of ``name``, oldest position first."""
+        return list(self.skips.of(self.runner(name).name).values())
 
     async def find(self, ref: int | uuid.UUID) -> StoredEvent:
         if isinstance(ref, uuid.UUID):

@@ -25,21 +25,26 @@ def list_parked(runner: ProjectionRunner, *, include_resolved: bool = False) -> 
 
 async def retry_parked(runner: ProjectionRunner, ident: int) -> None:
     """Apply a parked event again (after a fix); then the events held behind it."""
-    await _resolve_and_release(runner, ident, reason=None)
+    await _resolve_and_release(runner, ident, None)
 
 
-async def skip_parked(runner: ProjectionRunner, ident: int, reason: str) -> None:
-    """Give up on a parked event, on the record: the ledger keeps ``reason``."""
+async def skip_parked(runner: ProjectionRunner, ident: int, reason: str, *, by: str) -> None:
+    """Give up on a parked event, on the record: who, why and when are kept apart
+    from the store (``SkipBook``), so every later pass passes over it too."""
     if not reason.strip():
         raise InputError(f"Skipping parked #{ident} of {runner.name} needs a reason")
-    await _resolve_and_release(runner, ident, reason=reason)
+    if not by.strip():
+        raise InputError(f"Skipping parked #{ident} of {runner.name} needs who decides it")
+    await _resolve_and_release(runner, ident, (reason.strip(), by.strip()))
 
 
-async def _resolve_and_release(runner: ProjectionRunner, ident: int, reason: str | None) -> None:
+async def _resolve_and_release(
+    runner: ProjectionRunner, ident: int, skip: tuple[str, str] | None
+) -> None:
     async with runner.lock:
         parked = _open_one(runner, ident)
         event = await runner.journal.get_event(parked.position)
-        await _resolve(runner, parked, event, reason)
+        await _resolve(runner, parked, event, skip)
         for held in bk.load_parked(runner.store.conn, runner.name):
             if held.stream == event.stream and held.kind == "held":
                 await _resolve(runner, held, await runner.journal.get_event(held.position), None)
@@ -59,7 +64,10 @@ def _open_one(runner: ProjectionRunner, ident: int) -> ParkedEvent:
 
 
 async def _resolve(
-    runner: ProjectionRunner, parked: ParkedEvent, event: StoredEvent, reason: str | None
+    runner: ProjectionRunner,
+    parked: ParkedEvent,
+    event: StoredEvent,
+    skip: tuple[str, str] | None,
 ) -> None:
     work = BatchWork(pending=merged(runner._pending))
     last = runner._applier.last_version(work, event.stream)
@@ -68,18 +76,20 @@ async def _resolve(
             f"Parked {parked.ref} is version {event.version} of {event.stream}, but "
             f"{runner.name} is at version {last} of it: resolve the earlier one first"
         )
+    detail, reason = f"applied on retry of parked {parked.ref}", None
+    if skip is not None:
+        why, by = skip
+        record = runner.skips.record(runner.name, event.position, str(event.event_id), by, why)
+        detail, reason = record.detail, f"{why} (by {by})"
     try:
         async with runner.store.transaction(event.position) as tx:
-            if reason is None:
+            if skip is None:
                 await runner._applier.run_handler(tx, event, work)
                 work.applied += 1
-            outcome = Outcome.APPLIED if reason is None else Outcome.SKIPPED
-            detail = reason or f"applied on retry of parked {parked.ref}"
+            outcome = Outcome.APPLIED if skip is None else Outcome.SKIPPED
             work.exceptions.append((event.position, outcome, detail))
             work.versions[event.stream] = (event.version, event.position)
-            bk.resolve_parked(
-                tx._conn, parked.id, "retried" if reason is None else "skipped", reason
-            )
+            bk.resolve_parked(tx._conn, parked.id, "retried" if skip is None else "skipped", reason)
             work.advance_to = event.position
             runner._bookkeep(work)
     except Exception as e:

@@ -135,6 +135,7 @@ async def rebuild(
         codec=host.codec,
         policy=live.policy,
         batch_size=host.batch_size,
+        skips=live.skips,
     )
     meter = _Meter(name, await host.journal.head_position(), progress)
     shadow.listeners.append(meter)
@@ -191,6 +192,7 @@ async def as_of(host: ProjectionHost, name: str, at: int | datetime) -> AsyncIte
             codec=host.codec,
             policy=host.policy(name),
             batch_size=host.batch_size,
+            skips=host.runner(name).skips,
         )
         try:
             await runner.open()

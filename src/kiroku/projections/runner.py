@@ -30,6 +30,7 @@ from kiroku.projections.model import (
 )
 from kiroku.projections.projection import Projection
 from kiroku.projections.rebuild_needed import pending_rebuild
+from kiroku.projections.skips import Skip, SkipBook
 from kiroku.projections.source import CatchUpSource, EventSource, JournalSource, Prefetch
 from kiroku.projections.store import ProjectionStore, is_store_failure
 from kiroku.schema.codec import Codec
@@ -56,6 +57,7 @@ class ProjectionRunner:
         source: EventSource | None = None,
         batch_size: int = 1000,
         on_rebuild_needed: Callable[[str], None] | None = None,
+        skips: SkipBook | None = None,
     ) -> None:
         self.projection = projection
         self.name = projection.name
@@ -74,7 +76,11 @@ class ProjectionRunner:
         self._versions: dict[str, int] = {}
         self._blocked: set[str] = set()
         self._pending: dict[str, dict[int, StoredEvent]] = {}
-        self._applier = Applier(projection, self.codec, self._version_of, self._blocked, journal)
+        self.skips = skips or SkipBook(store.conn)  # without a host: in its own store
+        self._skipped: dict[int, Skip] = {}
+        self._applier = Applier(
+            projection, self.codec, self._version_of, self._blocked, journal, self._skipped
+        )
         self._rates: deque[tuple[float, int]] = deque(maxlen=64)
         self._advanced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -105,6 +111,8 @@ class ProjectionRunner:
         self._blocked.update(bk.open_parked_streams(conn))
         self.parked_count = bk.parked_count(conn)
         self._pending.clear()
+        self._skipped.clear()
+        self._skipped.update(self.skips.of(self.name))
         self._data_version = self.store.data_version()
         if self._applier.watch is not None:
             self._applier.watch.restart(fresh=not self._opened and self.batch == 0)
@@ -113,6 +121,8 @@ class ProjectionRunner:
 
     def refresh_parked(self) -> None:
         conn = self.store.conn
+        self._skipped.clear()
+        self._skipped.update(self.skips.of(self.name))
         self._blocked.clear()
         self._blocked.update(bk.open_parked_streams(conn))
         self.parked_count = bk.parked_count(conn)

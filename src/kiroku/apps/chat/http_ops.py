@@ -222,7 +222,7 @@ async def skip_parked(request: Request) -> JSONResponse:
     body = await read_json(request, SkipBody)
     if not body.reason.strip():
         raise InputError("A skip needs a reason: nothing is skipped without a record")
-    await node_of(request).read.host.skip(name, ident, f"{body.reason.strip()} (by {who.name})")
+    await node_of(request).read.host.skip(name, ident, body.reason.strip(), by=who.name)
     return JSONResponse({"name": name, "id": ident, "status": "skipped"})
 
 
