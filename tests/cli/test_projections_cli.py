@@ -207,3 +207,22 @@ def test_events_follow_prints_new_appends(data: Path) -> None:
         line = follower.stdout.readline()
         follower.kill()
     assert line.split("\t")[:3] == ["7", "board-3@1", "cli.Opened/v1"]
+
+
+def test_readers_answer_while_every_read_store_is_being_written(data: Path) -> None:
+    """A replay or a runner holds a store's write lock for a batch at a time; the
+    commands that only read (status, parked, ledger) must never need that lock."""
+    kiroku(data, "replay", "cli.picky", "--from", "1")
+    kiroku(data, "rebuild", "cli.boards")
+    writers = []
+    for path in [data / "read.db", *sorted((data / "read").glob("*.db"))]:
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # as a batch in progress does
+        writers.append(writer)
+    try:
+        assert "cli.picky" in kiroku(data, "projections").stdout
+        assert "2 parked events" in kiroku(data, "parked").stdout
+        assert "cli.picky" in kiroku(data, "ledger", "3").stdout
+    finally:
+        for writer in writers:
+            writer.close()

@@ -97,7 +97,7 @@ class ProjectionRunner:
         if self._opened:
             return
         self.store.ensure_indexes(self.projection.indexes)
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(immediate=False) as tx:  # no lock if nothing new
             await self.projection.setup(tx)
         self.reload()
         self._opened = True

@@ -161,10 +161,17 @@ class ProjectionStore:
                     self.conn.execute(index_sql(collection, spec))
 
     @contextlib.asynccontextmanager
-    async def transaction(self, position: int | None = None) -> AsyncIterator[Tx]:
-        """BEGIN IMMEDIATE … COMMIT; rolled back on any exception."""
+    async def transaction(
+        self, position: int | None = None, *, immediate: bool = True
+    ) -> AsyncIterator[Tx]:
+        """BEGIN IMMEDIATE … COMMIT; rolled back on any exception.
+
+        ``immediate=False`` begins a deferred transaction that takes the write
+        lock only if it writes: opening a store whose tables exist then never
+        waits on (or fails beside) a runner or a replay writing it.
+        """
         with _converted(self.name, position):
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
             tx = Tx(self.conn)
             yield tx
