@@ -226,3 +226,17 @@ def test_readers_answer_while_every_read_store_is_being_written(data: Path) -> N
     finally:
         for writer in writers:
             writer.close()
+
+
+def test_a_corrupt_read_store_is_moved_aside_and_rebuilt_by_the_commands(data: Path) -> None:
+    kiroku(data, "replay", "cli.boards", "--from", "1")
+    store = data / "read" / "cli.boards.g1.db"
+    for suffix in ("-wal", "-shm"):
+        Path(f"{store}{suffix}").unlink(missing_ok=True)
+    store.write_bytes(b"not a database" * 300)
+    out = kiroku(data, "rebuild", "cli.boards")
+    assert "cli.boards: rebuilt to position 6 and swapped" in out.stdout
+    assert "cannot be opened" in out.stderr
+    assert [p.read_bytes()[:14] for p in store.parent.glob("cli.boards.g1.db.damaged-*")] == [
+        b"not a database"
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from projection_kit import CODEC, REGISTRY, Boards, Counts, Noted, Notes, Opened, append
+from kits.domain import CODEC, REGISTRY, Boards, Counts, Noted, Notes, Opened, append
 
 from kiroku import App, ConfigError, MemoryJournal, ProjectionNotFoundError, load_app
 from kiroku.projections import FailurePolicy, ProjectionHost

@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from projection_kit import CODEC, Boards, Counts, Noted, Opened, append
+from kits.domain import CODEC, Boards, Counts, Noted, Opened, append
 
 from kiroku import (
     ANY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from projection_kit import CODEC, Boards, Noted, Notes, Opened, append
+from kits.domain import CODEC, Boards, Noted, Notes, Opened, append
 
 from kiroku import MemoryJournal
 from kiroku.projections import (

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from projection_kit import CODEC, Boards, Counts, Ignored, Noted, Opened, append
+from kits.domain import CODEC, Boards, Counts, Ignored, Noted, Opened, append
 
 from kiroku import MemoryJournal, Recorded, StoredEvent
 from kiroku.projections import (

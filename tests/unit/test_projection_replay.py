@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from projection_kit import CODEC, Boards, Counts, Noted, Opened, append
+from kits.domain import CODEC, Boards, Counts, Noted, Opened, append
 
 from kiroku import ANY, InputError, MemoryJournal, ParkedEventError, Recorded
 from kiroku.projections import (

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
-from projection_kit import CODEC, Boards, Counts, Ignored, Noted, Opened, append
+from kits.domain import CODEC, Boards, Counts, Ignored, Noted, Opened, append
 
 from kiroku import MemoryJournal, ReadStoreError, StoredEvent, WaitTimeoutError
 from kiroku.projections import (

@@ -26,11 +26,12 @@ from pathlib import Path
 from kiroku.corrections.compensation import Compensation
 from kiroku.corrections.service import RetractionReport
 from kiroku.domain.envelope import StoredEvent
-from kiroku.errors import InputError, ProjectionNotFoundError
+from kiroku.errors import InputError, ProjectionNotFoundError, ReadStoreError
 from kiroku.journal.protocol import Journal
 from kiroku.projections import bookkeeping as bk
 from kiroku.projections import maintenance, rebuild
 from kiroku.projections.catalog import ReadStores
+from kiroku.projections.damage import DamagedStore, is_damage, move_aside
 from kiroku.projections.model import (
     BatchCommitted,
     FailurePolicy,
@@ -41,6 +42,7 @@ from kiroku.projections.model import (
     RunnerStatus,
 )
 from kiroku.projections.projection import Projection
+from kiroku.projections.readiness import unready
 from kiroku.projections.rebuild_needed import RebuildScheduler, pending_rebuild
 from kiroku.projections.runner import Listener, ProjectionRunner
 from kiroku.projections.safety import check_replayable
@@ -69,7 +71,9 @@ class ProjectionHost:
             raise InputError(f"Projection names must be unique, got {names}")
         self.journal = journal
         self.codec = codec or Codec()
-        self.stores = ReadStores(data_dir)
+        self.damaged: dict[str, DamagedStore] = {}  # stores moved aside, by projection
+        self._rebuild_targets: dict[str, int] = {}
+        self.stores = self._open_catalog(Path(data_dir))
         self.skips = SkipBook.open(self.stores.root / "read.db")  # every generation's
         self.batch_size = batch_size
         self.projections = {p.name: p for p in projections}
@@ -89,8 +93,29 @@ class ProjectionHost:
     def policy(self, name: str) -> FailurePolicy:
         return self._policies.get(name, self._default_policy)
 
+    def _open_catalog(self, root: Path) -> ReadStores:
+        try:
+            return ReadStores(root)
+        except ReadStoreError as e:
+            if not is_damage(e):
+                raise
+            self.damaged["read.db"] = move_aside("read.db", root / "read.db", e)
+            return ReadStores(root)
+
+    def _open_store(self, name: str, generation: int) -> ProjectionStore:
+        """The serving store; one that cannot be opened is moved aside and started afresh
+        (its runner then rebuilds it from the journal, see ``damage``)."""
+        path = self.stores.path(name, generation)
+        try:
+            return ProjectionStore(path, name)
+        except ReadStoreError as e:
+            if not is_damage(e):
+                raise
+            self.damaged[name] = move_aside(name, path, e)
+            return ProjectionStore(path, name)
+
     def make_runner(self, name: str, generation: int) -> ProjectionRunner:
-        store = ProjectionStore(self.stores.path(name, generation), name)
+        store = self._open_store(name, generation)
         runner = ProjectionRunner(
             self.projections[name],
             self.journal,
@@ -203,6 +228,16 @@ class ProjectionHost:
         """Called by a rebuild after it swapped a runner: wake ``wait_for``."""
         self._replaced.set()
         self._replaced = asyncio.Event()
+
+    async def unready(self) -> dict[str, str]:
+        """Why this host cannot serve truthfully now, by store; empty when ready."""
+        return await unready(
+            self.stores.root / "read.db",
+            self.runners,
+            self.damaged,
+            self._rebuild_targets,
+            self.journal,
+        )
 
     async def status(self) -> list[RunnerStatus]:
         return [await self.runners[n].status() for n in self.names]

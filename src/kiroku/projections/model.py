@@ -36,6 +36,7 @@ class RunnerState(enum.StrEnum):
     CATCHING_UP = "catching up"
     STOPPED = "stopped"
     FAILED = "failed"
+    RETRYING = "retrying"  # stopped by a storage error (full, locked, I/O); resumes by itself
 
 
 @dataclass(frozen=True, slots=True)

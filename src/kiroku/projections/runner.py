@@ -39,6 +39,8 @@ __all__ = ["Listener", "ProjectionRunner"]
 
 log = logging.getLogger("kiroku.projections")
 Listener = Callable[[BatchCommitted], Awaitable[None] | None]
+STORAGE_RETRY_FIRST = 0.1  # seconds before the first retry after a storage error
+STORAGE_RETRY_MAX = 5.0  # the backoff doubles up to this
 
 
 class _Stopped(Exception):
@@ -89,6 +91,7 @@ class ProjectionRunner:
         self.parked_count = 0
         self._data_version = 0
         self.keep_running = False
+        self.storage_failures = 0  # storage errors met while following (each retried)
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -142,7 +145,26 @@ class ProjectionRunner:
         self.keep_running = True
         if self._task is None or self._task.done():
             self.state, self.error = RunnerState.CATCHING_UP, None
-            self._task = asyncio.create_task(self.run(), name=f"projection {self.name}")
+            self._task = asyncio.create_task(self._follow(), name=f"projection {self.name}")
+
+    async def _follow(self) -> None:
+        """Run until stopped. A storage error (disk full, I/O error, locked) is the
+        store's condition, not the events': nothing was committed, so wait with
+        backoff and go on from the checkpoint once the condition clears."""
+        delay = STORAGE_RETRY_FIRST
+        while True:
+            try:
+                await self.run()
+                return
+            except ReadStoreError as e:
+                self.storage_failures += 1
+                self.state = RunnerState.RETRYING
+                self.error = f"{e}; retrying in {delay:.1f}s"
+                log.error("%s: %s", self.name, self.error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORAGE_RETRY_MAX)
+            with contextlib.suppress(ReadStoreError):  # run() reports it again if it lasts
+                self.reload()
 
     async def stop(self) -> None:
         self.keep_running = False

@@ -243,10 +243,14 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when every projection runs (not failed, not stopped)."""
-    statuses = await node_of(request).read.host.status()
-    failing: list[JSON] = [s.name for s in statuses if s.state in ("failed", "stopped")]
-    body: dict[str, JSON] = {"status": "ready" if not failing else "not ready", "failing": failing}
+    """Ready when every store it serves from is there and current (``host.unready``)."""
+    reasons = await node_of(request).read.host.unready()
+    failing: list[JSON] = list(reasons)
+    body: dict[str, JSON] = {
+        "status": "ready" if not failing else "not ready",
+        "failing": failing,
+        "reasons": dict(reasons),
+    }
     return JSONResponse(body, status_code=503 if failing else 200)
 
 
