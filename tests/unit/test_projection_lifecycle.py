@@ -112,5 +112,5 @@ async def test_a_gap_the_journal_cannot_explain_still_waits(tmp_path: Path) -> N
     doc = await store.reader().collection("boards").get("1")
     assert doc is not None
     assert doc["notes"] == []
-    assert runner._pending == {"board-1": {3: v3}}
+    assert runner.committer.deferred == {"board-1": {3: v3}}
     store.close()

@@ -139,9 +139,9 @@ async def test_duplicates_and_reorderings_leave_the_read_model_identical(
 
 
 async def ledger_of(runner: ProjectionRunner, event: StoredEvent) -> Outcome | None:
-    from kiroku.projections import bookkeeping
+    from kiroku.projections import ledger
 
-    found = bookkeeping.ledger_lookup(runner.store.conn, runner.name, event.position)
+    found = ledger.ledger_lookup(runner.store.conn, runner.name, event.position)
     return None if found is None else found.outcome
 
 

@@ -18,7 +18,7 @@ from kiroku.projections import (
     ProjectionRunner,
     ProjectionStore,
     RunnerState,
-    bookkeeping,
+    ledger,
 )
 
 
@@ -169,7 +169,7 @@ async def test_redelivered_batches_are_skipped_counted_and_do_not_hide_the_first
     assert doc is not None
     assert (doc["notes"], doc["total"]) == (["x", "y"], 12)
     assert runner.duplicates == 3
-    outcomes = [bookkeeping.ledger_lookup(store.conn, runner.name, p) for p in (1, 2, 3)]
+    outcomes = [ledger.ledger_lookup(store.conn, runner.name, p) for p in (1, 2, 3)]
     assert [(e.outcome, e.batch) for e in outcomes if e] == [
         (Outcome.APPLIED, 1),
         (Outcome.APPLIED, 1),

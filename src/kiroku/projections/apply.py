@@ -29,7 +29,7 @@ from kiroku.corrections.events import RETRACTED_TYPE, EventRetracted, parse_retr
 from kiroku.domain.envelope import Recorded, StoredEvent
 from kiroku.errors import HandlerError, RegistrationError
 from kiroku.journal.protocol import Journal
-from kiroku.projections import bookkeeping as bk
+from kiroku.projections import ledger
 from kiroku.projections.model import Outcome
 from kiroku.projections.projection import HandlerFn, Projection
 from kiroku.projections.rebuild_needed import RebuildWatch
@@ -44,7 +44,7 @@ __all__ = ["Applier", "BatchWork"]
 class BatchWork:
     versions: dict[str, tuple[int, int]] = field(default_factory=dict)
     pending: dict[str, dict[int, StoredEvent]] = field(default_factory=dict)
-    exceptions: list[bk.ExceptionRow] = field(default_factory=list)
+    exceptions: list[ledger.ExceptionRow] = field(default_factory=list)
     blocked: set[str] = field(default_factory=set)
     covered: list[int] = field(default_factory=list)  # positions taken in order (not dups)
     advance_to: int = 0  # the checkpoint may move here even if nothing was covered
@@ -134,7 +134,7 @@ class Applier:
             work.exceptions.append((event.position, Outcome.DUPLICATE, f"stream at version {last}"))
             return
         if event.stream in self._blocked or event.stream in work.blocked:
-            if not bk.is_parked(tx._conn, event.position):  # a redelivery is parked already
+            if not ledger.is_parked(tx.conn, event.position):  # a redelivery is parked already
                 work.covered.append(event.position)
                 self.hold(tx, event, work)
             return
@@ -209,7 +209,7 @@ class Applier:
                 await self._compensate(tx, event, self._undo)
                 return
             if self.watch is not None:
-                self.watch.met(tx._conn, event, work.retractions)
+                self.watch.note_retraction(tx.conn, event, work.retractions)
                 if not self._takes_retractions:
                     return
         recorded = self.codec.decode(event)
@@ -242,8 +242,8 @@ class Applier:
     def hold(self, tx: Tx, event: StoredEvent, work: BatchWork) -> None:
         """Park an event behind an earlier parked event of its stream (policy ``continue``)."""
         detail = f"held behind an earlier parked event of {event.stream}"
-        bk.park(
-            tx._conn,
+        ledger.park(
+            tx.conn,
             position=event.position,
             stream=event.stream,
             version=event.version,
@@ -261,8 +261,8 @@ class Applier:
         self, tx: Tx, event: StoredEvent, work: BatchWork, error: BaseException, attempts: int
     ) -> int:
         text = f"{type(error).__name__}: {error}"
-        ident = bk.park(
-            tx._conn,
+        ident = ledger.park(
+            tx.conn,
             position=event.position,
             stream=event.stream,
             version=event.version,

@@ -26,28 +26,26 @@ from pathlib import Path
 from kiroku.corrections.compensation import Compensation
 from kiroku.corrections.service import RetractionReport
 from kiroku.domain.envelope import StoredEvent
-from kiroku.errors import InputError, ProjectionNotFoundError, ReadStoreError
+from kiroku.errors import InputError, ProjectionNotFoundError
 from kiroku.journal.protocol import Journal
-from kiroku.projections import bookkeeping as bk
-from kiroku.projections import maintenance, rebuild
-from kiroku.projections.catalog import ReadStores
-from kiroku.projections.damage import DamagedStore, is_damage, move_aside
+from kiroku.projections import operations, rebuild
+from kiroku.projections.damage import DamagedStore, open_catalog, open_store
 from kiroku.projections.model import (
     BatchCommitted,
     FailurePolicy,
     LedgerEntry,
-    Outcome,
     ParkedEvent,
     Progress,
     RunnerStatus,
 )
 from kiroku.projections.projection import Projection
 from kiroku.projections.readiness import unready
-from kiroku.projections.rebuild_needed import RebuildScheduler, pending_rebuild
+from kiroku.projections.rebuild_needed import pending_rebuild
 from kiroku.projections.runner import Listener, ProjectionRunner
 from kiroku.projections.safety import check_replayable
+from kiroku.projections.scheduler import RebuildScheduler
 from kiroku.projections.skips import Skip, SkipBook
-from kiroku.projections.store import ProjectionStore, ReadView, open_reader
+from kiroku.projections.store import ReadView, open_reader
 from kiroku.schema.codec import Codec
 
 __all__ = ["ProjectionHost"]
@@ -73,7 +71,7 @@ class ProjectionHost:
         self.codec = codec or Codec()
         self.damaged: dict[str, DamagedStore] = {}  # stores moved aside, by projection
         self._rebuild_targets: dict[str, int] = {}
-        self.stores = self._open_catalog(Path(data_dir))
+        self.stores = open_catalog(Path(data_dir), self.damaged)
         self.skips = SkipBook.open(self.stores.root / "read.db")  # every generation's
         self.batch_size = batch_size
         self.projections = {p.name: p for p in projections}
@@ -93,29 +91,8 @@ class ProjectionHost:
     def policy(self, name: str) -> FailurePolicy:
         return self._policies.get(name, self._default_policy)
 
-    def _open_catalog(self, root: Path) -> ReadStores:
-        try:
-            return ReadStores(root)
-        except ReadStoreError as e:
-            if not is_damage(e):
-                raise
-            self.damaged["read.db"] = move_aside("read.db", root / "read.db", e)
-            return ReadStores(root)
-
-    def _open_store(self, name: str, generation: int) -> ProjectionStore:
-        """The serving store; one that cannot be opened is moved aside and started afresh
-        (its runner then rebuilds it from the journal, see ``damage``)."""
-        path = self.stores.path(name, generation)
-        try:
-            return ProjectionStore(path, name)
-        except ReadStoreError as e:
-            if not is_damage(e):
-                raise
-            self.damaged[name] = move_aside(name, path, e)
-            return ProjectionStore(path, name)
-
     def make_runner(self, name: str, generation: int) -> ProjectionRunner:
-        store = self._open_store(name, generation)
+        store = open_store(self.stores.path(name, generation), name, self.damaged)
         runner = ProjectionRunner(
             self.projections[name],
             self.journal,
@@ -157,6 +134,14 @@ class ProjectionHost:
     async def stop(self) -> None:
         for runner in self.runners.values():
             await runner.stop()
+
+    async def __aenter__(self) -> ProjectionHost:
+        """``async with ProjectionHost(...) as host:`` starts the runners; closes on exit."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     async def close(self) -> None:
         await self.rebuilds.close()
@@ -224,8 +209,9 @@ class ProjectionHost:
             await waiting
         return False
 
-    def runner_replaced(self) -> None:
-        """Called by a rebuild after it swapped a runner: wake ``wait_for``."""
+    def install(self, name: str, runner: ProjectionRunner) -> None:
+        """Serve ``name`` from ``runner`` (a rebuild's swap), and wake ``wait_for``."""
+        self.runners[name] = runner
         self._replaced.set()
         self._replaced = asyncio.Event()
 
@@ -317,8 +303,8 @@ class ProjectionHost:
         return [
             name
             for name in self.names
-            if self.runners[name]._applier.compensation is Compensation.REBUILD
-            and type_name in self.runners[name]._applier.names
+            if self.runners[name].compensation is Compensation.REBUILD
+            and type_name in self.runners[name].subscribed
         ]
 
     def as_of(self, name: str, at: int | datetime) -> AbstractAsyncContextManager[ReadView]:
@@ -334,16 +320,16 @@ class ProjectionHost:
         return [
             p
             for n in names
-            for p in maintenance.list_parked(self.runner(n), include_resolved=include_resolved)
+            for p in operations.list_parked(self.runner(n), include_resolved=include_resolved)
         ]
 
     async def retry(self, name: str, ident: int) -> None:
-        await maintenance.retry_parked(self.runner(name), ident)
+        await operations.retry_parked(self.runner(name), ident)
 
     async def skip(self, name: str, ident: int, reason: str, *, by: str = "an operator") -> None:
         """Give up on a parked event, durably: every later pass of ``name`` (live,
         replay, rebuild, a retraction's rebuild) passes over it on the record."""
-        await maintenance.skip_parked(self.runner(name), ident, reason, by=by)
+        await operations.skip_parked(self.runner(name), ident, reason, by=by)
 
     def skipped(self, name: str) -> list[Skip]:
         """The operators' skips of ``name``, oldest position first."""
@@ -357,13 +343,7 @@ class ProjectionHost:
     async def ledger(self, ref: int | uuid.UUID) -> tuple[StoredEvent, list[LedgerEntry]]:
         """For one event: what every consumer did with it, exactly."""
         event = await self.find(ref)
-        return event, [self._ledger_entry(self.runners[n], event) for n in self.names]
-
-    def _ledger_entry(self, runner: ProjectionRunner, event: StoredEvent) -> LedgerEntry:
-        if event.type not in runner._applier.names:
-            return LedgerEntry(runner.name, event.position, Outcome.NOT_SUBSCRIBED)
-        found = bk.ledger_lookup(runner.store.conn, runner.name, event.position)
-        return found or LedgerEntry(runner.name, event.position, Outcome.NOT_REACHED)
+        return event, [operations.ledger_entry(self.runners[n], event) for n in self.names]
 
 
 async def _all(awaiting: list[Awaitable[None]]) -> None:

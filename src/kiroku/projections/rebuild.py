@@ -21,25 +21,43 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from kiroku.corrections.compensation import Compensation
 from kiroku.corrections.source import UnretractedSource
 from kiroku.errors import InputError, ParkedEventError
 from kiroku.journal.protocol import Journal
-from kiroku.projections import maintenance
-from kiroku.projections.model import BatchCommitted, Progress, RunnerState
+from kiroku.projections import operations
+from kiroku.projections.generations import ReadStores
+from kiroku.projections.model import BatchCommitted, FailurePolicy, Progress, RunnerState
 from kiroku.projections.runner import ProjectionRunner
 from kiroku.projections.safety import check_replayable
 from kiroku.projections.source import EventSource
 from kiroku.projections.store import ProjectionStore, ReadView
+from kiroku.schema.codec import Codec
 
-if TYPE_CHECKING:
-    from kiroku.projections.host import ProjectionHost
-
-__all__ = ["as_of", "catch_up_source", "rebuild", "replay", "resolve_start"]
+__all__ = ["Rebuildable", "as_of", "catch_up_source", "rebuild", "replay", "resolve_start"]
 
 ProgressFn = Callable[[Progress], None]
+
+
+class Rebuildable(Protocol):
+    """What replay, rebuild and as-of need of whoever runs the projections (a host)."""
+
+    journal: Journal
+    codec: Codec
+    stores: ReadStores
+    batch_size: int
+
+    def runner(self, name: str) -> ProjectionRunner: ...
+
+    def policy(self, name: str) -> FailurePolicy: ...
+
+    def install(self, name: str, runner: ProjectionRunner) -> None:
+        """Serve ``name`` from ``runner`` from now on (a rebuild's swap)."""
+        ...
+
+
 _REPLAY_WAIT = 3600.0  # seconds a reported replay waits on a running runner before giving up
 
 
@@ -63,13 +81,13 @@ async def resolve_start(journal: Journal, start: int | datetime) -> int:
 
 def catch_up_source(runner: ProjectionRunner) -> EventSource | None:
     """Where a replay or rebuild of ``runner`` reads: None for the journal as it is."""
-    if runner._applier.compensation is Compensation.REBUILD:
+    if runner.compensation is Compensation.REBUILD:
         return UnretractedSource(runner.journal, runner.batch_size)
     return None
 
 
 async def replay(
-    host: ProjectionHost, name: str, start: int | datetime, progress: ProgressFn | None = None
+    host: Rebuildable, name: str, start: int | datetime, progress: ProgressFn | None = None
 ) -> int:
     """Rewind ``name`` to replay from ``start``; returns the first position replayed.
 
@@ -81,7 +99,7 @@ async def replay(
     runner = host.runner(name)
     check_replayable(runner.projection)
     position = await resolve_start(host.journal, start)
-    await maintenance.replay(runner, position)
+    await operations.rewind(runner, position)
     if progress is None:
         return position
     meter = _Meter(name, await host.journal.head_position(), progress)
@@ -122,7 +140,7 @@ class _Meter:
 
 
 async def rebuild(
-    host: ProjectionHost, name: str, progress: ProgressFn | None = None
+    host: Rebuildable, name: str, progress: ProgressFn | None = None
 ) -> ProjectionRunner:
     """Build generation N+1 from position 0 beside the serving one, then swap."""
     live = host.runner(name)
@@ -154,15 +172,14 @@ async def rebuild(
     host.stores.swap(name, generation)
     shadow.listeners.extend(live.listeners)
     shadow.on_rebuild_needed = live.on_rebuild_needed  # serving now: it tells the host
-    host.runners[name] = shadow
+    host.install(name, shadow)
     live.store.close()
     if was_running:
         await shadow.start()
-    host.runner_replaced()
     return shadow
 
 
-async def _build(host: ProjectionHost, shadow: ProjectionRunner, generation: int) -> None:
+async def _build(host: Rebuildable, shadow: ProjectionRunner, generation: int) -> None:
     """Catch the shadow up; if it stops on a parked event, drop it: the old one keeps serving."""
     await shadow.run(follow=False, source=catch_up_source(shadow))
     if shadow.state is RunnerState.FAILED:
@@ -173,7 +190,7 @@ async def _build(host: ProjectionHost, shadow: ProjectionRunner, generation: int
 
 
 @contextlib.asynccontextmanager
-async def as_of(host: ProjectionHost, name: str, at: int | datetime) -> AsyncIterator[ReadView]:
+async def as_of(host: Rebuildable, name: str, at: int | datetime) -> AsyncIterator[ReadView]:
     """``name``'s read model as it was at position/time ``at``, in a temporary store."""
     projection = host.runner(name).projection
     if isinstance(at, datetime):

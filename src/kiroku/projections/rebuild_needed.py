@@ -8,7 +8,7 @@ would leave the read model showing the voided event. So the runner itself, on
 meeting the retraction, records "rebuild needed" in its store inside the
 batch's transaction — with the checkpoint, so the note is never lost and never
 written twice — and only after the commit tells its host, which rebuilds once
-however many retractions arrived (``RebuildScheduler``).
+however many retractions arrived (``scheduler.RebuildScheduler``).
 
 A rebuild's shadow reads an ``UnretractedSource`` and meets retractions too. It
 records one only if it applied the original *unmasked* — the retraction was
@@ -20,22 +20,14 @@ notes: the swap is what clears them.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sqlite3
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from kiroku.corrections.events import parse_retraction
 from kiroku.corrections.source import VOIDED_TYPE
 from kiroku.domain.envelope import StoredEvent, utc_now
 
-if TYPE_CHECKING:
-    from kiroku.projections.host import ProjectionHost
-
-__all__ = ["RebuildScheduler", "RebuildWatch", "pending_rebuild"]
-
-log = logging.getLogger("kiroku.projections")
+__all__ = ["RebuildWatch", "pending_rebuild"]
 
 
 def pending_rebuild(conn: sqlite3.Connection) -> list[int]:
@@ -64,11 +56,14 @@ class RebuildWatch:
         self._masked.clear()
         self._trusted = fresh
 
-    def received(self, events: Sequence[StoredEvent]) -> None:
+    def note_masked(self, events: Sequence[StoredEvent]) -> None:
+        """Remember which of a delivery's events arrived already voided (never applied)."""
         if self._trusted:
             self._masked.update(e.position for e in events if e.type == VOIDED_TYPE)
 
-    def met(self, conn: sqlite3.Connection, event: StoredEvent, noted: list[int]) -> None:
+    def note_retraction(
+        self, conn: sqlite3.Connection, event: StoredEvent, noted: list[int]
+    ) -> None:
         """A retraction in order: note a rebuild (in the batch's transaction) if it voids
         an event of a handled type that this store may have applied."""
         body = parse_retraction(event)
@@ -84,53 +79,3 @@ class RebuildWatch:
         )
         if cur.rowcount:  # a replay meeting it again while still pending tells no one twice
             noted.append(event.position)
-
-
-class RebuildScheduler:
-    """The host's default ``on_rebuild_needed``: a background task per projection.
-
-    At most one task per projection; the host's ``rebuild_if_pending`` rebuilds
-    until the new generation carries no note, so a call that finds a task
-    running only asks to look again once it ends (the last check may have just
-    passed). Failures are logged; the note stays in the store for the next try.
-    """
-
-    def __init__(self, host: ProjectionHost) -> None:
-        self.host = host
-        self.tasks: dict[str, asyncio.Task[None]] = {}
-        self.closed = False
-        self._again: set[str] = set()
-
-    def __call__(self, name: str) -> None:
-        if self.closed:
-            return
-        task = self.tasks.get(name)
-        if task is not None and not task.done():
-            if name not in self._again:
-                self._again.add(name)
-                task.add_done_callback(lambda t: self._ended(name, t))
-            return
-        self.tasks[name] = asyncio.create_task(self._run(name), name=f"rebuild {name}")
-
-    def _ended(self, name: str, task: asyncio.Task[None]) -> None:
-        self._again.discard(name)
-        if not task.cancelled():
-            self(name)
-
-    async def _run(self, name: str) -> None:
-        try:
-            await self.host.rebuild_if_pending(name)
-        except Exception:
-            log.exception("rebuild of %s after a retraction failed; it stays pending", name)
-
-    async def join(self) -> None:
-        """Wait until no rebuild is running or about to start (tests, orderly shutdowns)."""
-        while running := [t for t in self.tasks.values() if not t.done()]:
-            await asyncio.gather(*running, return_exceptions=True)
-            await asyncio.sleep(0)  # done callbacks may start the next round
-
-    async def close(self) -> None:
-        self.closed = True
-        for task in self.tasks.values():
-            task.cancel()
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)

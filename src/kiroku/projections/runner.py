@@ -1,11 +1,12 @@
 """The projection runner (read-model updater): one per projection.
 
 It follows an ``EventSource`` (the journal by default: woken by appends, never
-polling) and applies each batch in one read-store transaction together with the
-checkpoint, the per-stream versions and the ledger. The fast path runs a whole
-batch without savepoints; when a handler fails, the batch is rolled back, the
-good prefix is committed again, and only the failing event goes through
-retry-with-backoff and, if it keeps failing, parking.
+polling) and hands each delivery to its ``Committer``, which applies it in one
+read-store transaction together with the checkpoint, the stream versions and
+the ledger. The runner owns the lifecycle (start, stop, retry after a storage
+error), tells listeners after each commit, and answers ``wait_for`` and
+``status``. (A little over 300 lines: those belong together; the commit path
+is in ``committer``, notification in ``notify``.)
 """
 
 from __future__ import annotations
@@ -13,38 +14,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 
-from kiroku.domain.envelope import StoredEvent, utc_now
+from kiroku.corrections.compensation import Compensation
+from kiroku.domain.envelope import StoredEvent
 from kiroku.errors import ParkedEventError, ReadStoreError, WaitTimeoutError
 from kiroku.journal.protocol import Journal
-from kiroku.projections import bookkeeping as bk
-from kiroku.projections.apply import Applier, BatchWork, merged
+from kiroku.projections.apply import BatchWork
+from kiroku.projections.committer import Committer, StoppedError
 from kiroku.projections.model import (
     BatchCommitted,
     FailurePolicy,
     RunnerState,
     RunnerStatus,
 )
+from kiroku.projections.notify import Listener, Rate, notify
 from kiroku.projections.projection import Projection
 from kiroku.projections.rebuild_needed import pending_rebuild
-from kiroku.projections.skips import Skip, SkipBook
-from kiroku.projections.source import CatchUpSource, EventSource, JournalSource, Prefetch
-from kiroku.projections.store import ProjectionStore, is_store_failure
+from kiroku.projections.skips import SkipBook
+from kiroku.projections.source import (
+    CatchUpSource,
+    EventSource,
+    JournalSource,
+    Prefetch,
+    lag_behind,
+)
+from kiroku.projections.store import ProjectionStore
 from kiroku.schema.codec import Codec
 
 __all__ = ["Listener", "ProjectionRunner"]
 
 log = logging.getLogger("kiroku.projections")
-Listener = Callable[[BatchCommitted], Awaitable[None] | None]
 STORAGE_RETRY_FIRST = 0.1  # seconds before the first retry after a storage error
 STORAGE_RETRY_MAX = 5.0  # the backoff doubles up to this
-
-
-class _Stopped(Exception):
-    """Policy ``stop`` parked an event: the run ends at that position."""
 
 
 class ProjectionRunner:
@@ -74,24 +76,43 @@ class ProjectionRunner:
         self.lock = asyncio.Lock()
         self.state = RunnerState.STOPPED
         self.error: str | None = None
-        self.duplicates = 0
-        self._versions: dict[str, int] = {}
-        self._blocked: set[str] = set()
-        self._pending: dict[str, dict[int, StoredEvent]] = {}
         self.skips = skips or SkipBook(store.conn)  # without a host: in its own store
-        self._skipped: dict[int, Skip] = {}
-        self._applier = Applier(
-            projection, self.codec, self._version_of, self._blocked, journal, self._skipped
+        self.committer = Committer(
+            projection, journal, store, self.codec, self.skips, self._committed
         )
-        self._rates: deque[tuple[float, int]] = deque(maxlen=64)
+        self._rate = Rate()
         self._advanced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._opened = False
-        self.position, self.batch = 0, 0
-        self.parked_count = 0
         self._data_version = 0
         self.keep_running = False
         self.storage_failures = 0  # storage errors met while following (each retried)
+
+    @property
+    def position(self) -> int:
+        return self.committer.position
+
+    @property
+    def batch(self) -> int:
+        return self.committer.batch
+
+    @property
+    def parked_count(self) -> int:
+        return self.committer.parked_count
+
+    @property
+    def duplicates(self) -> int:
+        return self.committer.duplicates
+
+    @property
+    def compensation(self) -> Compensation:
+        """How this projection makes up for a retraction (a rebuild, a handler, nothing)."""
+        return self.committer.compensation
+
+    @property
+    def subscribed(self) -> frozenset[str]:
+        """The stored event type names this projection takes."""
+        return self.committer.subscribed
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -107,37 +128,19 @@ class ProjectionRunner:
 
     def reload(self) -> None:
         """Re-read what memory caches from the store (after another process changed it)."""
-        conn = self.store.conn
-        self.position, self.batch = bk.load_checkpoint(conn)
-        self._versions.clear()
-        self._blocked.clear()
-        self._blocked.update(bk.open_parked_streams(conn))
-        self.parked_count = bk.parked_count(conn)
-        self._pending.clear()
-        self._skipped.clear()
-        self._skipped.update(self.skips.of(self.name))
+        self.committer.reload()
         self._data_version = self.store.data_version()
-        if self._applier.watch is not None:
-            self._applier.watch.restart(fresh=not self._opened and self.batch == 0)
-            if pending_rebuild(conn):  # noted before a crash, or by another process
+        watch = self.committer.watch
+        if watch is not None:
+            watch.restart(fresh=not self._opened and self.batch == 0)
+            if pending_rebuild(self.store.conn):  # noted before a crash, or by another process
                 self._rebuild_needed()
 
     def refresh_parked(self) -> None:
-        conn = self.store.conn
-        self._skipped.clear()
-        self._skipped.update(self.skips.of(self.name))
-        self._blocked.clear()
-        self._blocked.update(bk.open_parked_streams(conn))
-        self.parked_count = bk.parked_count(conn)
+        self.committer.refresh_parked()
         if self.state is RunnerState.FAILED and not self.parked_count:
             self.state, self.error = RunnerState.STOPPED, None
         self._data_version = self.store.data_version()
-
-    def _version_of(self, stream: str) -> int:
-        version = self._versions.get(stream)
-        if version is None:
-            version = self._versions[stream] = bk.stream_version(self.store.conn, stream)
-        return version
 
     async def start(self) -> None:
         """Run in the background, following the source until ``stop``."""
@@ -201,8 +204,8 @@ class ProjectionRunner:
         try:
             while await self._run_once(until, source or self.source):
                 self.reload()
-        except _Stopped:
-            self.state = RunnerState.FAILED
+        except StoppedError as e:
+            self.state, self.error = RunnerState.FAILED, str(e)
             return
         except ReadStoreError as e:
             self.state, self.error = RunnerState.FAILED, str(e)
@@ -236,59 +239,11 @@ class ProjectionRunner:
     async def process(self, events: Sequence[StoredEvent]) -> None:
         """Apply ``events`` (one delivery); failures go through the failure policy."""
         async with self.lock:
-            if self._applier.watch is not None:
-                self._applier.watch.received(events)
-            i = 0
-            while i < len(events):
-                failed = await self._commit_run(events[i:])
-                if failed is None:
-                    return
-                i += failed[0]
-                await self._retry_or_park(events[i], failed[1])
-                i += 1
-
-    async def _commit_run(self, events: Sequence[StoredEvent]) -> tuple[int, BaseException] | None:
-        """Commit all of ``events`` in one batch, or the prefix before the first failure."""
-        work = BatchWork(pending=merged(self._pending))
-        index = 0
-        try:
-            async with self.store.transaction(events[0].position) as tx:
-                for event in events:
-                    await self._applier.apply(tx, event, work)
-                    index += 1
-                index = len(events) - 1  # a failure past here is pinned on the last event
-                await self._applier.fill_gaps(tx, work)
-                self._bookkeep(work)
-        except Exception as e:
-            if is_store_failure(e):
-                raise
-            if index == 0:
-                return 0, e
-            retried = await self._commit_run(events[:index])
-            return retried if retried is not None else (index, e)
-        self._committed(work)
-        return None
-
-    def _bookkeep(self, work: BatchWork) -> None:
-        conn = self.store.conn
-        bk.save_versions(conn, work.versions)
-        position = max(self.position, work.last, work.advance_to)
-        if work.pending:
-            lowest = min(e.position for w in work.pending.values() for e in w.values())
-            position = max(self.position, min(position, lowest - 1))
-        bk.record_batch(conn, self.batch + 1, work.runs(), work.exceptions)
-        bk.save_checkpoint(conn, self.name, position, self.batch + 1)
-        work.checkpoint = position
+            await self.committer.process(events, self.policy)
 
     def _committed(self, work: BatchWork) -> None:
-        self.batch += 1
-        self.position = work.checkpoint
-        self._versions.update({s: v for s, (v, _) in work.versions.items()})
-        self._pending = work.pending
-        self._blocked.update(work.blocked)
-        self.parked_count += work.parked
-        self.duplicates += work.duplicates
-        self._rates.append((time.monotonic(), len(work.covered)))
+        """After every commit (the committer's hook): wake waiters, tell listeners."""
+        self._rate.add(len(work.covered))
         self._wake()
         note = BatchCommitted(
             self.name,
@@ -299,8 +254,7 @@ class ProjectionRunner:
             tuple(sorted(work.versions)),
             work.parked,
         )
-        for listener in list(self.listeners):
-            self._tell(listener, note)
+        notify(self.listeners, note)
         if work.retractions:
             self._rebuild_needed()
 
@@ -312,41 +266,9 @@ class ProjectionRunner:
         except Exception:
             log.exception("the rebuild hook of %s failed; the rebuild stays pending", self.name)
 
-    def _tell(self, listener: Listener, note: BatchCommitted) -> None:
-        try:
-            result = listener(note)
-            if result is not None:
-                task = asyncio.ensure_future(result)
-                task.add_done_callback(_log_listener_failure)
-        except Exception:
-            log.exception("listener of %s failed on batch %s", self.name, note.batch)
-
     def _wake(self) -> None:
         self._advanced.set()
         self._advanced = asyncio.Event()
-
-    async def _retry_or_park(self, event: StoredEvent, error: BaseException) -> None:
-        for attempt in range(2, self.policy.attempts + 1):
-            await asyncio.sleep(self.policy.delay(attempt - 1))
-            failed = await self._commit_run([event])
-            if failed is None:
-                return
-            error = failed[1]
-        await self._park(event, error)
-
-    async def _park(self, event: StoredEvent, error: BaseException) -> None:
-        work = BatchWork(pending=merged(self._pending))
-        stop = self.policy.on_exhausted == "stop"
-        async with self.store.transaction(event.position) as tx:
-            ident = self._applier.park_failed(tx, event, work, error, self.policy.attempts)
-            if not stop:
-                work.covered.append(event.position)
-            self._bookkeep(work)
-        self._committed(work)
-        log.error("%s parked position %s (#%s): %s", self.name, event.position, ident, error)
-        if stop:
-            self.error = f"stopped at position {event.position}: parked #{ident}: {error}"
-            raise _Stopped()
 
     # -- read-your-writes and status --------------------------------------------
 
@@ -381,14 +303,9 @@ class ProjectionRunner:
         # The store first, before any await: a rebuild may swap this runner out
         # and close its store while we wait on the journal.
         rebuild_pending = bool(pending_rebuild(self.store.conn))
-        head = await self.journal.head_position()
+        head, lag_seconds = await lag_behind(self.journal, self.position)
         if self.running:
             await self._note_caught_up(head)
-        lag_seconds = 0.0
-        if head > self.position:
-            ahead = await self.journal.read_all(self.position, 1)
-            if ahead:
-                lag_seconds = max(0.0, (utc_now() - ahead[0].occurred_at).total_seconds())
         state = self.state
         if state is RunnerState.RUNNING and head - self.position > self.batch_size:
             state = RunnerState.CATCHING_UP
@@ -399,22 +316,9 @@ class ProjectionRunner:
             head=head,
             lag_events=max(0, head - self.position),
             lag_seconds=lag_seconds,
-            events_per_second=self._rate(),
+            events_per_second=self._rate.per_second(),
             parked=self.parked_count,
             duplicates=self.duplicates,
             error=self.error,
             rebuild_pending=rebuild_pending,
         )
-
-    def _rate(self) -> float:
-        now = time.monotonic()
-        recent = [(t, n) for t, n in self._rates if now - t <= 10.0]
-        if len(recent) < 2:
-            return 0.0
-        span = now - recent[0][0]
-        return sum(n for _, n in recent[1:]) / span if span > 0 else 0.0
-
-
-def _log_listener_failure(task: asyncio.Future[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("a batch listener failed", exc_info=task.exception())

@@ -12,10 +12,10 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol, runtime_checkable
 
-from kiroku.domain.envelope import StoredEvent
+from kiroku.domain.envelope import StoredEvent, utc_now
 from kiroku.journal.protocol import Journal
 
-__all__ = ["CatchUpSource", "EventSource", "JournalSource", "Prefetch"]
+__all__ = ["CatchUpSource", "EventSource", "JournalSource", "Prefetch", "lag_behind"]
 
 
 @runtime_checkable
@@ -89,3 +89,13 @@ async def _aclose(stream: object) -> None:
     close = getattr(stream, "aclose", None)
     if close is not None:
         await close()
+
+
+async def lag_behind(journal: Journal, position: int) -> tuple[int, float]:
+    """The journal's head, and how old the first event after ``position`` is (0 if none)."""
+    head = await journal.head_position()
+    if head <= position:
+        return head, 0.0
+    ahead = await journal.read_all(position, 1)
+    age = (utc_now() - ahead[0].occurred_at).total_seconds() if ahead else 0.0
+    return head, max(0.0, age)

@@ -73,6 +73,14 @@ class Tx:
         self._conn = conn
         self._collections: dict[str, Collection] = {}
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The transaction's connection, for the runner's bookkeeping in the same
+        transaction (checkpoint, versions, ledger); handlers use ``collection`` and
+        ``execute``, which keep held writes in order."""
+        self.flush()
+        return self._conn
+
     def collection(self, name: str) -> Collection:
         col = self._collections.get(name)
         if col is None:

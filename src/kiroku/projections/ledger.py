@@ -1,4 +1,4 @@
-"""The SQL behind checkpoints, per-stream versions, the ledger and parked events.
+"""The consumption ledger and the parked events of one read store.
 
 The ledger grows per batch, not per event: one row says "batch B covered
 positions F..L at time T"; every event in that range of a subscribed type was
@@ -10,62 +10,27 @@ a position wins, so the answer stays exact across retries and replays.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal, cast
 
-from kiroku.domain.envelope import utc_now
+from kiroku.projections.checkpoint import now_text
 from kiroku.projections.model import LedgerEntry, Outcome, ParkedEvent
 
 __all__ = [
     "ExceptionRow",
     "is_parked",
     "ledger_lookup",
-    "load_checkpoint",
     "load_parked",
+    "mark_replayed",
     "open_parked_streams",
     "park",
     "parked_count",
     "record_batch",
     "resolve_parked",
-    "save_checkpoint",
-    "save_versions",
-    "stream_version",
 ]
 
 ExceptionRow = tuple[int, str, str | None]  # position, outcome, detail
-
-
-def now_text() -> str:
-    return utc_now().isoformat()
-
-
-def load_checkpoint(conn: sqlite3.Connection) -> tuple[int, int]:
-    row = conn.execute("SELECT position, batch FROM kiroku_checkpoint").fetchone()
-    return (0, 0) if row is None else (int(row[0]), int(row[1]))
-
-
-def save_checkpoint(conn: sqlite3.Connection, name: str, position: int, batch: int) -> None:
-    conn.execute(
-        "INSERT INTO kiroku_checkpoint(id, projection, position, batch, updated_at) "
-        "VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET position = excluded.position, "
-        "batch = excluded.batch, updated_at = excluded.updated_at",
-        (name, position, batch, now_text()),
-    )
-
-
-def stream_version(conn: sqlite3.Connection, stream: str) -> int:
-    row = conn.execute("SELECT version FROM kiroku_streams WHERE stream = ?", (stream,)).fetchone()
-    return 0 if row is None else int(row[0])
-
-
-def save_versions(conn: sqlite3.Connection, versions: Mapping[str, tuple[int, int]]) -> None:
-    conn.executemany(
-        "INSERT INTO kiroku_streams(stream, version, position) VALUES (?, ?, ?) "
-        "ON CONFLICT(stream) DO UPDATE SET version = excluded.version, "
-        "position = excluded.position",
-        [(s, v, p) for s, (v, p) in versions.items()],
-    )
 
 
 def record_batch(
@@ -223,4 +188,13 @@ def resolve_parked(conn: sqlite3.Connection, ident: int, status: str, reason: st
     conn.execute(
         "UPDATE kiroku_parked SET status = ?, reason = ?, resolved_at = ? WHERE id = ?",
         (status, reason, now_text(), ident),
+    )
+
+
+def mark_replayed(conn: sqlite3.Connection, position: int, reason: str) -> None:
+    """Open parked events at or after ``position`` are replayed: resolved as such."""
+    conn.execute(
+        "UPDATE kiroku_parked SET status = 'replayed', resolved_at = ?, reason = ? "
+        "WHERE status = 'parked' AND position >= ?",
+        (now_text(), reason, position),
     )
