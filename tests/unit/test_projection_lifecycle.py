@@ -69,7 +69,7 @@ async def test_a_running_replay_reports_progress_until_caught_up(tmp_path: Path)
     reports: list[Progress] = []
     await host.replay("test.notes", 2, reports.append)
     assert reports[-1].position == reports[-1].target == 10
-    assert host.runner("test.notes").listeners == [host._tell]  # the meter is gone
+    assert len(host.runner("test.notes").listeners) == 1  # the host's own: the meter is gone
     await host.close()
 
 
