@@ -1,9 +1,7 @@
 """Applying one batch of stored events inside one transaction.
 
-``BatchWork`` is everything a batch changes besides the read model — stream
-versions, deferred events, ledger exceptions, newly parked streams — kept apart
-until COMMIT succeeds, so a rolled-back batch leaves the runner's memory exactly
-as the database: nothing to undo.
+What a batch changes besides the read model is collected in a ``BatchWork``
+(``work``) and applied to memory only after COMMIT.
 
 A projection declaring ``@handles_retraction`` also subscribes to
 ``kiroku.EventRetracted``: the runner reads the voided original back from the
@@ -17,7 +15,6 @@ from __future__ import annotations
 
 import traceback as tb
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 from kiroku.corrections.compensation import (
     Compensation,
@@ -35,42 +32,10 @@ from kiroku.projections.projection import HandlerFn, Projection
 from kiroku.projections.rebuild_needed import RebuildWatch
 from kiroku.projections.skips import Skip
 from kiroku.projections.store import Tx
+from kiroku.projections.work import BatchWork
 from kiroku.schema.codec import Codec
 
-__all__ = ["Applier", "BatchWork"]
-
-
-@dataclass(slots=True)
-class BatchWork:
-    versions: dict[str, tuple[int, int]] = field(default_factory=dict)
-    pending: dict[str, dict[int, StoredEvent]] = field(default_factory=dict)
-    exceptions: list[ledger.ExceptionRow] = field(default_factory=list)
-    blocked: set[str] = field(default_factory=set)
-    covered: list[int] = field(default_factory=list)  # positions taken in order (not dups)
-    advance_to: int = 0  # the checkpoint may move here even if nothing was covered
-    checkpoint: int = 0  # what the batch committed as the checkpoint
-    applied: int = 0
-    duplicates: int = 0
-    parked: int = 0
-    retractions: list[int] = field(default_factory=list)  # noted as calling for a rebuild
-
-    @property
-    def first(self) -> int:
-        return min(self.covered, default=0)
-
-    @property
-    def last(self) -> int:
-        return max(self.covered, default=0)
-
-    def runs(self) -> list[tuple[int, int]]:
-        """Covered positions as maximal runs of consecutive integers: the ledger's ranges."""
-        runs: list[tuple[int, int]] = []
-        for p in sorted(set(self.covered)):
-            if runs and runs[-1][1] == p - 1:
-                runs[-1] = (runs[-1][0], p)
-            else:
-                runs.append((p, p))
-        return runs
+__all__ = ["Applier", "subscribed_names"]
 
 
 class Applier:
@@ -299,7 +264,3 @@ def _compensation(projection: Projection) -> tuple[Compensation, RetractionHandl
             "@handles(EventRetracted); declare one"
         )
     return kind, undo
-
-
-def merged(base: Mapping[str, dict[int, StoredEvent]]) -> dict[str, dict[int, StoredEvent]]:
-    return {s: dict(v) for s, v in base.items()}

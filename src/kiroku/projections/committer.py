@@ -21,12 +21,13 @@ from kiroku.domain.envelope import StoredEvent
 from kiroku.errors import HandlerError, InputError
 from kiroku.journal.protocol import Journal
 from kiroku.projections import checkpoint, ledger
-from kiroku.projections.apply import Applier, BatchWork, merged
+from kiroku.projections.apply import Applier
 from kiroku.projections.model import FailurePolicy, Outcome, ParkedEvent
 from kiroku.projections.projection import Projection
 from kiroku.projections.rebuild_needed import RebuildWatch
 from kiroku.projections.skips import Skip, SkipBook
 from kiroku.projections.store import ProjectionStore, is_store_failure
+from kiroku.projections.work import BatchWork, merged
 from kiroku.schema.codec import Codec
 
 __all__ = ["Committer", "StoppedError"]

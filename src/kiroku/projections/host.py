@@ -16,7 +16,6 @@ rebuild among its operations tasks.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -44,8 +43,9 @@ from kiroku.projections.rebuild_needed import pending_rebuild
 from kiroku.projections.runner import Listener, ProjectionRunner
 from kiroku.projections.safety import check_replayable
 from kiroku.projections.scheduler import RebuildScheduler
+from kiroku.projections.serving import Serving
 from kiroku.projections.skips import Skip, SkipBook
-from kiroku.projections.store import ReadView, open_reader
+from kiroku.projections.store import ReadView
 from kiroku.schema.codec import Codec
 
 __all__ = ["ProjectionHost"]
@@ -77,14 +77,12 @@ class ProjectionHost:
         self.projections = {p.name: p for p in projections}
         self._policies = dict(policies or {})
         self._default_policy = default_policy or FailurePolicy()
-        self.runners: dict[str, ProjectionRunner] = {}
+        self._serving = Serving(self.runner)
+        self.runners = self._serving.runners  # the serving runner of each projection
         self.listeners: list[Listener] = []
-        self._views: dict[str, tuple[Path, ReadView]] = {}
-        self._retired: list[ReadView] = []
         self.on_rebuild_needed = on_rebuild_needed
         self.rebuilds = RebuildScheduler(self)
         self._rebuilding = {name: asyncio.Lock() for name in names}
-        self._replaced = asyncio.Event()  # set (and renewed) when a rebuild swaps a runner
         for name in names:
             self.runners[name] = self.make_runner(name, self.stores.generation(name))
 
@@ -146,12 +144,7 @@ class ProjectionHost:
     async def close(self) -> None:
         await self.rebuilds.close()
         await self.stop()
-        for runner in self.runners.values():
-            runner.store.close()
-        for view in [v for _, v in self._views.values()] + self._retired:
-            view.close()  # views of replaced generations stay open until here, for late readers
-        self._views.clear()
-        self._retired.clear()
+        self._serving.close()
         self.skips.close()
         self.stores.close()
 
@@ -164,15 +157,7 @@ class ProjectionHost:
 
     def reader(self, name: str) -> ReadView:
         """The serving read model of ``name``; follows swaps made by rebuilds."""
-        path = self.runner(name).store.path
-        cached = self._views.get(name)
-        if cached is not None and cached[0] == path:
-            return cached[1]
-        if cached is not None:
-            self._retired.append(cached[1])  # a reader may still hold it: closed with the host
-        view = open_reader(path, name)
-        self._views[name] = (path, view)
-        return view
+        return self._serving.reader(name)
 
     async def wait_for(
         self,
@@ -185,35 +170,11 @@ class ProjectionHost:
         A rebuild may swap a projection's runner while we wait; the old one stops
         short of ``position``, so the wait moves on to its successor.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        for name in names or self.names:
-            while not await self._wait_on_current(name, position, deadline - loop.time()):
-                pass
-
-    async def _wait_on_current(self, name: str, position: int, remaining: float) -> bool:
-        """Wait on ``name``'s current runner; False if a runner was replaced
-        meanwhile (the caller then waits again on whichever runner is current)."""
-        runner, replaced = self.runner(name), self._replaced
-        waiting = asyncio.ensure_future(runner.wait_for(position, max(remaining, 0.0)))
-        swap = asyncio.ensure_future(replaced.wait())
-        try:
-            await asyncio.wait([waiting, swap], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            swap.cancel()
-        if waiting.done():
-            waiting.result()  # reached, or the runner's own error (timeout, failure)
-            return True
-        waiting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await waiting
-        return False
+        await self._serving.wait_for(names or self.names, position, timeout)
 
     def install(self, name: str, runner: ProjectionRunner) -> None:
         """Serve ``name`` from ``runner`` (a rebuild's swap), and wake ``wait_for``."""
-        self.runners[name] = runner
-        self._replaced.set()
-        self._replaced = asyncio.Event()
+        self._serving.install(name, runner)
 
     async def unready(self) -> dict[str, str]:
         """Why this host cannot serve truthfully now, by store; empty when ready."""
@@ -228,11 +189,8 @@ class ProjectionHost:
     async def status(self) -> list[RunnerStatus]:
         return [await self.runners[n].status() for n in self.names]
 
-    # -- replay, rebuild, point in time ------------------------------------------------
-
     def check_replay(self, name: str) -> None:
-        """Raise ``ReplayRefusedError`` (an ``InputError``) unless ``name`` may be
-        replayed in place: call it before promising an operator a replay."""
+        """``ReplayRefusedError`` unless ``name`` may be replayed in place (ask first)."""
         check_replayable(self.runner(name).projection)
 
     async def replay(
@@ -241,10 +199,8 @@ class ProjectionHost:
         start: int | datetime,
         progress: Callable[[Progress], None] | None = None,
     ) -> int:
-        """Replay ``name`` alone from a position or time; returns the first position.
-
-        With ``progress``, returns once the replay caught up, reporting like ``rebuild``.
-        """
+        """Replay ``name`` alone from a position or time; returns the first position
+        (with ``progress``: once caught up, reporting like ``rebuild``)."""
         async with self._rebuilding[self.runner(name).name]:  # a rebuild waits for it
             return await rebuild.replay(self, name, start, progress)
 
@@ -259,15 +215,7 @@ class ProjectionHost:
         returns a generation that excludes every retraction it met.
         """
         async with self._rebuilding[self.runner(name).name]:
-            return await self._rebuild_clean(name, progress)
-
-    async def _rebuild_clean(
-        self, name: str, progress: Callable[[Progress], None] | None
-    ) -> ProjectionRunner:
-        runner = await rebuild.rebuild(self, name, progress)
-        while pending_rebuild(runner.store.conn):
-            runner = await rebuild.rebuild(self, name, progress)
-        return runner
+            return await rebuild.rebuild_clean(self, name, progress)
 
     async def rebuild_if_pending(
         self, name: str, progress: Callable[[Progress], None] | None = None
@@ -277,11 +225,11 @@ class ProjectionHost:
         async with self._rebuilding[self.runner(name).name]:
             if not self.rebuild_pending(name):
                 return False
-            await self._rebuild_clean(name, progress)
+            await rebuild.rebuild_clean(self, name, progress)
             return True
 
     def rebuild_pending(self, name: str) -> bool:
-        """True when the serving store of ``name`` notes a retraction not yet rebuilt for."""
+        """True when ``name``'s serving store notes a retraction not yet rebuilt for."""
         return bool(pending_rebuild(self.runner(name).store.conn))
 
     async def on_retraction(self, report: RetractionReport) -> None:

@@ -30,13 +30,22 @@ from kiroku.journal.protocol import Journal
 from kiroku.projections import operations
 from kiroku.projections.generations import ReadStores
 from kiroku.projections.model import BatchCommitted, FailurePolicy, Progress, RunnerState
+from kiroku.projections.rebuild_needed import pending_rebuild
 from kiroku.projections.runner import ProjectionRunner
 from kiroku.projections.safety import check_replayable
 from kiroku.projections.source import EventSource
 from kiroku.projections.store import ProjectionStore, ReadView
 from kiroku.schema.codec import Codec
 
-__all__ = ["Rebuildable", "as_of", "catch_up_source", "rebuild", "replay", "resolve_start"]
+__all__ = [
+    "Rebuildable",
+    "as_of",
+    "catch_up_source",
+    "rebuild",
+    "rebuild_clean",
+    "replay",
+    "resolve_start",
+]
 
 ProgressFn = Callable[[Progress], None]
 
@@ -177,6 +186,16 @@ async def rebuild(
     if was_running:
         await shadow.start()
     return shadow
+
+
+async def rebuild_clean(
+    host: Rebuildable, name: str, progress: ProgressFn | None = None
+) -> ProjectionRunner:
+    """Rebuild until the new generation carries no note of a retraction it applied."""
+    runner = await rebuild(host, name, progress)
+    while pending_rebuild(runner.store.conn):
+        runner = await rebuild(host, name, progress)
+    return runner
 
 
 async def _build(host: Rebuildable, shadow: ProjectionRunner, generation: int) -> None:

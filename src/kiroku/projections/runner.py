@@ -20,7 +20,6 @@ from kiroku.corrections.compensation import Compensation
 from kiroku.domain.envelope import StoredEvent
 from kiroku.errors import ParkedEventError, ReadStoreError, WaitTimeoutError
 from kiroku.journal.protocol import Journal
-from kiroku.projections.apply import BatchWork
 from kiroku.projections.committer import Committer, StoppedError
 from kiroku.projections.model import (
     BatchCommitted,
@@ -40,6 +39,7 @@ from kiroku.projections.source import (
     lag_behind,
 )
 from kiroku.projections.store import ProjectionStore
+from kiroku.projections.work import BatchWork
 from kiroku.schema.codec import Codec
 
 __all__ = ["Listener", "ProjectionRunner"]
