@@ -22,7 +22,13 @@ from kiroku.corrections.exclusion import exclude_retracted
 from kiroku.corrections.source import recovery_view
 from kiroku.domain.decider import Decider
 from kiroku.domain.envelope import Recorded, StoredEvent
-from kiroku.errors import AggregateCrashedError, KirokuError, RecoveryError, SchemaError
+from kiroku.errors import (
+    AggregateCrashedError,
+    DecodeError,
+    KirokuError,
+    RecoveryError,
+    SchemaError,
+)
 from kiroku.journal.protocol import Journal, Snapshot
 from kiroku.runtime.receipts import ReceiptBook
 from kiroku.runtime.result import CommandResult, Receipt, key_of
@@ -204,7 +210,7 @@ class Rehydrator(Generic[S, C, E]):
         wanted = self.decider.state_version
         try:
             if snapshot.state_version == wanted:
-                return self.codec.decode_state(snapshot.data, self.decider.state_type)
+                return self._restore(snapshot.data)
             return self._upcast(snapshot, wanted)
         except SchemaError as e:
             log.warning(
@@ -251,7 +257,15 @@ class Rehydrator(Generic[S, C, E]):
             have,
             wanted,
         )
-        return self.codec.decode_state(encode_json(raw), self.decider.state_type)
+        return self._restore(encode_json(raw))
+
+    def _restore(self, data: bytes) -> S:
+        decider = self.decider
+        stored = self.codec.decode_state(data, decider.snapshot_type)
+        try:
+            return decider.from_snapshot(stored)
+        except (TypeError, ValueError) as e:
+            raise DecodeError(decider.snapshot_type.__qualname__, 0, None, str(e)) from e
 
     def _check_contiguous(
         self, events: Sequence[StoredEvent], base: int, note: str, head: int = 0

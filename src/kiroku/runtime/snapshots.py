@@ -62,7 +62,7 @@ class Snapshotter(Generic[S, C, E]):
                 version=version,
                 state_type=type(state).__qualname__,
                 state_version=self._decider.state_version,
-                data=self._codec.encode_state(state),
+                data=self._codec.encode_state(self._decider.snapshot_of(state)),
                 taken_at=utc_now(),
                 metadata={RECEIPTS_METADATA: book.to_json()},
             )
