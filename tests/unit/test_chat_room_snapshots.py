@@ -4,14 +4,18 @@ and a damaged snapshot is ignored in favour of the events."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import pytest
 from room_v1 import RoomV1
 
 from kiroku import Retention, Runtime
 from kiroku.apps.chat import commands as c
 from kiroku.apps.chat.room import Room
+from kiroku.apps.chat.room_snapshot import RoomSnapshot
 from kiroku.journal.sqlite import SQLiteJournal
 
 ROOM = "r1"
@@ -71,7 +75,19 @@ async def test_a_v2_snapshot_restores_the_same_state(tmp_path: Path) -> None:
         await journal.close()
 
 
-async def test_a_damaged_snapshot_is_ignored_and_the_room_refolded(tmp_path: Path) -> None:
+DAMAGE: dict[str, Callable[[bytes], bytes]] = {
+    "ends": lambda b: b[:-8],
+    "bucket_sizes": lambda b: (int.from_bytes(b, "little") - 1).to_bytes(4, "little"),
+    "seqs": lambda b: b[:-4] + (99).to_bytes(4, "little"),
+    "bucket_depths": lambda b: b"\x01",
+    "author_of": lambda b: b[:-4] + (7).to_bytes(4, "little"),
+}
+
+
+@pytest.mark.parametrize("part", sorted(DAMAGE))
+async def test_a_damaged_snapshot_is_ignored_and_the_room_refolded(
+    tmp_path: Path, part: str
+) -> None:
     journal = await SQLiteJournal.open(tmp_path / "journal.db")
     try:
         async with Runtime(journal, [Room()], snapshot_every=5) as first:
@@ -79,7 +95,10 @@ async def test_a_damaged_snapshot_is_ignored_and_the_room_refolded(tmp_path: Pat
             before = await first.state(Room, ROOM)
         snapshot = await journal.load_snapshot(STREAM)
         assert snapshot is not None
-        damaged = snapshot.data.replace(b'"ends":"', b'"ends":"AAAAAAAAAAAA', 1)
+        stored = msgspec.json.decode(snapshot.data, type=RoomSnapshot)
+        changes: dict[str, Any] = {part: DAMAGE[part](getattr(stored, part))}
+        broken = dataclasses.replace(stored, **changes)
+        damaged = msgspec.json.encode(broken)
         await journal.save_snapshot(dataclasses.replace(snapshot, data=damaged))
         async with Runtime(journal, [Room()]) as second:
             assert _view(await second.state(Room, ROOM)) == _view(before)

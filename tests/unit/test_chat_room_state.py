@@ -9,6 +9,8 @@ shared append-only log could leak one branch's messages into another.
 
 from __future__ import annotations
 
+import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ from room_v1 import RoomStateV1, RoomV1
 from kiroku import DomainError
 from kiroku.apps.chat import commands as c
 from kiroku.apps.chat import events as e
-from kiroku.apps.chat.messages import Messages
+from kiroku.apps.chat.messages import Messages, Packed
 from kiroku.apps.chat.room import Room, RoomState
 from kiroku.apps.chat.room_snapshot import UPCASTERS, RoomSnapshot
 
@@ -183,3 +185,28 @@ def test_one_id_posted_again_and_again_does_not_split_forever() -> None:
     assert m["same"].seq == 300
     assert m["same"].author == "u299"
     assert len(m) == 1
+
+
+def test_a_view_packed_on_another_thread_while_the_log_grows_is_that_view() -> None:
+    """The snapshotter packs on a worker thread while the actor keeps posting."""
+    m = Messages()
+    for i in range(3000):
+        m = m.posting(f"{i:032x}", f"u{i % 5}")
+    m = m.deleting(f"{7:032x}")
+    view, expected = m, dict(m.items())
+    packs: list[Packed] = []
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        worker = threading.Thread(target=lambda: packs.extend(view.packed() for _ in range(30)))
+        worker.start()
+        for i in range(3000, 30_000):  # splits and directory doublings meanwhile
+            m = m.posting(f"{i:032x}", f"u{i % 9}")
+            if i % 100 == 0:
+                m = m.deleting(f"{i - 50:032x}")
+        worker.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert len(packs) == 30
+    for packed in packs:
+        assert dict(Messages.unpacked(packed).items()) == expected

@@ -10,8 +10,10 @@ grows with the history a snapshot already covers (at least a tenth of it), so
 encoding a state of n items costs O(1) per event however large n gets, and
 recovery replays at most ~10% past the snapshot. And the actor does not wait
 for the encode, the write and the retention: it captures the state (immutable)
-and the idempotency book, and goes on with its mailbox while a task saves them;
-one snapshot is in flight at a time, and recovery waits for it first.
+and the idempotency book, and goes on with its mailbox while a task encodes
+them on a worker thread and saves them; one snapshot is in flight at a time,
+and recovery waits for it first. (A decider whose state shares storage with
+its successors, like the chat room's, must make ``snapshot_of`` safe for that.)
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ class Snapshotter(Generic[S, C, E]):
                 version=version,
                 state_type=type(state).__qualname__,
                 state_version=self._decider.state_version,
-                data=self._codec.encode_state(self._decider.snapshot_of(state)),
+                data=await asyncio.to_thread(self._encode, state),
                 taken_at=utc_now(),
                 metadata=metadata,
             )
@@ -121,6 +123,10 @@ class Snapshotter(Generic[S, C, E]):
         log.debug("stream %s: snapshot at version %d", self._stream, version)
         await self._retain(version)
         return True
+
+    def _encode(self, state: S) -> bytes:
+        """On a worker thread: the state is immutable, and the loop goes on meanwhile."""
+        return self._codec.encode_state(self._decider.snapshot_of(state))
 
     async def _retain(self, version: int) -> None:
         if self._retention is None:

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 import msgspec
 
 from kiroku import JSON
-from kiroku.apps.chat.messages import Messages
+from kiroku.apps.chat.messages import Messages, Packed
 
 __all__ = ["UPCASTERS", "RoomSnapshot"]
 
 
 @dataclass(frozen=True, slots=True)
 class RoomSnapshot:
-    """``ends``/``author_of`` are little-endian uint64/uint32 arrays, one item per post."""
+    """The room's fields, then its messages packed (see ``message_log.Packed``)."""
 
     room_id: str = ""
     name: str = ""
@@ -36,17 +36,25 @@ class RoomSnapshot:
     author_of: bytes = b""
     authors: list[str] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
+    depth: int = 0
+    bucket_depths: bytes = b"\x00"
+    bucket_sizes: bytes = b"\x00\x00\x00\x00"
+    hashes: bytes = b""
+    seqs: bytes = b""
 
     @classmethod
     def packing(cls, room: RoomSnapshot, messages: Messages) -> RoomSnapshot:
         """``room``'s own fields, with ``messages`` packed."""
-        ids, ends, author_of, authors, deleted = messages.packed()
+        packed = messages.packed()
         return dataclasses.replace(
-            room, ids=ids, ends=ends, author_of=author_of, authors=authors, deleted=deleted
+            room, **{f.name: getattr(packed, f.name) for f in dataclasses.fields(Packed)}
         )
 
     def messages(self) -> Messages:
-        return Messages.unpacked(self.ids, self.ends, self.author_of, self.authors, self.deleted)
+        """Raises ValueError if the parts do not fit together."""
+        return Messages.unpacked(
+            Packed(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Packed)})
+        )
 
 
 def _v1_to_v2(old: dict[str, JSON]) -> dict[str, JSON]:
