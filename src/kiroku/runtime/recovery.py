@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
@@ -52,6 +52,15 @@ class Loaded(Generic[S]):
     snapshot_version: int
 
 
+@runtime_checkable
+class RecoveryRead(Protocol):
+    """A journal that reads what ``Rehydrator.load`` needs in one round trip."""
+
+    async def recovery_read(
+        self, stream: str
+    ) -> tuple[Snapshot | None, int, list[StoredEvent]]: ...
+
+
 class Rehydrator(Generic[S, C, E]):
     """Reads one stream back into a state; owned by that stream's actor."""
 
@@ -64,6 +73,7 @@ class Rehydrator(Generic[S, C, E]):
         self.stream = stream
         # stored type name -> (its current schema version, a typed decode function)
         self._fast: dict[str, tuple[int, Callable[[bytes], E]]] = {}
+        self._one_trip = journal if isinstance(journal, RecoveryRead) else None
 
     async def load(self, book: ReceiptBook[S, E]) -> Loaded[S]:
         """The latest state, with the idempotency book refilled along the way.
@@ -74,16 +84,25 @@ class Rehydrator(Generic[S, C, E]):
         WrongExpectedVersionError and a catch-up: never a wrong state.
         """
         book.clear()
-        snapshot, head = await asyncio.gather(
-            self.journal.load_snapshot(self.stream), self.journal.stream_version(self.stream)
-        )
+        tail: list[StoredEvent] | None = None  # the events after the snapshot, if read already
+        if self._one_trip is not None:
+            snapshot, head, tail = await self._one_trip.recovery_read(self.stream)
+        else:
+            snapshot, head = await asyncio.gather(
+                self.journal.load_snapshot(self.stream), self.journal.stream_version(self.stream)
+            )
         start = self.usable(snapshot) if snapshot is not None else None
         if snapshot is not None and start is not None:
             book.load(snapshot.metadata)
             state, version = start, snapshot.version
         else:
             state, version = self.decider.initial, 0
-        events = await self.journal.read_stream(self.stream, version + 1) if head > version else []
+        if head <= version:
+            events: list[StoredEvent] = []
+        elif tail is not None and version == (snapshot.version if snapshot is not None else 0):
+            events = tail
+        else:
+            events = await self.journal.read_stream(self.stream, version + 1)
         self._check_contiguous(events, version, _unused(snapshot, start is not None, ""), head)
         view = recovery_view(events, version)
         if view.restart:  # the snapshot holds an event retracted since: start over

@@ -225,6 +225,13 @@ class SQLiteJournal:
         query = partial(q.load_snapshot, stream)
         return await self._readers.run(query, f"loading the snapshot of {stream}")
 
+    async def recovery_read(self, stream: str) -> tuple[Snapshot | None, int, list[StoredEvent]]:
+        """The snapshot, the stream's version and the events after the snapshot, in one
+        trip to a reader thread: what recovering an aggregate reads (``Rehydrator``)."""
+        self._check_open()
+        query = partial(q.recovery_read, stream)
+        return await self._readers.run(query, f"recovering {stream}")
+
     async def close(self) -> None:
         """Finish the writes already queued, wake and end subscribers, close connections."""
         if self._closed:

@@ -37,6 +37,7 @@ __all__ = [
     "position_at",
     "read_all",
     "read_stream",
+    "recovery_read",
     "save_snapshot",
     "stream_version",
 ]
@@ -55,6 +56,10 @@ _SET_STREAM_VERSION = (
     "INSERT INTO streams (stream, version) VALUES (?, ?)"
     " ON CONFLICT (stream) DO UPDATE SET version = excluded.version"
 )
+_ADVANCE_STREAM = (
+    "INSERT INTO streams (stream, version) VALUES (?, ?)"
+    " ON CONFLICT (stream) DO UPDATE SET version = version + ? RETURNING version"
+)
 _SNAPSHOT_COLUMNS = (
     "stream, version, state_type, state_version, CAST(data AS BLOB), taken_at, metadata"
 )
@@ -65,18 +70,21 @@ _SNAPSHOT_COLUMNS = (
 def append(
     stream: str, expected: ExpectedVersion, rows: Sequence[EventRow], tx: Tx
 ) -> AppendResult:
-    conn = tx.conn
-    found = conn.execute(_STREAM_VERSION, (stream,)).fetchone()
-    current: int = found[0] if found else 0
+    """Move the stream's version first (one upsert that also reads it), then check
+    it: a stale append is rolled back by its caller, savepoint or transaction."""
+    conn, n = tx.conn, len(rows)
+    version: int = conn.execute(_ADVANCE_STREAM, (stream, n, n)).fetchone()[0]
+    current = version - n
     check_expected_version(stream, expected, current)
     first = tx.head + 1
-    conn.executemany(
-        _INSERT_EVENT,
-        [(first + i, stream, current + 1 + i, *row) for i, row in enumerate(rows)],
-    )
-    version = current + len(rows)
-    conn.execute(_SET_STREAM_VERSION, (stream, version))
-    tx.head = first + len(rows) - 1
+    if n == 1:
+        conn.execute(_INSERT_EVENT, (first, stream, version, *rows[0]))
+    else:
+        conn.executemany(
+            _INSERT_EVENT,
+            [(first + i, stream, current + 1 + i, *row) for i, row in enumerate(rows)],
+        )
+    tx.head = first + n - 1
     return AppendResult(stream, version, first, tx.head)
 
 
@@ -193,6 +201,15 @@ def position_at(when: datetime, conn: sqlite3.Connection) -> int:
         "SELECT MAX(position) FROM events WHERE occurred_at <= ?", (iso_utc(when),)
     ).fetchone()
     return found[0] or 0
+
+
+def recovery_read(
+    stream: str, conn: sqlite3.Connection
+) -> tuple[Snapshot | None, int, list[StoredEvent]]:
+    snapshot = load_snapshot(stream, conn)
+    base = 0 if snapshot is None else snapshot.version
+    version = stream_version(stream, conn)
+    return snapshot, version, read_stream(stream, base + 1, None, conn) if version > base else []
 
 
 def load_snapshot(stream: str, conn: sqlite3.Connection) -> Snapshot | None:
