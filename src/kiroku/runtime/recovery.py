@@ -21,7 +21,7 @@ import msgspec
 from kiroku.corrections.exclusion import exclude_retracted
 from kiroku.corrections.source import recovery_view
 from kiroku.domain.decider import Decider
-from kiroku.domain.envelope import Recorded, StoredEvent
+from kiroku.domain.envelope import Folded, Recorded, StoredEvent
 from kiroku.errors import (
     AggregateCrashedError,
     DecodeError,
@@ -58,7 +58,7 @@ class RecoveryRead(Protocol):
 
     async def recovery_read(
         self, stream: str
-    ) -> tuple[Snapshot | None, int, list[StoredEvent]]: ...
+    ) -> tuple[Snapshot | None, int, list[StoredEvent], list[Folded]]: ...
 
 
 class Rehydrator(Generic[S, C, E]):
@@ -85,8 +85,9 @@ class Rehydrator(Generic[S, C, E]):
         """
         book.clear()
         tail: list[StoredEvent] | None = None  # the events after the snapshot, if read already
+        folded: list[Folded] = []  # or those events without envelopes: no system event among them
         if self._one_trip is not None:
-            snapshot, head, tail = await self._one_trip.recovery_read(self.stream)
+            snapshot, head, tail, folded = await self._one_trip.recovery_read(self.stream)
         else:
             snapshot, head = await asyncio.gather(
                 self.journal.load_snapshot(self.stream), self.journal.stream_version(self.stream)
@@ -97,9 +98,13 @@ class Rehydrator(Generic[S, C, E]):
             state, version = start, snapshot.version
         else:
             state, version = self.decider.initial, 0
+        read_after = snapshot.version if snapshot is not None else 0
+        if folded and version == read_after and head > version:
+            self._check_contiguous(folded, version, _unused(snapshot, start is not None, ""), head)
+            return Loaded(self.fold(state, folded, book), folded[-1].version, version)
         if head <= version:
             events: list[StoredEvent] = []
-        elif tail is not None and version == (snapshot.version if snapshot is not None else 0):
+        elif tail is not None and version == read_after:
             events = tail
         else:
             events = await self.journal.read_stream(self.stream, version + 1)
@@ -163,7 +168,12 @@ class Rehydrator(Generic[S, C, E]):
         events = await self.journal.read_stream(self.stream, first, version)
         return [e for e in events if e.occurred_at <= at] if at is not None else events
 
-    def fold(self, state: S, events: Sequence[StoredEvent], book: ReceiptBook[S, E] | None) -> S:
+    def fold(
+        self,
+        state: S,
+        events: Sequence[StoredEvent] | Sequence[Folded],
+        book: ReceiptBook[S, E] | None,
+    ) -> S:
         """Decode and apply ``events``; keyed ones are gathered into results for ``book``.
 
         The hot loop of recovery: events at their type's current version decode
@@ -188,10 +198,11 @@ class Rehydrator(Generic[S, C, E]):
             except Exception as e:
                 raise AggregateCrashedError(self.stream, e) from e
             if book is not None and (group or stored.metadata):
+                assert isinstance(stored, StoredEvent)  # Folded rows have no metadata
                 self._gather(group, stored, data, state, book)
         return state
 
-    def _decode(self, stored: StoredEvent) -> E:
+    def _decode(self, stored: StoredEvent | Folded) -> E:
         spec = self.codec.registry.resolve(stored.type, stored.position)
         data = self.codec.decode_data(spec, stored.schema_version, stored.data, stored.position)
         if stored.schema_version == spec.version and stored.type not in self._fast:
@@ -287,7 +298,7 @@ class Rehydrator(Generic[S, C, E]):
             raise DecodeError(decider.snapshot_type.__qualname__, 0, None, str(e)) from e
 
     def _check_contiguous(
-        self, events: Sequence[StoredEvent], base: int, note: str, head: int = 0
+        self, events: Sequence[StoredEvent] | Sequence[Folded], base: int, note: str, head: int = 0
     ) -> None:
         """Raise RecoveryError unless ``events`` continue right after ``base``."""
         if events:
