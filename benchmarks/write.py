@@ -141,6 +141,11 @@ class Outcome:
     events: int
     seconds: float
     latencies: tuple[float, ...]
+    cpu: float = 0.0  # process CPU seconds (all threads) over the run
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu / self.events * 1e6
 
     @property
     def rate(self) -> float:
@@ -165,12 +170,12 @@ async def run_kiroku(directory: Path, work: Workload) -> Outcome:
                 await runtime.execute(Counter, ident, command)
                 latencies.append(time.perf_counter() - t0)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(caller(i) for i in range(work.callers)))
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     await runtime.close()
     await journal.close()
-    return Outcome("kiroku", work.callers, work.events, seconds, tuple(latencies))
+    return Outcome("kiroku", work.callers, work.events, seconds, tuple(latencies), cpu)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,11 +264,11 @@ def run_threads(name: str, work: Workload, one: Callable[[int, list[float]], Non
         with lock:
             latencies.extend(mine)
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=work.callers) as pool:
         list(pool.map(caller, range(work.callers)))
-    seconds = time.perf_counter() - start
-    return Outcome(name, work.callers, work.events, seconds, tuple(latencies))
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return Outcome(name, work.callers, work.events, seconds, tuple(latencies), cpu)
 
 
 def run_eventsourcing(directory: Path, work: Workload) -> Outcome:
@@ -376,13 +381,13 @@ async def _time_recovery(journal: SQLiteJournal, codec: Codec, repeats: int) -> 
 
 def table(outcomes: list[Outcome]) -> list[str]:
     lines = [
-        "| contender | callers | events | seconds | events/s | median ms | p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| contender | callers | events | seconds | events/s | median ms | p99 ms | CPU us/event |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for o in outcomes:
         lines.append(
             f"| {o.contender} | {o.callers} | {o.events} | {o.seconds:.2f} | {o.rate:,.0f} | "
-            f"{o.quantile(0.5):.2f} | {o.quantile(0.99):.2f} |"
+            f"{o.quantile(0.5):.2f} | {o.quantile(0.99):.2f} | {o.cpu_us:,.0f} |"
         )
     return lines
 
@@ -424,6 +429,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     aggregates, commands, callers = (20, 3, 5) if args.quick else (1000, 10, 100)
     size, repeats = (300, 2) if args.quick else (10_000, 7)
     outcomes: list[Outcome] = []
+    spreads: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kiroku-bench-") as tmp:
         for n_callers in (1, callers):
             work = Workload(aggregates, commands, n_callers)
@@ -435,6 +441,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     rounds.setdefault(contender, []).append(_run(contender, directory, work))
                     print(table(rounds[contender][-1:])[-1], flush=True)
             outcomes += [_median(runs) for runs in rounds.values()]
+            spreads.append(_round_ratios(n_callers, rounds))
         rehydrate_dir = Path(tmp) / "rehydrate"
         rehydrate_dir.mkdir()
         rehydration = asyncio.run(rehydrate(rehydrate_dir, size, repeats))
@@ -447,12 +454,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("\n".join(table(outcomes)))
     print()
     print("\n".join(ratios(outcomes)))
+    print("\n".join(spreads))
     print(
         f"\nrehydrate {size} events: {rehydration.without_snapshot:.2f} ms without a snapshot "
         f"(of which SQLiteJournal.read_stream {rehydration.reading:.2f} ms, "
         f"{rehydration.reading_cpu:.2f} ms of CPU), "
         f"{rehydration.with_snapshot:.3f} ms with one (median of {repeats})"
     )
+
+
+def _round_ratios(callers: int, rounds: dict[str, list[Outcome]]) -> str:
+    """kiroku/eventsourcing in each interleaved round: the spread behind the median."""
+    each = [k.rate / e.rate for k, e in zip(rounds["kiroku"], rounds["eventsourcing"], strict=True)]
+    listed = ", ".join(f"{r:.1f}x" for r in each)
+    return f"- {callers} caller(s), kiroku/eventsourcing per round: {listed}"
 
 
 def _median(runs: list[Outcome]) -> Outcome:

@@ -13,7 +13,7 @@ plain given/when/then tables (see ``kiroku.testing``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import ClassVar, Generic, TypeAlias, TypeVar
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
 
 from kiroku.domain.envelope import JSON
 
@@ -61,3 +61,17 @@ class Decider(Generic[S, C, E]):
     @property
     def state_type(self) -> type[S]:
         return type(self.initial)
+
+    # A snapshot stores ``snapshot_of(state)``, a value of ``snapshot_type``, which
+    # is the state itself unless a decider keeps its state in a form that does not
+    # encode as it is (e.g. shared arrays) and overrides all three.
+
+    @property
+    def snapshot_type(self) -> type[Any]:
+        return self.state_type
+
+    def snapshot_of(self, state: S) -> object:
+        return state
+
+    def from_snapshot(self, stored: object) -> S:
+        return stored  # type: ignore[return-value]  # decoded as snapshot_type, the state type

@@ -25,6 +25,7 @@ from kiroku.domain.streams import category_of, id_of
 
 __all__ = [
     "JSON",
+    "Folded",
     "Metadata",
     "NewEvent",
     "Recorded",
@@ -95,6 +96,19 @@ class StoredEvent(msgspec.Struct, frozen=True, gc=False):
             self.causation_id,
             self.metadata,
         )
+
+
+class Folded(msgspec.Struct, frozen=True, gc=False):
+    """A stored event as recovery folds it, without what only readers want (stream,
+    event id, times, correlation): a journal may hand these out for a stream range
+    holding no metadata and no system event, where a full envelope is never built."""
+
+    position: int
+    version: int
+    type: str
+    schema_version: int
+    data: bytes
+    metadata: Metadata
 
 
 class Recorded(msgspec.Struct, Generic[E], frozen=True, gc=False):

@@ -126,6 +126,7 @@ class Actor(Generic[S, C, E]):
                 while mailbox:
                     job = mailbox.popleft()
                     if job is None:
+                        await self._snapshotter.settled()
                         return
                     if job[2].done():  # a caller that gave up is not served
                         continue
@@ -136,6 +137,7 @@ class Actor(Generic[S, C, E]):
                         await self._answering(batch, self._serve_batch(batch))
                 await self._sleep()
         finally:
+            self._snapshotter.cancel()  # only still running if this task was torn down
             self._on_exit(self)
             self._refuse_leftovers()
 
@@ -209,7 +211,7 @@ class Actor(Generic[S, C, E]):
             self._crashed(plan.crash)
             self._mailbox.extendleft(reversed(plan.rest))  # decided again, on a rebuilt state
         elif self._snapshotter.due(self._version):
-            await self._snapshotter.take(self._state, self._version, self._book)
+            self._snapshotter.start(self._state, self._version, self._book)
 
     def _failed(self, error: Exception) -> None:
         """Believe the journal, not memory, next time; a bug is also logged loudly."""
@@ -223,6 +225,7 @@ class Actor(Generic[S, C, E]):
         self._loaded = False
 
     async def _recover(self) -> None:
+        await self._snapshotter.settled()  # its retention must not race our reads
         loaded = await self._rehydrator.load(self._book)
         self._state, self._version = loaded.state, loaded.version
         self._snapshotter.recovered(loaded.snapshot_version)

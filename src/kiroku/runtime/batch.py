@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeAlias, TypeVar
 
 from kiroku.domain.decider import Decider
-from kiroku.domain.envelope import NewEvent, Recorded
+from kiroku.domain.envelope import NewEvent, Recorded, utc_now
 from kiroku.errors import AggregateCrashedError, DomainError, KirokuError
 from kiroku.journal.protocol import AppendResult, Journal
 from kiroku.runtime.ids import new_event_id
@@ -221,11 +221,12 @@ class Planner(Generic[S, C, E]):
         metadata = options.metadata
         if options.idempotency_key is not None:
             metadata = {**(metadata or {}), IDEMPOTENCY_KEY: options.idempotency_key}
-        encode = self._codec.encode
+        encode, now = self._codec.encode, utc_now()  # one clock read per command
         return [
             encode(
                 e,
                 event_id=new_event_id(),
+                occurred_at=now,
                 correlation_id=options.correlation_id,
                 causation_id=options.causation_id,
                 metadata=metadata,

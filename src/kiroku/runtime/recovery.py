@@ -14,15 +14,21 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import msgspec
 
 from kiroku.corrections.exclusion import exclude_retracted
 from kiroku.corrections.source import recovery_view
 from kiroku.domain.decider import Decider
-from kiroku.domain.envelope import Recorded, StoredEvent
-from kiroku.errors import AggregateCrashedError, KirokuError, RecoveryError, SchemaError
+from kiroku.domain.envelope import Folded, Recorded, StoredEvent
+from kiroku.errors import (
+    AggregateCrashedError,
+    DecodeError,
+    KirokuError,
+    RecoveryError,
+    SchemaError,
+)
 from kiroku.journal.protocol import Journal, Snapshot
 from kiroku.runtime.receipts import ReceiptBook
 from kiroku.runtime.result import CommandResult, Receipt, key_of
@@ -46,6 +52,15 @@ class Loaded(Generic[S]):
     snapshot_version: int
 
 
+@runtime_checkable
+class RecoveryRead(Protocol):
+    """A journal that reads what ``Rehydrator.load`` needs in one round trip."""
+
+    async def recovery_read(
+        self, stream: str
+    ) -> tuple[Snapshot | None, int, list[StoredEvent], list[Folded]]: ...
+
+
 class Rehydrator(Generic[S, C, E]):
     """Reads one stream back into a state; owned by that stream's actor."""
 
@@ -58,6 +73,7 @@ class Rehydrator(Generic[S, C, E]):
         self.stream = stream
         # stored type name -> (its current schema version, a typed decode function)
         self._fast: dict[str, tuple[int, Callable[[bytes], E]]] = {}
+        self._one_trip = journal if isinstance(journal, RecoveryRead) else None
 
     async def load(self, book: ReceiptBook[S, E]) -> Loaded[S]:
         """The latest state, with the idempotency book refilled along the way.
@@ -68,16 +84,30 @@ class Rehydrator(Generic[S, C, E]):
         WrongExpectedVersionError and a catch-up: never a wrong state.
         """
         book.clear()
-        snapshot, head = await asyncio.gather(
-            self.journal.load_snapshot(self.stream), self.journal.stream_version(self.stream)
-        )
+        tail: list[StoredEvent] | None = None  # the events after the snapshot, if read already
+        folded: list[Folded] = []  # or those events without envelopes: no system event among them
+        if self._one_trip is not None:
+            snapshot, head, tail, folded = await self._one_trip.recovery_read(self.stream)
+        else:
+            snapshot, head = await asyncio.gather(
+                self.journal.load_snapshot(self.stream), self.journal.stream_version(self.stream)
+            )
         start = self.usable(snapshot) if snapshot is not None else None
         if snapshot is not None and start is not None:
             book.load(snapshot.metadata)
             state, version = start, snapshot.version
         else:
             state, version = self.decider.initial, 0
-        events = await self.journal.read_stream(self.stream, version + 1) if head > version else []
+        read_after = snapshot.version if snapshot is not None else 0
+        if folded and version == read_after and head > version:
+            self._check_contiguous(folded, version, _unused(snapshot, start is not None, ""), head)
+            return Loaded(self.fold(state, folded, book), folded[-1].version, version)
+        if head <= version:
+            events: list[StoredEvent] = []
+        elif tail is not None and version == read_after:
+            events = tail
+        else:
+            events = await self.journal.read_stream(self.stream, version + 1)
         self._check_contiguous(events, version, _unused(snapshot, start is not None, ""), head)
         view = recovery_view(events, version)
         if view.restart:  # the snapshot holds an event retracted since: start over
@@ -138,7 +168,12 @@ class Rehydrator(Generic[S, C, E]):
         events = await self.journal.read_stream(self.stream, first, version)
         return [e for e in events if e.occurred_at <= at] if at is not None else events
 
-    def fold(self, state: S, events: Sequence[StoredEvent], book: ReceiptBook[S, E] | None) -> S:
+    def fold(
+        self,
+        state: S,
+        events: Sequence[StoredEvent] | Sequence[Folded],
+        book: ReceiptBook[S, E] | None,
+    ) -> S:
         """Decode and apply ``events``; keyed ones are gathered into results for ``book``.
 
         The hot loop of recovery: events at their type's current version decode
@@ -163,10 +198,11 @@ class Rehydrator(Generic[S, C, E]):
             except Exception as e:
                 raise AggregateCrashedError(self.stream, e) from e
             if book is not None and (group or stored.metadata):
+                assert isinstance(stored, StoredEvent)  # Folded rows have no metadata
                 self._gather(group, stored, data, state, book)
         return state
 
-    def _decode(self, stored: StoredEvent) -> E:
+    def _decode(self, stored: StoredEvent | Folded) -> E:
         spec = self.codec.registry.resolve(stored.type, stored.position)
         data = self.codec.decode_data(spec, stored.schema_version, stored.data, stored.position)
         if stored.schema_version == spec.version and stored.type not in self._fast:
@@ -204,7 +240,7 @@ class Rehydrator(Generic[S, C, E]):
         wanted = self.decider.state_version
         try:
             if snapshot.state_version == wanted:
-                return self.codec.decode_state(snapshot.data, self.decider.state_type)
+                return self._restore(snapshot.data)
             return self._upcast(snapshot, wanted)
         except SchemaError as e:
             log.warning(
@@ -251,10 +287,18 @@ class Rehydrator(Generic[S, C, E]):
             have,
             wanted,
         )
-        return self.codec.decode_state(encode_json(raw), self.decider.state_type)
+        return self._restore(encode_json(raw))
+
+    def _restore(self, data: bytes) -> S:
+        decider = self.decider
+        stored = self.codec.decode_state(data, decider.snapshot_type)
+        try:
+            return decider.from_snapshot(stored)
+        except (TypeError, ValueError) as e:
+            raise DecodeError(decider.snapshot_type.__qualname__, 0, None, str(e)) from e
 
     def _check_contiguous(
-        self, events: Sequence[StoredEvent], base: int, note: str, head: int = 0
+        self, events: Sequence[StoredEvent] | Sequence[Folded], base: int, note: str, head: int = 0
     ) -> None:
         """Raise RecoveryError unless ``events`` continue right after ``base``."""
         if events:

@@ -9,41 +9,40 @@ retried request is a no-op. ``evolve`` only folds; it never checks anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from kiroku import Decider
+from kiroku import JSON, Decider
 from kiroku.apps.chat import commands as c
 from kiroku.apps.chat import events as e
 from kiroku.apps.chat import rules as r
+from kiroku.apps.chat.messages import MessageInfo, Messages
+from kiroku.apps.chat.room_snapshot import UPCASTERS, RoomSnapshot
 
 __all__ = ["MessageInfo", "Room", "RoomState"]
 
 
 @dataclass(frozen=True, slots=True)
-class MessageInfo:
-    """What the rules need about a message: not its body, which only readers want."""
-
-    author: str
-    seq: int
-    deleted: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class RoomState:
+    """The room as the rules see it; ``messages`` costs a few dozen bytes per message
+    and a post O(1) (see ``messages``), however long the room's history."""
+
     room_id: str = ""
     name: str = ""
     owner: str = ""
     members: tuple[str, ...] = ()
     archived: bool = False
-    posted: int = 0
-    messages: dict[str, MessageInfo] = field(default_factory=dict)
+    messages: Messages = field(default_factory=Messages)
     read_up_to: dict[str, int] = field(default_factory=dict)
 
     @property
     def created(self) -> bool:
         return bool(self.room_id)
+
+    @property
+    def posted(self) -> int:
+        return self.messages.posted
 
 
 def _require_room(cmd: c.RoomCommand, state: RoomState) -> None:
@@ -165,20 +164,16 @@ _DECIDE: dict[type, Callable[[Any, RoomState], list[e.RoomEvent]]] = {
 }
 
 
-def _with_message(state: RoomState, message_id: str, info: MessageInfo) -> RoomState:
-    return replace(state, messages={**state.messages, message_id: info})
-
-
 def _evolve_message(state: RoomState, event: e.RoomEvent) -> RoomState:
     match event:
         case e.MessagePosted(message_id=mid, author=author):
-            state = replace(state, posted=state.posted + 1)
-            return _with_message(state, mid, MessageInfo(author, state.posted))
-        case e.MessageDeleted(message_id=mid) if mid in state.messages:
-            return _with_message(state, mid, replace(state.messages[mid], deleted=True))
-        case e.ReadMarked(user=user, message_id=mid) if mid in state.messages:
-            seq = state.messages[mid].seq
-            return replace(state, read_up_to={**state.read_up_to, user: seq})
+            return replace(state, messages=state.messages.posting(mid, author))
+        case e.MessageDeleted(message_id=mid):
+            return replace(state, messages=state.messages.deleting(mid))
+        case e.ReadMarked(user=user, message_id=mid):
+            info = state.messages.get(mid)
+            if info is not None:
+                return replace(state, read_up_to={**state.read_up_to, user: info.seq})
     # MessageEdited changes nothing the rules look at; an event about a message
     # that only a retracted event posted has nothing to apply to.
     return state
@@ -187,6 +182,11 @@ def _evolve_message(state: RoomState, event: e.RoomEvent) -> RoomState:
 class Room(Decider[RoomState, c.RoomCommand, e.RoomEvent]):
     category: ClassVar[str] = "room"
     initial = RoomState()
+    # 2: the messages as packed arrays (RoomSnapshot) instead of a JSON object per message
+    state_version: ClassVar[int] = 2
+    snapshot_upcasters: ClassVar[Mapping[int, Callable[[dict[str, JSON]], dict[str, JSON]]]] = (
+        UPCASTERS
+    )
 
     def decide(self, command: c.RoomCommand, state: RoomState) -> Sequence[e.RoomEvent]:
         return _DECIDE[type(command)](command, state)
@@ -206,3 +206,26 @@ class Room(Decider[RoomState, c.RoomCommand, e.RoomEvent]):
             case e.RoomArchived():
                 return replace(state, archived=True)
         return _evolve_message(state, event)
+
+    @property
+    def snapshot_type(self) -> type[RoomSnapshot]:
+        return RoomSnapshot
+
+    def snapshot_of(self, state: RoomState) -> RoomSnapshot:
+        room = RoomSnapshot(
+            state.room_id, state.name, state.owner, state.members, state.archived, state.read_up_to
+        )
+        return RoomSnapshot.packing(room, state.messages)
+
+    def from_snapshot(self, stored: object) -> RoomState:
+        if not isinstance(stored, RoomSnapshot):
+            raise TypeError(f"not a RoomSnapshot: {type(stored).__qualname__}")
+        return RoomState(
+            stored.room_id,
+            stored.name,
+            stored.owner,
+            stored.members,
+            stored.archived,
+            stored.messages(),
+            stored.read_up_to,
+        )

@@ -28,7 +28,7 @@ from functools import partial
 from pathlib import Path
 from types import TracebackType
 
-from kiroku.domain.envelope import NewEvent, StoredEvent
+from kiroku.domain.envelope import Folded, NewEvent, StoredEvent
 from kiroku.domain.streams import validate_stream
 from kiroku.errors import InputError, JournalClosedError
 from kiroku.journal.checks import check_append
@@ -224,6 +224,16 @@ class SQLiteJournal:
         self._check_open()
         query = partial(q.load_snapshot, stream)
         return await self._readers.run(query, f"loading the snapshot of {stream}")
+
+    async def recovery_read(
+        self, stream: str
+    ) -> tuple[Snapshot | None, int, list[StoredEvent], list[Folded]]:
+        """The snapshot, the stream's version and the events after the snapshot (whole,
+        or all of them Folded), in one trip to a reader thread: what recovering an
+        aggregate reads (``Rehydrator``)."""
+        self._check_open()
+        query = partial(q.recovery_read, stream)
+        return await self._readers.run(query, f"recovering {stream}")
 
     async def close(self) -> None:
         """Finish the writes already queued, wake and end subscribers, close connections."""

@@ -9,16 +9,18 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from kiroku.domain.envelope import StoredEvent
+from kiroku.domain.envelope import Folded, StoredEvent
 from kiroku.errors import EventNotFoundError, InputError, KirokuError, WrongExpectedVersionError
 from kiroku.journal.checks import check_expected_version
 from kiroku.journal.protocol import AppendResult, ExpectedVersion, Snapshot
 from kiroku.journal.sqlite.schema import (
     EVENT_COLUMNS,
+    FOLDED_COLUMNS,
     EventRow,
     convert_error,
     encode_snapshot,
     iso_utc,
+    to_folded,
     to_snapshot,
     to_stored,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "position_at",
     "read_all",
     "read_stream",
+    "recovery_read",
     "save_snapshot",
     "stream_version",
 ]
@@ -55,6 +58,16 @@ _SET_STREAM_VERSION = (
     "INSERT INTO streams (stream, version) VALUES (?, ?)"
     " ON CONFLICT (stream) DO UPDATE SET version = excluded.version"
 )
+_ADVANCE_STREAM = (
+    "INSERT INTO streams (stream, version) VALUES (?, ?)"
+    " ON CONFLICT (stream) DO UPDATE SET version = version + ? RETURNING version"
+)
+SYSTEM_PREFIX = "kiroku."  # corrections.events.SYSTEM_PREFIX (a test keeps them equal)
+_NEEDS_WHOLE = (
+    "SELECT 1 FROM events WHERE stream = ? AND version > ?"
+    " AND (metadata != '{}' OR type LIKE ?) LIMIT 1"
+)
+_FOLDED = f"SELECT {FOLDED_COLUMNS} FROM events WHERE stream = ? AND version > ? ORDER BY version"
 _SNAPSHOT_COLUMNS = (
     "stream, version, state_type, state_version, CAST(data AS BLOB), taken_at, metadata"
 )
@@ -65,18 +78,21 @@ _SNAPSHOT_COLUMNS = (
 def append(
     stream: str, expected: ExpectedVersion, rows: Sequence[EventRow], tx: Tx
 ) -> AppendResult:
-    conn = tx.conn
-    found = conn.execute(_STREAM_VERSION, (stream,)).fetchone()
-    current: int = found[0] if found else 0
+    """Move the stream's version first (one upsert that also reads it), then check
+    it: a stale append is rolled back by its caller, savepoint or transaction."""
+    conn, n = tx.conn, len(rows)
+    version: int = conn.execute(_ADVANCE_STREAM, (stream, n, n)).fetchone()[0]
+    current = version - n
     check_expected_version(stream, expected, current)
     first = tx.head + 1
-    conn.executemany(
-        _INSERT_EVENT,
-        [(first + i, stream, current + 1 + i, *row) for i, row in enumerate(rows)],
-    )
-    version = current + len(rows)
-    conn.execute(_SET_STREAM_VERSION, (stream, version))
-    tx.head = first + len(rows) - 1
+    if n == 1:
+        conn.execute(_INSERT_EVENT, (first, stream, version, *rows[0]))
+    else:
+        conn.executemany(
+            _INSERT_EVENT,
+            [(first + i, stream, current + 1 + i, *row) for i, row in enumerate(rows)],
+        )
+    tx.head = first + n - 1
     return AppendResult(stream, version, first, tx.head)
 
 
@@ -193,6 +209,23 @@ def position_at(when: datetime, conn: sqlite3.Connection) -> int:
         "SELECT MAX(position) FROM events WHERE occurred_at <= ?", (iso_utc(when),)
     ).fetchone()
     return found[0] or 0
+
+
+def recovery_read(
+    stream: str, conn: sqlite3.Connection
+) -> tuple[Snapshot | None, int, list[StoredEvent], list[Folded]]:
+    """The snapshot, the version, and the events after the snapshot: as Folded rows
+    (five columns, nothing to parse) unless one of them has metadata or is a
+    system event, which recovery needs whole."""
+    snapshot = load_snapshot(stream, conn)
+    base = 0 if snapshot is None else snapshot.version
+    version = stream_version(stream, conn)
+    if version <= base:
+        return snapshot, version, [], []
+    if conn.execute(_NEEDS_WHOLE, (stream, base, SYSTEM_PREFIX + "%")).fetchone() is not None:
+        return snapshot, version, read_stream(stream, base + 1, None, conn), []
+    rows = conn.execute(_FOLDED, (stream, base)).fetchall()
+    return snapshot, version, [], to_folded(rows)
 
 
 def load_snapshot(stream: str, conn: sqlite3.Connection) -> Snapshot | None:

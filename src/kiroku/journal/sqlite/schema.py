@@ -30,7 +30,7 @@ from typing import Any, TypeAlias, cast
 
 import msgspec
 
-from kiroku.domain.envelope import JSON, Metadata, NewEvent, StoredEvent
+from kiroku.domain.envelope import JSON, Folded, Metadata, NewEvent, StoredEvent
 from kiroku.errors import InputError, JournalError, KirokuError
 from kiroku.journal.protocol import Snapshot
 from kiroku.schema.codec import decode_json, encode_json
@@ -43,6 +43,7 @@ __all__ = [
     "encode_events",
     "encode_snapshot",
     "iso_utc",
+    "to_folded",
     "to_snapshot",
     "to_stored",
     "uuid_text",
@@ -80,6 +81,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
 ) WITHOUT ROWID;
 """
 
+FOLDED_COLUMNS = "position, version, type, schema_version, CAST(data AS BLOB)"
 EVENT_COLUMNS = (
     "position, stream, version, type, schema_version, CAST(data AS BLOB), event_id,"
     " occurred_at, correlation_id, causation_id, metadata"
@@ -188,6 +190,15 @@ def to_stored(rows: Sequence[Any]) -> list[StoredEvent]:
             _,
         ), id_, meta in zip(rows, ids, metadatas, strict=True)
     ]
+
+
+_NO_METADATA: Metadata = {}
+
+
+def to_folded(rows: Sequence[Any]) -> list[Folded]:
+    """``SELECT {FOLDED_COLUMNS}`` rows, all with empty metadata, as Folded."""
+    none = _NO_METADATA
+    return [Folded(p, v, t, sv, d, none) for p, v, t, sv, d in rows]
 
 
 def encode_snapshot(snapshot: Snapshot) -> tuple[str, int, str, int, str, str, str]:
