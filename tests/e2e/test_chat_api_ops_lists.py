@@ -123,8 +123,8 @@ async def test_parked_pages_groups_and_bulk(server: ChatServer, http: httpx.Asyn
     retried = await http.post("/api/admin/parked/bulk", json={"action": "retry", "refs": refs[:2]})
     assert retried.json()["failed"] == 2  # still poison: parked again, reported
     group = {"projection": "chat.search", "error": search[0]["error"]}
-    body = {"action": "skip", "group": group, "reason": "bad producer"}
-    skipped = (await http.post("/api/admin/parked/bulk", json=body)).json()
+    skip = {"action": "skip", "group": group, "reason": "bad producer"}
+    skipped = (await http.post("/api/admin/parked/bulk", json=skip)).json()
     assert skipped["done"] == skipped["selected"] == POISONED
     left = (await _ok(http, "/api/admin/parked/groups"))["groups"]
     assert [g for g in left if g["projection"] == "chat.search"] == []
