@@ -39,6 +39,10 @@ from kiroku.projections import Progress, resolve_start
 __all__ = ["OpsTasks", "rebuild_when_needed", "routes"]
 
 
+BEHIND_SECONDS = 5.0
+"""Lag after which a projection counts as behind in ``/readyz``."""
+
+
 class ReplayBody(msgspec.Struct):
     from_position: int | None = None
     from_time: datetime | None = None
@@ -211,10 +215,23 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when every projection runs (not failed, not stopped)."""
+    """Ready when every projection runs (not failed, not stopped).
+
+    ``behind`` names projections more than ``BEHIND_SECONDS`` behind the journal:
+    ready, but what they serve is late. The chat page reads both to say
+    "messages are delayed" instead of a green "Live" over a read side that is not
+    showing new posts.
+    """
     statuses = await node_of(request).read.host.status()
     failing: list[JSON] = [s.name for s in statuses if s.state in ("failed", "stopped")]
-    body: dict[str, JSON] = {"status": "ready" if not failing else "not ready", "failing": failing}
+    behind: list[JSON] = [
+        s.name for s in statuses if s.name not in failing and s.lag_seconds > BEHIND_SECONDS
+    ]
+    body: dict[str, JSON] = {
+        "status": "ready" if not failing else "not ready",
+        "failing": failing,
+        "behind": behind,
+    }
     return JSONResponse(body, status_code=503 if failing else 200)
 
 
