@@ -67,8 +67,8 @@ def test_the_event_browser_shows_an_events_ledger(tab: Tab, tokens: dict[str, st
     page = tab.page
     page.goto(tab.base_url + "/#/ops")
     events = page.locator("#event-table tbody tr")
-    expect(events.first).to_contain_text("chat.RoomCreated")
-    expect(events.nth(1)).to_contain_text("chat.MessagePosted")
+    expect(events.first).to_contain_text("chat.MessagePosted")  # newest first
+    expect(events.last).to_contain_text("chat.RoomCreated")
 
     page.get_by_role("button", name="Open event 2").click()
     detail = page.locator("#event-detail")
@@ -78,7 +78,7 @@ def test_the_event_browser_shows_an_events_ledger(tab: Tab, tokens: dict[str, st
     expect(ledger.locator('tr[data-consumer="chat.timeline"]')).to_contain_text("applied")
     expect(ledger.locator('tr[data-consumer="chat.search"]')).to_contain_text("applied")
 
-    stream = page.locator("#event-table tbody tr").first.locator("td").nth(1).inner_text()
+    stream = page.locator("#event-table tbody tr").last.locator("td").nth(1).inner_text()
     page.get_by_label("Stream").fill(stream)
     page.get_by_role("button", name="Show").click()
     expect(events).to_have_count(4)  # created + three posts, nothing from other streams

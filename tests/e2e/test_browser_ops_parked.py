@@ -28,6 +28,8 @@ def test_a_parked_event_is_retried_then_skipped_from_the_page(tab: Tab, server: 
 
     page.once("dialog", lambda dialog: dialog.accept("a producer bug"))
     timeline.get_by_role("button", name="Skip").click()
+    expect(rows.filter(has_text="chat.timeline")).to_have_count(0)  # no longer open
+    page.locator("#parked-resolved").check()  # resolved ones keep the record
     expect(timeline).to_contain_text("skipped")
     expect(timeline).to_contain_text("a producer bug (by ann)")
     expect(timeline.get_by_role("button", name="Skip")).to_have_count(0)

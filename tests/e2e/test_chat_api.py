@@ -277,7 +277,10 @@ async def test_operations_over_http(users: dict[str, Api], client: httpx.AsyncCl
         ["chat.history", "chat.rooms", "chat.search", "chat.timeline"], "applied"
     )
     in_stream = await ann.ok("GET", "/api/admin/events", params={"stream": f"room-{room}"})
-    assert [e["type"] for e in in_stream["events"]] == ["chat.RoomCreated", "chat.MessagePosted"]
+    assert [e["type"] for e in in_stream["events"]] == ["chat.MessagePosted", "chat.RoomCreated"]
+    params = {"stream": f"room-{room}", "after": 0}  # oldest first from a position
+    oldest = await ann.ok("GET", "/api/admin/events", params=params)
+    assert [e["type"] for e in oldest["events"]] == ["chat.RoomCreated", "chat.MessagePosted"]
     assert (await ann.ok("GET", "/api/admin/parked"))["parked"] == []
 
     started = await ann.ok(

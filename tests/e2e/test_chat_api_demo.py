@@ -3,6 +3,8 @@ start, and a restart that survives what users did to the demo rooms meanwhile.""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -40,5 +42,18 @@ async def test_without_demo_there_are_no_demo_tokens(tmp_path: Path) -> None:
     try:
         async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
             assert (await client.get("/api/demo")).status_code == 404
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_removed_demo_user_is_not_offered(tmp_path: Path) -> None:
+    server = ChatServer.start(tmp_path / "data", demo=True)
+    try:
+        cli = [sys.executable, "-c", "from kiroku.cli import main; main()"]
+        remove = [*cli, "--data", str(server.data_dir), "users", "remove", "bob"]
+        subprocess.run(remove, check=True, capture_output=True)
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            listed = client.get("/api/demo").json()["users"]
+            assert [u["name"] for u in listed] == ["ann", "cy"]
     finally:
         assert server.stop() == 0

@@ -38,7 +38,8 @@ async def parked_at(http: httpx.AsyncClient, admin: str, position: int, count: i
     """Wait (bounded) until ``count`` projections parked the event at ``position``."""
     rows: list[Json] = []
     for _ in range(200):
-        answer = await http.get("/api/admin/parked", headers=auth(admin))
+        params = {"all": 1}  # resolved ones too: the record of a skip stays
+        answer = await http.get("/api/admin/parked", headers=auth(admin), params=params)
         assert answer.status_code == 200, answer.text
         rows = [p for p in answer.json()["parked"] if p["position"] == position]
         if len(rows) >= count:

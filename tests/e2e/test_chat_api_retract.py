@@ -41,8 +41,8 @@ def auth(token: str) -> dict[str, str]:
 
 
 async def head(http: httpx.AsyncClient, admin: str) -> int:
-    events = await http.get("/api/admin/events", params={"limit": 1000}, headers=auth(admin))
-    return int(events.json()["events"][-1]["position"])
+    events = await http.get("/api/admin/events", params={"limit": 1}, headers=auth(admin))
+    return int(events.json()["events"][0]["position"])  # newest first
 
 
 async def caught_up(http: httpx.AsyncClient, admin: str, position: int) -> list[str]:

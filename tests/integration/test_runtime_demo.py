@@ -18,5 +18,6 @@ def test_the_demo_runs_twice_on_the_same_data_directory(tmp_path: Path) -> None:
         assert "duplicate=True, still v3" in result.output
         assert "concurrent: 5 rooms, 25 events" in result.output
         assert "recovered 'Lobby' with ('ann: hello', 'bob: hi ann')" in result.output
-    assert (tmp_path / "journal.db").exists()
+    assert (tmp_path / "demo" / "journal.db").exists()
+    assert not (tmp_path / "journal.db").exists()
     assert "up to position 56" in result.output  # 28 events per run, nothing lost or doubled

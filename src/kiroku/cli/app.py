@@ -12,6 +12,10 @@ directory and each table sets one command's options::
     [serve]
     host = "0.0.0.0"
     port = 8080
+
+An unknown key is an error naming it (see ``config``). ``--data`` and
+``--config`` may come before the command or anywhere after it:
+``kiroku serve --data X`` is ``kiroku --data X serve``.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ import importlib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import click
 
+from kiroku.cli.config import default_map
 from kiroku.errors import ConfigError
 
 __all__ = ["CliContext", "main", "pass_cli"]
@@ -67,7 +71,46 @@ def read_config(path: Path | None) -> dict[str, object]:
         raise ConfigError(f"The configuration file {path} is not valid TOML: {e}") from e
 
 
-@click.group(context_settings={"auto_envvar_prefix": "KIROKU"})
+SHARED_OPTIONS = ("--data", "--config")
+
+
+def hoist_shared_options(args: list[str]) -> list[str]:
+    """Move ``--data X`` / ``--config X`` found after the command to before it.
+
+    Only tokens before a ``--`` are moved, so an argument that happens to read
+    ``--data`` can still be passed after ``--``.
+    """
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "--":
+        i += 2 if args[i] in SHARED_OPTIONS else 1
+    front, rest = list(args[:i]), list(args[i:])
+    kept: list[str] = []
+    j = 0
+    while j < len(rest):
+        token = rest[j]
+        if token == "--":
+            kept.extend(rest[j:])
+            break
+        if token in SHARED_OPTIONS and j + 1 < len(rest):
+            front.extend(rest[j : j + 2])
+            j += 2
+            continue
+        if token.startswith(tuple(f"{o}=" for o in SHARED_OPTIONS)):
+            front.append(token)
+        else:
+            kept.append(token)
+        j += 1
+    return front + kept
+
+
+class KirokuGroup(click.Group):
+    """The root group: takes the shared options after the command as well."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_shared_options(args))
+
+
+@click.group(cls=KirokuGroup, context_settings={"auto_envvar_prefix": "KIROKU"})
 @click.option(
     "--config",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -88,6 +131,9 @@ def main(ctx: click.Context, config: Path | None, data: Path) -> None:
     """kiroku: event sourcing and CQRS."""
     try:
         settings = read_config(config)
+        source = str(config or DEFAULT_CONFIG)
+        assert isinstance(ctx.command, click.Group)
+        ctx.default_map = default_map(ctx.command, settings, source)
     except ConfigError as e:
         raise click.UsageError(str(e)) from e
     if (
@@ -95,11 +141,6 @@ def main(ctx: click.Context, config: Path | None, data: Path) -> None:
         and "data" in settings
     ):
         data = Path(str(settings["data"]))
-    ctx.default_map = {
-        name: cast(dict[str, object], value)
-        for name, value in settings.items()
-        if isinstance(value, dict)
-    }
     ctx.obj = CliContext(data=data)
 
 

@@ -1,6 +1,8 @@
 """``kiroku demo``: the write side on the embedded journal, narrated.
 
-Opens (or creates) the SQLite journal in ``--data``, runs a handful of chat
+Opens (or creates) its own SQLite journal in ``--data``'s ``demo/`` directory
+(never the app's journal beside it: the demo's ``demo.*`` events belong to no
+app's registry), runs a handful of chat
 rooms through the runtime, and prints what each step did: accepted commands
 and where their events landed, a rejection that appends nothing, a retried
 command answered from its idempotency key, many rooms written concurrently,
@@ -19,8 +21,9 @@ from pathlib import Path
 import click
 
 from kiroku.cli.app import CliContext, pass_cli
+from kiroku.cli.journal_app import claim_journal
 from kiroku.domain.decider import Decider
-from kiroku.errors import DomainError
+from kiroku.errors import DomainError, KirokuError
 from kiroku.journal.sqlite import SQLiteJournal
 from kiroku.runtime import Runtime
 from kiroku.schema import Codec, Registry, event
@@ -28,6 +31,8 @@ from kiroku.schema import Codec, Registry, event
 __all__ = ["register"]
 
 _REGISTRY = Registry()
+DEMO_DIR = "demo"
+DEMO_APP = "kiroku.demo"
 
 
 @event("demo.RoomOpened", registry=_REGISTRY)
@@ -89,13 +94,22 @@ def register(group: click.Group) -> None:
 @click.option("--rooms", default=50, show_default=True, help="Rooms written concurrently.")
 @pass_cli
 def demo(cli: CliContext, rooms: int) -> None:
-    """Run a small demonstration of the write side on the SQLite journal."""
-    cli.data.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_demo(cli.data / "journal.db", rooms))
+    """Run a small demonstration of the write side on its own SQLite journal (DATA/demo/)."""
+    where = cli.data / DEMO_DIR
+    where.mkdir(parents=True, exist_ok=True)
+    try:
+        asyncio.run(_demo(where / "journal.db", rooms))
+    except KirokuError as e:
+        raise click.ClickException(str(e)) from e
 
 
 async def _demo(path: Path, rooms: int) -> None:
     journal = await SQLiteJournal.open(path)
+    try:
+        await asyncio.to_thread(claim_journal, path, DEMO_APP)
+    except BaseException:
+        await journal.close()
+        raise
     run = uuid.uuid4().hex[:6]
     click.echo(f"journal: {path} (run {run})")
     try:

@@ -19,8 +19,20 @@ def register(group: click.Group) -> None:
 
 @click.command()
 @click.option("--stream", help="Only this stream.")
-@click.option("--after", type=int, default=0, show_default=True, help="Start after this position.")
-@click.option("--limit", type=int, default=1000, show_default=True, help="At most this many.")
+@click.option(
+    "--after",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Start after this position.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="At most this many; a note on stderr says when more follow.",
+)
 @click.option("--follow", is_flag=True, help="Keep printing events as they are appended.")
 @pass_cli
 def events(cli: CliContext, stream: str | None, after: int, limit: int, follow: bool) -> None:
@@ -38,8 +50,15 @@ async def _events(data: Path, stream: str | None, after: int, limit: int, follow
         if stream is not None:
             found = [e for e in await journal.read_stream(stream) if e.position > after]
         else:
-            found = await journal.read_all(after, limit)
+            found = await journal.read_all(after, limit + 1)
         _echo(found[:limit])
+        if len(found) > limit:
+            last = found[limit - 1].position
+            click.echo(
+                f"stopped at the limit of {limit} events (last position {last}):"
+                f" pass --after {last} for the next ones, or a larger --limit",
+                err=True,
+            )
     finally:
         await journal.close()
 

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from kiroku.app import load_app
 from kiroku.cli.app import CliContext, pass_cli
+from kiroku.cli.arguments import check_parked_ref, check_projection
 from kiroku.cli.owner import owning
 from kiroku.cli.readside import app_option, open_host, parse_ref, parse_start, run
 from kiroku.errors import DataDirectoryBusyError, InputError, KirokuError
@@ -80,6 +81,7 @@ def replay(cli: CliContext, name: str, start: str, app_ref: str) -> None:
     Only a projection declared replay-safe is replayed; any other is refused
     before anything runs, with the rebuild to run instead.
     """
+    check_projection(app_ref, name)
     try:
         check_replayable(load_app(app_ref).projection(name))
         parse_start(start)
@@ -108,6 +110,7 @@ async def _replay(data: Path, app_ref: str, name: str, start: str) -> None:
 @pass_cli
 def rebuild(cli: CliContext, name: str, app_ref: str) -> None:
     """Rebuild one projection from position 0 beside the serving store, then swap."""
+    check_projection(app_ref, name)
     with _owning(cli.data, "rebuild", name):
         run(_rebuild(cli.data, app_ref, name))
 
@@ -168,7 +171,7 @@ def parked(
     if args and args[0] in ("retry", "skip"):
         if len(args) != 2:
             raise click.UsageError(f"usage: kiroku parked {args[0]} NAME:ID")
-        name, _, ident = args[1].rpartition(":")
+        name, ident = check_parked_ref(app_ref, args[1])
         hint = (
             f"{args[0]} it through the server instead: "
             f"POST /api/admin/parked/{name}/{ident}/{args[0]}, or its operations page"

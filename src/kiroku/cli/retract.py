@@ -17,7 +17,9 @@ from pathlib import Path
 
 import click
 
+from kiroku.app import load_app
 from kiroku.cli.app import CliContext, pass_cli
+from kiroku.cli.journal_app import claim_journal
 from kiroku.cli.readside import app_option, open_host
 from kiroku.corrections import (
     BlastRadiusSource,
@@ -78,6 +80,7 @@ def retract(
     if not journal_path.exists():
         raise click.UsageError(f"No journal at {journal_path} (pass --data DIR before 'retract')")
     try:
+        claim_journal(journal_path, load_app(app_ref).name)
         report = asyncio.run(
             _retract(cli.data, app_ref, ref, reason, by or getpass.getuser(), length)
         )

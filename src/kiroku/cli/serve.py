@@ -15,7 +15,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -29,6 +29,7 @@ from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
 from kiroku.apps.chat.server import build_app
 from kiroku.catalog import Catalog
 from kiroku.cli.app import CliContext, pass_cli
+from kiroku.cli.journal_app import claim_journal
 from kiroku.cli.owner import owning
 from kiroku.errors import KirokuError
 from kiroku.journal.protocol import Journal
@@ -45,8 +46,19 @@ def register(group: click.Group) -> None:
     group.add_command(serve)
 
 
-async def _sqlite(data_dir: Path) -> Journal:
-    return await SQLiteJournal.open(data_dir / JOURNAL_FILE)
+def _sqlite_for(app: App) -> Callable[[Path], Awaitable[Journal]]:
+    """Opens the data directory's journal for ``app``, refusing one another app claimed."""
+
+    async def open_journal(data_dir: Path) -> Journal:
+        journal = await SQLiteJournal.open(data_dir / JOURNAL_FILE)
+        try:
+            await asyncio.to_thread(claim_journal, data_dir / JOURNAL_FILE, app.name)
+        except BaseException:
+            await journal.close()
+            raise
+        return journal
+
+    return open_journal
 
 
 class _Server(uvicorn.Server):
@@ -105,7 +117,7 @@ async def _serve(
 ) -> None:
     chat = load_app(app_ref)
     catalog = checked_catalog(chat)
-    node = await open_node(data, chat, _sqlite, options)
+    node = await open_node(data, chat, _sqlite_for(chat), options)
     app = build_app(node, start_node=False, catalog=catalog)
     app.state.demo = demo
     await node.start()
@@ -130,7 +142,9 @@ async def _serve(
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="KIROKU_HOST")
-@click.option("--port", default=8000, show_default=True, type=int, envvar="KIROKU_PORT")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), envvar="KIROKU_PORT"
+)
 @click.option("--demo", is_flag=True, help="Create demo users and rooms; print their tokens.")
 @click.option(
     "--app", "app_ref", default="kiroku.apps.chat:app", show_default=True, envvar="KIROKU_APP"

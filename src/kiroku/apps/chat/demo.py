@@ -11,7 +11,7 @@ import json
 import logging
 from pathlib import Path
 
-from kiroku import DomainError
+from kiroku import DomainError, KirokuError
 from kiroku.api.auth import TokenStore
 from kiroku.apps.chat import commands as c
 from kiroku.apps.chat.node import ChatNode
@@ -26,15 +26,27 @@ DEMO_USERS = (("ann", True), ("bob", False), ("cy", False))
 
 
 def demo_tokens(data_dir: Path) -> list[dict[str, object]]:
+    """The demo users whose printed token still signs them in: a demo user removed
+    (``kiroku users remove bob``) or given a new token is not offered any more."""
     path = data_dir / DEMO_FILE
     if not path.exists():
         return []
     loaded: list[dict[str, object]] = json.loads(path.read_text())
-    return loaded
+    users = TokenStore(data_dir)
+    return [row for row in loaded if _still_valid(users, row)]
+
+
+def _still_valid(users: TokenStore, row: dict[str, object]) -> bool:
+    try:
+        return users.authenticate(str(row.get("token", ""))).name == row.get("name")
+    except KirokuError:
+        return False
 
 
 def _ensure_users(data_dir: Path, users: TokenStore) -> list[dict[str, object]]:
-    known = {str(u["name"]): u for u in demo_tokens(data_dir)}
+    path = data_dir / DEMO_FILE
+    printed: list[dict[str, object]] = json.loads(path.read_text()) if path.exists() else []
+    known = {str(u["name"]): u for u in printed}
     for name, admin in DEMO_USERS:
         if name not in known and not users.exists(name):
             known[name] = {"name": name, "admin": admin, "token": users.add(name, admin=admin)}

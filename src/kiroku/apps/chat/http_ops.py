@@ -27,16 +27,20 @@ from kiroku import (
     InputError,
     NotFoundError,
     ProjectionHost,
-    StoredEvent,
 )
 from kiroku.api.body import read_json
 from kiroku.api.problems import problem
-from kiroku.apps.chat.http_common import int_param, node_of, require_admin
-from kiroku.domain import validate_stream
+from kiroku.apps.chat import http_ops_events, http_ops_parked
+from kiroku.apps.chat.http_common import node_of, require_admin
+from kiroku.apps.chat.http_ops_events import event_json
+from kiroku.corrections.exclusion import is_retracted
 from kiroku.projections import Progress, resolve_start
-from kiroku.schema import decode_json
 
 __all__ = ["OpsTasks", "rebuild_when_needed", "routes"]
+
+
+BEHIND_SECONDS = 5.0
+"""Lag after which a projection counts as behind in ``/readyz``."""
 
 
 class ReplayBody(msgspec.Struct):
@@ -126,15 +130,6 @@ def _tasks(request: Request) -> OpsTasks:
     return tasks
 
 
-def event_json(e: StoredEvent) -> dict[str, JSON]:
-    return {
-        "position": e.position, "stream": e.stream, "version": e.version, "type": e.type,
-        "schema_version": e.schema_version, "event_id": str(e.event_id),
-        "occurred_at": e.occurred_at.isoformat(), "correlation_id": e.correlation_id,
-        "causation_id": e.causation_id, "metadata": dict(e.metadata), "data": decode_json(e.data),
-    }  # fmt: skip
-
-
 async def projections(request: Request) -> JSONResponse:
     require_admin(request)
     host, tasks = node_of(request).read.host, _tasks(request)
@@ -171,34 +166,14 @@ async def rebuild(request: Request) -> JSONResponse:
     return JSONResponse({"name": name, "task": tasks.info[name]}, status_code=202)
 
 
-async def events(request: Request) -> JSONResponse:
-    require_admin(request)
-    after = int_param(request, "after", 0) or 0
-    limit = int_param(request, "limit", 100, low=1, high=1000) or 100
-    journal = node_of(request).read.journal
-    stream = request.query_params.get("stream")
-    if stream:
-        found = [
-            e for e in await journal.read_stream(validate_stream(stream)) if e.position > after
-        ]
-        found = found[:limit]
-    else:
-        found = await journal.read_all(after, limit)
-    return JSONResponse({"events": [event_json(e) for e in found]})
-
-
 async def event_detail(request: Request) -> JSONResponse:
     require_admin(request)
     position = int(request.path_params["position"])
-    event, ledger = await node_of(request).read.host.ledger(position)
+    node = node_of(request)
+    event, ledger = await node.read.host.ledger(position)
     entries = [msgspec.to_builtins(dataclasses.asdict(entry)) for entry in ledger]
-    return JSONResponse({"event": event_json(event), "ledger": entries})
-
-
-async def parked(request: Request) -> JSONResponse:
-    require_admin(request)
-    found = node_of(request).read.host.parked(include_resolved=True)
-    return JSONResponse({"parked": [msgspec.to_builtins(p) for p in found]})
+    retracted = await is_retracted(node.read.journal, event)
+    return JSONResponse({"event": event_json(event, retracted), "ledger": entries})
 
 
 async def retry_parked(request: Request) -> Response:
@@ -243,13 +218,25 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    """Ready when every store it serves from is there and current (``host.unready``)."""
-    reasons = await node_of(request).read.host.unready()
+    """Ready when every store it serves from is there and current (``host.unready``).
+
+    ``behind`` names projections more than ``BEHIND_SECONDS`` behind the journal:
+    ready, but what they serve is late. The chat page reads both to say
+    "messages are delayed" instead of a green "Live" over a read side that is not
+    showing new posts.
+    """
+    host = node_of(request).read.host
+    reasons = await host.unready()
     failing: list[JSON] = list(reasons)
+    statuses = await host.status()
+    behind: list[JSON] = [
+        s.name for s in statuses if s.name not in failing and s.lag_seconds > BEHIND_SECONDS
+    ]
     body: dict[str, JSON] = {
         "status": "ready" if not failing else "not ready",
         "failing": failing,
         "reasons": dict(reasons),
+        "behind": behind,
     }
     return JSONResponse(body, status_code=503 if failing else 200)
 
@@ -260,9 +247,11 @@ def routes() -> list[BaseRoute]:
         Route(admin + "/projections", projections, methods=["GET"]),
         Route(admin + "/projections/{name}/replay", replay, methods=["POST"]),
         Route(admin + "/projections/{name}/rebuild", rebuild, methods=["POST"]),
-        Route(admin + "/events", events, methods=["GET"]),
+        Route(admin + "/events", http_ops_events.events, methods=["GET"]),
         Route(admin + "/events/{position:int}", event_detail, methods=["GET"]),
-        Route(admin + "/parked", parked, methods=["GET"]),
+        Route(admin + "/parked", http_ops_parked.parked, methods=["GET"]),
+        Route(admin + "/parked/groups", http_ops_parked.groups, methods=["GET"]),
+        Route(admin + "/parked/bulk", http_ops_parked.bulk, methods=["POST"]),
         Route(admin + "/parked/{name}/{ident:int}/retry", retry_parked, methods=["POST"]),
         Route(admin + "/parked/{name}/{ident:int}/skip", skip_parked, methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),

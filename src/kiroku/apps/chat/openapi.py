@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from kiroku import JSON
 from kiroku.api.openapi import PROBLEM_SCHEMA, json_body, obj, operation, param, ref
 from kiroku.apps.chat.http_corrections import openapi_paths as correction_paths
+from kiroku.apps.chat.http_ops_openapi import openapi_paths as ops_list_paths
 
 __all__ = ["document"]
 
@@ -293,7 +294,7 @@ def _probe_paths() -> dict[str, JSON]:
 def document() -> dict[str, JSON]:
     paths: dict[str, JSON] = {
         **_write_paths(), **_message_paths(), **_read_paths(), **_ops_paths(), **correction_paths(),
-        **_probe_paths(),
+        **_probe_paths(), **ops_list_paths(),
     }  # fmt: skip
     return {
         "openapi": "3.1.0",

@@ -4,10 +4,18 @@ import { ApiError, getToken, request, setToken } from "./api.js";
 import { renderChat } from "./chat.js";
 import { fill, h } from "./dom.js";
 import { renderOps } from "./ops.js";
+import { setTitleBase, setUnread, setUnseen } from "./title.js";
+
+function resetTitle(base) {
+  setUnread(0);
+  setUnseen(0);
+  setTitleBase(base);
+}
 
 const main = document.getElementById("main");
 const notices = document.getElementById("notices");
 const MAX_NOTICES = 4;
+const NOTICE_MS = 8000; // notices dismiss themselves; the × closes one sooner
 
 let me = null; // {name, admin} of the signed-in user
 let cleanup = () => {}; // closes the current view's streams and timers
@@ -33,7 +41,7 @@ export function showError(error) {
   );
   notices.append(notice);
   while (notices.children.length > MAX_NOTICES) notices.firstElementChild.remove();
-  setTimeout(() => notice.remove(), 15000);
+  setTimeout(() => notice.remove(), NOTICE_MS);
 }
 
 /** Run an async action, showing its error if it fails; resolves to its result or undefined. */
@@ -57,7 +65,7 @@ function renderSignIn(message) {
   cleanup = () => {};
   document.getElementById("nav").hidden = true;
   document.getElementById("whoami").hidden = true;
-  document.title = "Sign in · kiroku";
+  resetTitle("Sign in · kiroku");
   document.body.dataset.view = "signin";
   const input = h("input", {
     id: "token",
@@ -164,7 +172,7 @@ function route() {
   const ctx = { me, showError, attempt, navigate: (hash) => (location.hash = hash) };
   document.body.dataset.view = parts[0] === "ops" && me.admin ? "ops" : "chat";
   if (parts[0] === "ops" && me.admin) {
-    document.title = "Operations · kiroku";
+    resetTitle("Operations · kiroku");
     cleanup = renderOps(main, ctx);
   } else {
     const roomId = parts[0] === "rooms" ? parts[1] || null : null;

@@ -6,6 +6,7 @@ import { debounce, fill, h, timeEl } from "./dom.js";
 import { followRoomList } from "./live.js";
 import { renderRoom } from "./room.js";
 import { searchBox } from "./search.js";
+import { setTitleBase, setUnread } from "./title.js";
 
 /** Render the chat into main; returns a cleanup function. */
 export function renderChat(main, ctx, roomId) {
@@ -25,20 +26,24 @@ export function renderChat(main, ctx, roomId) {
   let rooms = null; // the latest list, for unread counts
   let pushes = 0; // lists the server pushed; a read answered after a push is older
   // Other rooms' unread counts and last messages, pushed as they change.
+  const showList = () => {
+    fillRoomList(list, rooms, roomId);
+    setUnread(rooms.reduce((sum, r) => sum + Number(r.unread ?? 0), 0));
+  };
   const listStream = followRoomList((fresh) => {
     if (closed) return;
     pushes += 1;
     rooms = fresh;
-    fillRoomList(list, rooms, roomId);
+    showList();
   });
   /** Read the list, unless the stream keeps it current (it pushes our own writes too). */
   const refreshList = debounce(async () => {
-    if (pushes && listStream.readyState === EventSource.OPEN) return;
+    if (pushes && listStream.isOpen()) return;
     const before = pushes;
     const answer = await ctx.attempt(() => read("/api/rooms"));
     if (closed || !answer || pushes !== before) return;
     rooms = listOf(answer, "rooms");
-    fillRoomList(list, rooms, roomId);
+    showList();
   }, 150);
   /** A room's unread count from the latest list, or null when not known yet. */
   const unreadOf = (id) => {
@@ -51,7 +56,7 @@ export function renderChat(main, ctx, roomId) {
   if (roomId) {
     closeRoom = renderRoom(roomPane, { ...ctx, refreshList, unreadOf }, roomId);
   } else {
-    document.title = "Rooms · kiroku";
+    setTitleBase("Rooms · kiroku");
     fill(
       roomPane,
       h("div", { class: "empty" }, h("p", {}, "Pick a room on the left, or create one.")),

@@ -1,4 +1,5 @@
-// The event browser: the journal page by page, optionally one stream, and each
+// The event browser: the journal newest first, page by page, filtered by stream
+// and type, with jumps to a position, time or event id; and each
 // event with its consumption ledger (which consumer did what with it, and when),
 // and a Retract action that voids the opened event and shows the blast radius.
 
@@ -8,58 +9,82 @@ import { dataTable, fill, h, json, slug, timeEl } from "./dom.js";
 const EVENT_PAGE = 50;
 const SYSTEM_PREFIX = "kiroku."; // kiroku's own events (retractions) cannot be retracted
 
-/** A filterable, paged list of events beside the opened event and its ledger. */
+/**
+ * The journal newest first, a page at a time (the server's cursors), with a
+ * jump to a position, a time or an event id, and filters by type and stream.
+ */
 export function eventBrowser(ctx) {
-  let after = 0;
-  const starts = []; // the `after` of each earlier page, for "Previous"
-  const stream = h("input", {
-    id: "event-stream",
-    name: "stream",
-    placeholder: "all streams, or e.g. room-1a2b",
-    autocomplete: "off",
-  });
+  const nav = { before: null, stack: [], next: null, focus: null };
+  const field = (id, label, placeholder) => [
+    h("label", { for: id }, label),
+    h("input", { id, name: id, placeholder, autocomplete: "off" }),
+  ];
+  const [streamLabel, stream] = field("event-stream", "Stream", "all streams, e.g. room-1a2b");
+  const [typeLabel, type] = field("event-type", "Event type", "all types, e.g. chat.Message*");
+  const [jumpLabel, jump] = field("event-jump", "Go to", "position, time or event id");
   const list = h("div", { id: "event-list" });
   const detail = h(
     "div",
     { id: "event-detail", class: "event-detail", "aria-live": "polite" },
     h("p", { class: "muted" }, "Open an event to see its data and which consumers processed it."),
   );
-  const prev = h("button", { type: "button", disabled: true }, "Previous");
-  const next = h("button", { type: "button", disabled: true }, "Next");
+  const newest = h("button", { type: "button" }, "Newest");
+  const newer = h("button", { type: "button", disabled: true }, "Newer");
+  const older = h("button", { type: "button", disabled: true }, "Older");
   const filter = h(
     "form",
-    { class: "row", role: "search" },
-    h("label", { for: "event-stream" }, "Stream"),
-    stream,
-    h("button", { type: "submit" }, "Show"),
-    prev,
-    next,
+    { class: "event-filters", role: "search" },
+    h("div", { class: "field" }, streamLabel, stream),
+    h("div", { class: "field" }, typeLabel, type),
+    h("div", { class: "field" }, jumpLabel, jump),
+    h("div", { class: "row" }, h("button", { type: "submit" }, "Show"), newest, newer, older),
   );
   let rows = [];
 
-  async function load() {
-    const params = { after, limit: EVENT_PAGE, stream: stream.value.trim() };
+  /** Where "Go to" points: a position, an event id, or a time. */
+  function jumpParams() {
+    const value = jump.value.trim();
+    if (!value) return {};
+    if (/^\d+$/.test(value)) return { before: Number(value) + 1 };
+    if (/^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(value)) return { id: value };
+    return { at: value };
+  }
+
+  async function load(extra = {}) {
+    const params = { limit: EVENT_PAGE, stream: stream.value.trim(), type: type.value.trim() };
+    if (nav.before) params.before = nav.before;
+    Object.assign(params, extra);
     const answer = await ctx.attempt(() => get("/api/admin/events", params));
     if (!answer) return;
     rows = listOf(answer, "events");
-    fill(list, rows.length ? eventTable(rows, open) : h("p", { class: "muted" }, "No events."));
-    prev.disabled = !starts.length;
-    next.disabled = rows.length < EVENT_PAGE;
+    nav.next = answer.next?.before ?? null;
+    const focus = answer.focus ?? (extra.before ? extra.before - 1 : null);
+    if (extra.before || extra.id || extra.at) nav.before = rows.length ? rows[0].position + 1 : null;
+    fill(list, rows.length ? eventTable(rows, open, focus) : h("p", { class: "muted" }, "No events."));
+    newer.disabled = !nav.stack.length;
+    older.disabled = !nav.next;
+    if (focus && rows.some((e) => e.position === focus)) open(focus);
   }
-  next.addEventListener("click", () => {
-    starts.push(after);
-    after = rows[rows.length - 1].position;
+  older.addEventListener("click", () => {
+    nav.stack.push(nav.before);
+    nav.before = nav.next;
     load();
   });
-  prev.addEventListener("click", () => {
-    after = starts.pop() ?? 0;
+  newer.addEventListener("click", () => {
+    nav.before = nav.stack.pop() ?? null;
+    load();
+  });
+  newest.addEventListener("click", () => {
+    nav.before = null;
+    nav.stack = [];
+    jump.value = "";
     load();
   });
   filter.addEventListener("submit", (event) => {
     event.preventDefault();
-    after = 0;
-    starts.length = 0;
-    load();
+    nav.before = null;
+    nav.stack = [];
+    load(jumpParams());
   });
 
   async function open(position) {
@@ -69,6 +94,7 @@ export function eventBrowser(ctx) {
     if (!answer) return;
     const ledger = listOf(answer, "ledger");
     const system = String(answer.event.type).startsWith(SYSTEM_PREFIX);
+    const retracted = Boolean(answer.event.retracted);
     const outcome = h("div", { id: "retraction-result", "aria-live": "polite" });
     const retractIt = async () => {
       const reason = prompt(`Why is event ${position} (${answer.event.type}) invalid?`);
@@ -77,14 +103,19 @@ export function eventBrowser(ctx) {
       const report = await ctx.attempt(() => command("POST", path, { reason }));
       if (!report) return;
       fill(outcome, retractionReport(report));
+      retractButton.replaceWith(h("p", { class: "badge retracted-badge" }, "Retracted"));
       load();
     };
+    const retractButton = h(
+      "button",
+      { type: "button", class: "danger", onclick: retractIt },
+      "Retract",
+    );
     fill(
       detail,
       h("h3", { id: "event-detail-title" }, `Event ${position}: ${answer.event.type}`),
-      system
-        ? null
-        : h("button", { type: "button", class: "danger", onclick: retractIt }, "Retract"),
+      retracted ? h("p", { class: "badge retracted-badge" }, "Retracted") : null,
+      system || retracted ? null : retractButton,
       outcome,
       json(answer.event),
       h("h4", {}, "Consumption ledger"),
@@ -104,12 +135,15 @@ export function eventBrowser(ctx) {
   return { el, load, open };
 }
 
-function eventTable(rows, open) {
+function eventTable(rows, open, focus) {
   const columns = ["Position", "Stream", "Version", "Type", "Occurred"];
   const row = (e) =>
     h(
       "tr",
-      { "data-position": e.position },
+      {
+        "data-position": e.position,
+        class: [e.retracted ? "retracted" : "", e.position === focus ? "focus" : ""].join(" "),
+      },
       h(
         "td",
         { class: "num" },
@@ -131,6 +165,7 @@ function eventTable(rows, open) {
         {},
         e.type,
         e.schema_version > 1 ? h("span", { class: "badge" }, `v${e.schema_version}`) : null,
+        e.retracted ? h("span", { class: "badge retracted-badge" }, "retracted") : null,
       ),
       h("td", {}, timeEl(e.occurred_at)),
     );

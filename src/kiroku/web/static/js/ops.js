@@ -3,18 +3,19 @@
 // drawn from its JSON (catalog.js).
 
 import { command, get, listOf } from "./api.js";
-import { dataTable, fill, h, slug, timeEl } from "./dom.js";
+import { dataTable, fill, h, slug } from "./dom.js";
 import { catalogView } from "./catalog.js";
 import { eventBrowser } from "./events.js";
+import { parkedView } from "./parked.js";
 
 const PROGRESS_EVERY_MS = 500; // while a task runs or a runner lags, the table is re-read
 
 /** Render the operations page into main; returns a cleanup function. */
 export function renderOps(main, ctx) {
-  const state = { closed: false, timer: null, busy: new Set() };
+  const state = { closed: false, timer: null, busy: new Set(), rows: new Map(), firstParked: {} };
   const projections = h("div", { id: "projections" });
-  const parked = h("div", { id: "parked" });
   const browser = eventBrowser(ctx);
+  const parked = parkedView(ctx, { openEvent: browser.open, onChange: () => loadProjections() });
   const catalog = catalogView(ctx);
   fill(
     main,
@@ -31,7 +32,7 @@ export function renderOps(main, ctx) {
       section(
         "Parked events",
         "parked-title",
-        parked,
+        parked.el,
         h("button", { type: "button", onclick: () => loadParked() }, "Refresh"),
       ),
       section("Events", "events-title", browser.el),
@@ -54,18 +55,17 @@ export function renderOps(main, ctx) {
     state.timer = setTimeout(loadProjections, PROGRESS_EVERY_MS);
   }
 
+  // The groups say where each projection's first parked event is: the replay default.
   async function loadParked() {
-    const answer = await ctx.attempt(() => get("/api/admin/parked"));
-    if (!answer || state.closed) return;
-    drawParked(parked, listOf(answer, "parked"), { ctx, openEvent: browser.open, resolve });
-  }
-
-  // Retry or skip one parked event; the projection table moves too when it does.
-  async function resolve(p, action, body) {
-    const path = `/api/admin/parked/${encodeURIComponent(p.projection)}/${p.id}/${action}`;
-    await ctx.attempt(() => command("POST", path, body));
-    loadParked();
-    loadProjections();
+    const groups = await parked.load();
+    state.firstParked = {};
+    for (const g of groups ?? []) {
+      const known = state.firstParked[g.projection];
+      if (known === undefined || g.first_position < known) {
+        state.firstParked[g.projection] = g.first_position;
+      }
+    }
+    for (const row of state.rows.values()) row.suggest(state.firstParked);
   }
 
   loadProjections();
@@ -98,23 +98,50 @@ function progressOf(p) {
   return Math.max(0, Math.min(1, position / total));
 }
 
+/**
+ * The projection table, updated in place: each row (and the replay input the
+ * operator may be typing in) is created once and only its cells change on a
+ * refresh, so a refresh every 500 ms never wipes what is being typed.
+ */
 function drawProjections(container, rows, { ctx, state, onStarted }) {
   if (!rows.length) {
     fill(container, h("p", { class: "muted" }, "No projections are registered."));
     return;
   }
-  const columns = ["Name", "State", "Position", "Lag", "Parked", "Last task", "Actions"];
-  const body = rows.map((p) => projectionRow(p, { ctx, state, onStarted }));
-  fill(container, dataTable(columns, body, "projection-table"));
+  let table = container.querySelector("#projection-table");
+  if (!table) {
+    const columns = ["Name", "State", "Position", "Lag", "Parked", "Last task", "Actions"];
+    fill(container, dataTable(columns, [], "projection-table"));
+    table = container.querySelector("#projection-table");
+  }
+  const body = table.querySelector("tbody");
+  for (const p of rows) {
+    let row = state.rows.get(p.name);
+    if (!row) {
+      row = projectionRow(p.name, { ctx, state, onStarted });
+      state.rows.set(p.name, row);
+      body.append(row.el);
+    }
+    row.update(p);
+    row.suggest(state.firstParked);
+  }
 }
 
-/** The replay start from what the operator typed: a position, or a date and time. */
-function replayFrom(text) {
+/** The replay start from what the operator typed, or an error message saying what is wrong. */
+export function replayFrom(text, head) {
   const value = text.trim();
-  if (/^\d+$/.test(value)) return { from_position: Number(value) };
-  const time = new Date(value);
-  if (value && !Number.isNaN(time.getTime())) return { from_time: time.toISOString() };
-  return { from_position: 0 };
+  if (!value) return { error: "Give a position or a date and time" };
+  if (/^\d+$/.test(value)) {
+    const position = Number(value);
+    if (position < 1) return { error: "Positions start at 1" };
+    if (head && position > head) return { error: `The journal ends at ${head}` };
+    return { body: { from_position: position } };
+  }
+  if (/^\d{4}-\d{2}-\d{2}/.test(value)) {
+    const time = new Date(value);
+    if (!Number.isNaN(time.getTime())) return { body: { from_time: time.toISOString() } };
+  }
+  return { error: "Not a position (e.g. 120) nor a time (e.g. 2026-05-01T12:00)" };
 }
 
 function taskCell(p) {
@@ -141,112 +168,104 @@ function taskCell(p) {
   );
 }
 
-function projectionRow(p, { ctx, state, onStarted }) {
-  const name = p.name;
-  const busy = state.busy.has(name) || isRunning(p);
+function projectionRow(name, { ctx, state, onStarted }) {
+  let last = null; // the latest status row
+  let edited = false; // the operator typed: suggestions stop
+  const hintId = `replay-hint-${slug(name)}`;
   const from = h("input", {
     class: "narrow",
-    value: "0",
+    inputmode: "text",
     "aria-label": `Replay ${name} from position or time`,
+    "aria-describedby": hintId,
     title: "A global position, or a date and time",
   });
+  const hint = h("div", { class: "small field-hint", id: hintId, "aria-live": "polite" });
+  const replayButton = h("button", { type: "button" }, "Replay");
+  const rebuildButton = h("button", { type: "button", class: "danger" }, "Rebuild");
+  const cells = {
+    state: h("td", { class: "state-cell" }),
+    position: h("td", { class: "num" }),
+    lag: h("td", { class: "num" }),
+    parked: h("td", { class: "num" }),
+    task: h("td", { class: "task-cell" }),
+  };
+  const validate = () => {
+    const checked = replayFrom(from.value, last?.head);
+    from.setAttribute("aria-invalid", checked.error ? "true" : "false");
+    hint.textContent = checked.error ?? "";
+    replayButton.disabled = Boolean(checked.error) || busy();
+    return checked;
+  };
+  const busy = () => state.busy.has(name) || (last !== null && isRunning(last));
   const start = async (kind, body) => {
     state.busy.add(name);
+    update(last);
     onStarted();
     const done = await ctx.attempt(() =>
       command("POST", `/api/admin/projections/${encodeURIComponent(name)}/${kind}`, body),
     );
     state.busy.delete(name);
     if (done) onStarted();
+    else update(last);
   };
-  const rebuild = () => {
+  from.addEventListener("input", () => {
+    edited = true;
+    validate();
+  });
+  replayButton.addEventListener("click", () => {
+    const checked = validate();
+    if (checked.body) start("replay", checked.body);
+  });
+  rebuildButton.addEventListener("click", () => {
     if (confirm(`Rebuild ${name} from the first event? Reads keep working meanwhile.`)) {
       start("rebuild");
     }
-  };
-  const lagSeconds = Number(p.lag_seconds);
-  return h(
+  });
+  const el = h(
     "tr",
     { "data-projection": name },
     h("th", { scope: "row" }, name),
-    h(
-      "td",
-      {},
-      h("span", { class: `status status-${slug(p.state)}` }, String(p.state ?? "unknown")),
-      p.error ? h("div", { class: "small danger-text" }, p.error) : null,
-    ),
-    h("td", { class: "num" }, `${p.position} / ${p.head}`),
-    h(
-      "td",
-      { class: "num" },
-      `${p.lag_events} events`,
-      lagSeconds > 0 ? h("div", { class: "small muted" }, `${lagSeconds.toFixed(1)} s`) : null,
-    ),
-    h("td", { class: "num" }, String(p.parked ?? 0)),
-    h("td", {}, taskCell(p)),
+    cells.state,
+    cells.position,
+    cells.lag,
+    cells.parked,
+    cells.task,
     h(
       "td",
       { class: "row-actions" },
-      h("label", { class: "small" }, "from ", from),
-      h(
-        "button",
-        { type: "button", disabled: busy, onclick: () => start("replay", replayFrom(from.value)) },
-        "Replay",
-      ),
-      h("button", { type: "button", class: "danger", disabled: busy, onclick: rebuild }, "Rebuild"),
+      h("label", { class: "small replay-from" }, "from ", from),
+      replayButton,
+      rebuildButton,
+      hint,
     ),
   );
-}
-
-function drawParked(container, rows, { openEvent, resolve }) {
-  if (!rows.length) {
-    fill(container, h("p", { class: "muted", id: "no-parked" }, "Nothing is parked."));
-    return;
-  }
-  const columns = ["Projection", "Position", "Event", "Kind", "Status", "Error", "Parked at", ""];
-  const skip = (p) => {
-    const reason = prompt(`Skip ${p.projection}:${p.id}? The reason goes on the record:`);
-    if (reason && reason.trim()) resolve(p, "skip", { reason: reason.trim() });
-  };
-  const actions = (p) =>
-    p.status !== "parked" || p.kind === "held" // held ones follow the event they wait on
-      ? h("td", {})
-      : h(
-          "td",
-          { class: "row-actions" },
-          h("button", { type: "button", onclick: () => resolve(p, "retry") }, "Retry"),
-          h("button", { type: "button", class: "danger", onclick: () => skip(p) }, "Skip"),
-        );
-  const row = (p) =>
-    h(
-      "tr",
-      { "data-parked": p.id },
-      h("td", {}, p.projection),
-      h(
-        "td",
-        { class: "num" },
-        h(
-          "button",
-          { type: "button", class: "link", onclick: () => openEvent(p.position) },
-          String(p.position),
-        ),
-      ),
-      h("td", {}, `${p.type} (${p.stream} v${p.version})`),
-      h("td", {}, p.kind),
-      h(
-        "td",
-        {},
-        h("span", { class: `status status-${slug(p.status)}` }, p.status),
-        p.reason ? h("div", { class: "small muted" }, p.reason) : null,
-      ),
-      h(
-        "td",
-        { class: "danger-text small" },
-        p.error,
-        p.attempts > 1 ? ` (${p.attempts} attempts)` : "",
-      ),
-      h("td", {}, timeEl(p.parked_at)),
-      actions(p),
+  function update(p) {
+    last = p;
+    fill(
+      cells.state,
+      h("span", { class: `status status-${slug(p.state)}` }, String(p.state ?? "unknown")),
+      p.error ? h("div", { class: "small danger-text clamp" }, p.error) : null,
     );
-  fill(container, dataTable(columns, rows.map(row), "parked-table"));
+    cells.position.textContent = `${p.position} / ${p.head}`;
+    const lagSeconds = Number(p.lag_seconds);
+    fill(
+      cells.lag,
+      `${p.lag_events} events`,
+      lagSeconds > 0 ? h("div", { class: "small muted" }, `${lagSeconds.toFixed(1)} s`) : null,
+    );
+    cells.parked.textContent = String(p.parked ?? 0);
+    fill(cells.task, taskCell(p));
+    rebuildButton.disabled = busy();
+    if (from.value || edited) validate();
+    else replayButton.disabled = busy();
+  }
+  // A sensible default: the first parked event, else the projection's own checkpoint.
+  function suggest(firstParked) {
+    if (edited || !last) return;
+    const parkedAt = firstParked[name];
+    const value = parkedAt ?? Math.max(1, Math.min(last.position || 1, last.head || 1));
+    if (last.head >= 1) from.value = String(value);
+    validate();
+  }
+  return { el, update, suggest };
 }

@@ -1,9 +1,13 @@
 // One open room: header, live timeline, composer, members and the time slider.
 
-import { command, listOf, notePosition, read } from "./api.js";
+import { ApiError, command, listOf, notePosition, read } from "./api.js";
 import { debounce, fill, h } from "./dom.js";
+import { refreshTimes } from "./format.js";
 import { composerForm, renameForm } from "./forms.js";
 import { followRoom } from "./live.js";
+import { newMessages } from "./newmarker.js";
+import { endedText, roomStatus } from "./roomstatus.js";
+import { setTitleBase } from "./title.js";
 import { drawMembers } from "./members.js";
 import { readMarker } from "./readmarks.js";
 import { drawBanner, drawRoomActions } from "./roomhead.js";
@@ -12,7 +16,8 @@ import { timeSlider } from "./timetravel.js";
 
 const PAGE = 50;
 const HISTORY_PAGE = 1000;
-const STATUS_TEXT = { live: "Live", reconnecting: "Reconnecting…", offline: "Offline" };
+const MINUTE_MS = 60_000;
+let pendingIds = 0;
 
 /** Render room `roomId` into pane; returns a cleanup function. */
 export function renderRoom(pane, ctx, roomId) {
@@ -30,11 +35,7 @@ export function renderRoom(pane, ctx, roomId) {
   };
 
   const title = h("h2", { id: "room-title" }, "…");
-  const status = h(
-    "span",
-    { class: "live-status", id: "live-status", role: "status" },
-    "Connecting…",
-  );
+  const status = roomStatus(() => draw(false));
   const headerActions = h("div", { class: "room-actions" });
   const banner = h("div", { class: "room-banner", id: "room-banner", hidden: true });
   const travel = timeSlider((entry) => moveTo(entry));
@@ -57,9 +58,37 @@ export function renderRoom(pane, ctx, roomId) {
     "aria-labelledby": "members-title",
     hidden: !s.membersShown,
   });
-  const composer = composerForm((body) =>
-    ctx.attempt(() => command("POST", `${path}/messages`, { body })),
-  );
+  const fresh = newMessages(scroller);
+  const composer = composerForm(send);
+
+  /** Errors name the room by its name, not its id. */
+  function named(error) {
+    const name = s.room?.name;
+    if (!name || !(error instanceof ApiError)) return error;
+    const say = (text) => String(text ?? "").replaceAll(`'${roomId}'`, `"${name}"`);
+    return new ApiError(error.status, say(error.title), say(error.detail), error.type);
+  }
+  async function attempt(action) {
+    try {
+      return await action();
+    } catch (error) {
+      ctx.showError(named(error));
+      return undefined;
+    }
+  }
+
+  /** Show one's message at once; the write side's answer marks it sent, the stream confirms. */
+  async function send(body) {
+    const tempId = `pending-${(pendingIds += 1)}`;
+    const now = new Date().toISOString();
+    s.store.addPending(tempId, { author: ctx.me.name, body, posted_at: now, deleted: false });
+    draw(true);
+    const done = await attempt(() => command("POST", `${path}/messages`, { body }));
+    if (done) s.store.confirmSent(tempId, done.message_id, done.position);
+    else s.store.dropPending(tempId);
+    draw(false);
+    return done;
+  }
 
   fill(
     pane,
@@ -68,12 +97,17 @@ export function renderRoom(pane, ctx, roomId) {
       { class: "room-head" },
       h("a", { href: "#/rooms", class: "back link" }, "← Rooms"),
       title,
-      status,
+      status.el,
       headerActions,
     ),
     travel.el,
     banner,
-    h("div", { class: "room-body" }, scroller, membersPanel),
+    h(
+      "div",
+      { class: "room-body" },
+      h("div", { class: "timeline-wrap" }, scroller, fresh.jump),
+      membersPanel,
+    ),
     composer.form,
   );
 
@@ -87,7 +121,7 @@ export function renderRoom(pane, ctx, roomId) {
 
   async function loadRoom() {
     const ticket = ++latest.room;
-    const room = await ctx.attempt(() => read(path, asOfParam()));
+    const room = await attempt(() => read(path, asOfParam()));
     if (!room || s.closed || ticket !== latest.room) return;
     s.room = room;
     drawHeader();
@@ -96,9 +130,7 @@ export function renderRoom(pane, ctx, roomId) {
   async function loadMessages() {
     const ticket = ++latest.messages;
     s.buffered = [];
-    const answer = await ctx.attempt(() =>
-      read(`${path}/messages`, { limit: PAGE, ...asOfParam() }),
-    );
+    const answer = await attempt(() => read(`${path}/messages`, { limit: PAGE, ...asOfParam() }));
     if (ticket !== latest.messages) return;
     const pending = s.buffered;
     s.buffered = null;
@@ -107,6 +139,7 @@ export function renderRoom(pane, ctx, roomId) {
     s.store.reset(page);
     if (!s.asOf) for (const entry of pending) s.store.apply(entry);
     s.hasOlder = page.length >= PAGE;
+    fresh.reset();
     draw(true);
     markRead();
   }
@@ -130,8 +163,10 @@ export function renderRoom(pane, ctx, roomId) {
   const readOnly = () => Boolean(s.asOf || s.room?.archived);
 
   function draw(toBottom) {
-    const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+    const nearBottom = fresh.nearBottom();
     drawTimeline(ol, s.store, {
+      firstNewId: fresh.firstNewId(),
+      delayed: status.delayed(),
       me: ctx.me.name,
       owner: s.room?.owner,
       readOnly: readOnly(),
@@ -146,7 +181,7 @@ export function renderRoom(pane, ctx, roomId) {
 
   function drawHeader() {
     const room = s.room;
-    document.title = `${room.name} · kiroku`;
+    setTitleBase(`${room.name} · kiroku`);
     fill(title, room.name, room.archived ? h("span", { class: "badge" }, "archived") : null);
     drawRoomActions(headerActions, room, {
       me: ctx.me.name,
@@ -162,7 +197,7 @@ export function renderRoom(pane, ctx, roomId) {
     });
     drawBanner(banner, room, s.asOf);
     composer.setDisabled(readOnly());
-    drawMembers(membersPanel, room, { ctx, roomPath: path, readOnly: readOnly() });
+    drawMembers(membersPanel, room, { ctx: { ...ctx, attempt }, roomPath: path, readOnly: readOnly() });
     draw(false);
   }
 
@@ -188,8 +223,10 @@ export function renderRoom(pane, ctx, roomId) {
     if (s.asOf) return; // the past does not change; going back to live reloads
     if (s.buffered) s.buffered.push(entry);
     const type = shortType(entry.type);
+    const theirs = type === "MessagePosted" && entry.data?.author !== ctx.me.name;
+    if (theirs && !s.store.byId.has(entry.data?.message_id)) fresh.arrived(entry.data.message_id);
     if (s.store.apply(entry)) {
-      if (type === "MessagePosted" && entry.data?.author !== ctx.me.name) reads.arrived();
+      if (theirs) reads.arrived();
       draw(false);
       markRead();
     } else if (type === "MemberRemoved" && entry.data?.user === ctx.me.name) {
@@ -209,11 +246,16 @@ export function renderRoom(pane, ctx, roomId) {
     stream = followRoom(path, version, {
       onEntry: onStreamEvent,
       onStatus: (state) => {
-        status.textContent = STATUS_TEXT[state];
-        status.className = `live-status ${state === "live" ? "on" : "off"}`;
+        status.setStream(state);
         if (state === "offline" && !s.closed) {
           ctx.showError(new Error("Live updates stopped. Reload the page to reconnect."));
         }
+      },
+      onEnd: (reason) => {
+        if (s.closed) return;
+        fill(banner, h("p", { class: "ended", role: "alert" }, endedText(reason)));
+        banner.hidden = false;
+        composer.setDisabled(true);
       },
       // The server resumes from Last-Event-ID; reload anyway after a reconnect
       // in case it restarted with a rebuilt read model.
@@ -240,23 +282,21 @@ export function renderRoom(pane, ctx, roomId) {
     const body = await editInPlace(li, message.body);
     s.editingId = null;
     if (body !== null && body !== message.body) {
-      await ctx.attempt(() =>
-        command("PATCH", `${path}/messages/${encodeURIComponent(id)}`, { body }),
-      );
+      await attempt(() => command("PATCH", `${path}/messages/${encodeURIComponent(id)}`, { body }));
     }
     draw(false);
   }
 
   async function deleteMessage(id) {
     if (!confirm("Delete this message?")) return;
-    await ctx.attempt(() => command("DELETE", `${path}/messages/${encodeURIComponent(id)}`));
+    await attempt(() => command("DELETE", `${path}/messages/${encodeURIComponent(id)}`));
   }
 
   function renameRoom() {
     const rename = renameForm(s.room.name, {
       onCancel: drawHeader,
       onSave: async (name) => {
-        const done = await ctx.attempt(() => command("POST", `${path}/rename`, { name }));
+        const done = await attempt(() => command("POST", `${path}/rename`, { name }));
         if (done) loadRoom();
       },
     });
@@ -266,7 +306,7 @@ export function renderRoom(pane, ctx, roomId) {
 
   async function archiveRoom() {
     if (!confirm(`Archive ${s.room.name}? Nobody can post in it afterwards.`)) return;
-    const done = await ctx.attempt(() => command("POST", `${path}/archive`));
+    const done = await attempt(() => command("POST", `${path}/archive`));
     if (done) loadRoom();
   }
 
@@ -331,9 +371,13 @@ export function renderRoom(pane, ctx, roomId) {
     connect(s.room.version);
     loadMessages();
   })();
+  const ticking = setInterval(() => refreshTimes(ol), MINUTE_MS);
   return () => {
     s.closed = true;
     stream?.close();
     reads.close();
+    status.close();
+    fresh.close();
+    clearInterval(ticking);
   };
 }

@@ -1,6 +1,7 @@
 // The messages of one room, kept in order and updated in place as events arrive.
 
-import { h, timeEl } from "./dom.js";
+import { h } from "./dom.js";
+import { minuteOf, relativeTime, richText } from "./format.js";
 
 /** The short name of a stored event type: "chat.MessagePosted" -> "MessagePosted". */
 export function shortType(type) {
@@ -65,6 +66,7 @@ export class MessageStore {
     const id = data.message_id;
     switch (shortType(entry.type)) {
       case "MessagePosted":
+        if (this.byId.get(id)?.pending) return this.patch(id, { pending: null });
         if (this.byId.has(id)) return false;
         this.byId.set(id, {
           message_id: id,
@@ -85,6 +87,29 @@ export class MessageStore {
     }
   }
 
+  /** Show one's own message at once, before the write side has answered. */
+  addPending(tempId, message) {
+    this.byId.set(tempId, { ...message, message_id: tempId, pending: "sending" });
+    this.order.push(tempId);
+  }
+
+  /**
+   * The write side accepted it at ``position``: the message takes its real id
+   * and waits, marked as sent, for the read side to confirm it (``apply``).
+   */
+  confirmSent(tempId, id, position) {
+    const message = this.byId.get(tempId);
+    this.dropPending(tempId);
+    if (!message || this.byId.has(id)) return; // the live stream was quicker
+    this.byId.set(id, { ...message, message_id: id, pending: "sent", position });
+    this.order.push(id);
+  }
+
+  dropPending(tempId) {
+    if (!this.byId.delete(tempId)) return;
+    this.order = this.order.filter((x) => x !== tempId);
+  }
+
   patch(id, change) {
     const message = this.byId.get(id);
     if (!message) return false;
@@ -94,27 +119,53 @@ export class MessageStore {
 }
 
 /** A stable fingerprint of what a message looks like, to redraw only what changed. */
-function look(message, actions) {
-  return JSON.stringify([message.body, message.edited_at, message.deleted, actions]);
+function look(message, actions, grouped, firstNew, delayed) {
+  const waiting = message.pending ? `${message.pending}${delayed ? "!" : ""}` : "";
+  return JSON.stringify([
+    message.body,
+    message.edited_at,
+    message.deleted,
+    actions,
+    grouped,
+    firstNew,
+    waiting,
+  ]);
 }
+
+/** Whether a message continues the previous one: same author, same minute. */
+const continues = (message, previous) =>
+  Boolean(previous) &&
+  previous.author === message.author &&
+  minuteOf(previous.posted_at) === minuteOf(message.posted_at) &&
+  !previous.deleted &&
+  !message.deleted;
 
 /**
  * Draw the store into an <ol>, reusing the element of every message whose look
  * did not change (so focus, selection and an open edit form survive updates).
  */
-export function drawTimeline(ol, store, { me, owner, readOnly, editingId, onEdit, onDelete }) {
+export function drawTimeline(
+  ol,
+  store,
+  { me, owner, readOnly, editingId, onEdit, onDelete, firstNewId = null, delayed = false },
+) {
   const cache = ol._messageElements || new Map();
   const next = new Map();
   let index = 0;
+  let previous = null;
   for (const message of store.messages()) {
     const mine = message.author === me;
-    const actions =
-      readOnly || message.deleted ? "" : `${mine ? "e" : ""}${mine || owner === me ? "d" : ""}`;
-    const key = look(message, actions);
+    const settled = !readOnly && !message.deleted && !message.pending;
+    const actions = settled ? `${mine ? "e" : ""}${mine || owner === me ? "d" : ""}` : "";
+    const grouped = continues(message, previous) && message.message_id !== firstNewId;
+    const firstNew = message.message_id === firstNewId;
+    previous = message;
+    const key = look(message, actions, grouped, firstNew, delayed);
     let el = cache.get(message.message_id);
     const keep = el && (el._look === key || message.message_id === editingId);
     if (!keep) {
-      const fresh = messageItem(message, { mine, actions, onEdit, onDelete });
+      const shown = { mine, actions, onEdit, onDelete, grouped, firstNew, delayed };
+      const fresh = messageItem(message, shown);
       fresh._look = key;
       if (el) el.replaceWith(fresh);
       el = fresh;
@@ -127,28 +178,47 @@ export function drawTimeline(ol, store, { me, owner, readOnly, editingId, onEdit
   ol._messageElements = next;
 }
 
-function messageItem(message, { mine, actions, onEdit, onDelete }) {
+/** What an own message waiting for the read side says under it. */
+function waiting(message, delayed) {
+  if (!message.pending) return null;
+  const text =
+    message.pending === "sending"
+      ? "Sending…"
+      : `Sent (position ${message.position})` +
+        (delayed ? " · messages are delayed: it will appear when the read side catches up" : "");
+  return h("div", { class: `pending-note small ${delayed ? "warn-text" : "muted"}` }, text);
+}
+
+function messageItem(message, { mine, actions, onEdit, onDelete, grouped, firstNew, delayed }) {
   const id = message.message_id;
   const edited = message.edited_at && !message.deleted;
+  const classes = ["message"];
+  if (mine) classes.push("mine");
+  if (message.deleted) classes.push("deleted");
+  if (grouped) classes.push("grouped");
+  if (firstNew) classes.push("first-new");
+  if (message.pending) classes.push("pending");
   return h(
     "li",
     {
-      class: "message" + (mine ? " mine" : "") + (message.deleted ? " deleted" : ""),
+      class: classes.join(" "),
       id: `message-${id}`,
       "data-message-id": id,
+      "data-pending": message.pending || null,
     },
     h(
       "div",
       { class: "meta" },
       h("span", { class: "author" }, message.author),
-      timeEl(message.posted_at),
+      relativeTime(message.posted_at),
       edited
         ? h("span", { class: "edited", title: `edited ${message.edited_at}` }, "(edited)")
         : null,
     ),
     message.deleted
       ? h("p", { class: "body muted" }, "This message was deleted.")
-      : h("p", { class: "body" }, message.body),
+      : h("p", { class: "body" }, richText(message.body)),
+    waiting(message, delayed),
     actions
       ? h(
           "div",

@@ -1,0 +1,70 @@
+"""The operations lists in the OpenAPI document: cursors, filters, groups, bulk.
+
+Kept beside the handlers (``http_ops_events``, ``http_ops_parked``); the chat's
+``openapi.document`` merges these paths over its own.
+"""
+
+from __future__ import annotations
+
+from kiroku import JSON
+from kiroku.api.openapi import json_body, obj, operation, param
+
+__all__ = ["openapi_paths"]
+
+_S: JSON = {"type": "string"}
+_POS: JSON = {"type": "integer", "minimum": 0}
+_ERR = (400, 401, 403, 404)
+
+
+def _limit(high: int) -> JSON:
+    return param("limit", "query", {"type": "integer", "minimum": 1, "maximum": high})
+
+
+def openapi_paths() -> dict[str, JSON]:
+    page: JSON = {"type": "array", "items": {"type": "object"}}
+    cursor: JSON = {"type": ["object", "null"]}
+    bulk = obj(
+        ["action"], action={"enum": ["retry", "skip"]},
+        refs={"type": "array", "items": _S, "maxItems": 1000},
+        group=obj(["projection", "error"], projection=_S, error=_S),
+        reason={"type": "string", "maxLength": 1000},
+    )  # fmt: skip
+    return {
+        "/api/admin/events": {
+            "get": operation(
+                "The journal newest first (or oldest first from ?after=), a page and a cursor",
+                200, obj(["events", "next", "head"], events=page, next=cursor, head=_POS),
+                errors=_ERR,
+                params=[
+                    param("before", "query", {"type": "integer", "minimum": 1}),
+                    param("after", "query", _POS), param("at", "query", _S),
+                    param("id", "query", _S), param("type", "query", _S),
+                    param("stream", "query", _S), _limit(1000),
+                ],
+            )
+        },
+        "/api/admin/parked": {
+            "get": operation(
+                "Parked events, a page at a time (open ones unless ?all=1)", 200,
+                obj(["parked", "next"], parked=page, next={"type": ["string", "null"]}),
+                errors=_ERR,
+                params=[
+                    param("cursor", "query", _S), param("projection", "query", _S),
+                    param("error", "query", _S), param("all", "query", _S), _limit(500),
+                ],
+            )
+        },
+        "/api/admin/parked/groups": {
+            "get": operation(
+                "Open parked events counted per projection and error", 200,
+                obj(["groups"], groups=page), errors=_ERR,
+            )
+        },
+        "/api/admin/parked/bulk": {
+            "post": operation(
+                "Retry or skip a selection (refs) or a group of parked events, one reason",
+                200, obj(["action", "selected", "done", "failed"]),
+                errors=(*_ERR, 413), body=json_body(bulk),
+            )
+        },
+    }  # fmt: skip
