@@ -98,7 +98,7 @@ async def test_the_note_is_written_with_the_checkpoint_and_a_new_host_rebuilds(
     wrong = await put(journal, "till-1", Sold(500))
     await put(journal, "till-2", Sold(7))
     calls = Calls()
-    crashed = make_host(journal, Total(), on_rebuild_needed=calls)
+    crashed = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     await crashed.catch_up()
     at = await retract(journal, wrong)
     await crashed.catch_up()
@@ -109,7 +109,7 @@ async def test_the_note_is_written_with_the_checkpoint_and_a_new_host_rebuilds(
     assert (await runner.status()).rebuild_pending
     await crashed.close()
 
-    host = make_host(journal, Total())
+    host = make_host(journal, Total(), codec=CODEC)
     await host.start()  # finds the note and rebuilds on its own
     await host.rebuilds.join()
     assert await total(host) == 7
@@ -124,7 +124,7 @@ async def test_two_retractions_in_one_batch_cause_one_rebuild(make_host: HostMak
     second = await put(journal, "till-2", Sold(60))
     await put(journal, "till-3", Sold(7))
     calls = Calls()
-    host = make_host(journal, Total(), on_rebuild_needed=calls)
+    host = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     await host.catch_up()
     noted = [await retract(journal, first), await retract(journal, second)]
     await host.catch_up()  # both retractions in one batch
@@ -178,7 +178,7 @@ async def test_a_retraction_of_a_type_never_handled_needs_no_rebuild(make_host: 
     note = await put(journal, "note-1", Noted("hello"))
     await put(journal, "till-1", Sold(7))
     calls = Calls()
-    host = make_host(journal, Total(), on_rebuild_needed=calls)
+    host = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     await host.catch_up()
     await retract(journal, note)
     await host.catch_up()
@@ -186,16 +186,14 @@ async def test_a_retraction_of_a_type_never_handled_needs_no_rebuild(make_host: 
     assert not host.rebuild_pending("total")
 
 
-async def test_a_retraction_during_a_rebuild_ends_excluded_too(tmp_path: Path) -> None:
+async def test_a_retraction_during_a_rebuild_ends_excluded_too(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     first = await put(journal, "till-1", Sold(500))
     late = await put(journal, "till-2", Sold(60))
     for i in range(3, 8):
         await put(journal, f"till-{i}", Sold(1))
     calls = Calls()
-    host = ProjectionHost(
-        journal, [Total()], tmp_path, codec=CODEC, batch_size=1, on_rebuild_needed=calls
-    )
+    host = make_host(journal, Total(), batch_size=1, on_rebuild_needed=calls, codec=CODEC)
     await host.catch_up()
     await retract(journal, first)
     await host.catch_up()
@@ -224,7 +222,7 @@ async def test_shadow_runners_never_call_the_hook(make_host: HostMaker) -> None:
     await put(journal, "till-2", Sold(7))
     await retract(journal, wrong)
     calls = Calls()
-    host = make_host(journal, Total(), on_rebuild_needed=calls)
+    host = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     async with host.as_of("total", await journal.head_position()):
         pass  # its temporary runner meets the retraction with no hook
     await host.rebuild("total")  # its shadow reads the retraction too
@@ -236,7 +234,7 @@ async def test_shadow_runners_never_call_the_hook(make_host: HostMaker) -> None:
 async def test_the_hook_can_be_set_after_the_host_is_built(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     wrong = await put(journal, "till-1", Sold(500))
-    host = make_host(journal, Total())
+    host = make_host(journal, Total(), codec=CODEC)
     calls = Calls()
     host.on_rebuild_needed = calls  # as a server does once its task list exists
     await host.catch_up()
