@@ -16,6 +16,8 @@ from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))  # the shared test kits: ``from kits import ...``
 
+pytest_plugins = ["kits.hosts"]  # the ``make_host`` fixture
+
 settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")

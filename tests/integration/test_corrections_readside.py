@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from kits.hosts import HostMaker
 
 from kiroku import JSON, Codec, MemoryJournal, Recorded, Registry, event
 from kiroku.corrections import (
@@ -95,8 +96,8 @@ async def amounts(host: ProjectionHost) -> list[JSON]:
 
 
 @pytest.fixture
-async def host(tmp_path: Path) -> ProjectionHost:
-    return ProjectionHost(MemoryJournal(), [Revenue(), Tally(), Notes()], tmp_path, codec=CODEC)
+async def host(make_host: HostMaker) -> ProjectionHost:
+    return make_host(MemoryJournal(), Revenue(), Tally(), Notes(), codec=CODEC)
 
 
 async def test_the_ledger_lists_the_blast_radius_exactly(

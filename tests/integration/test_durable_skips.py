@@ -35,7 +35,7 @@ async def history() -> tuple[MemoryJournal, int, int]:
     return journal, first.position, garbage.position
 
 
-def make_host(journal: MemoryJournal, data: Path) -> ProjectionHost:
+def chat_host(journal: MemoryJournal, data: Path) -> ProjectionHost:
     return ProjectionHost(journal, list(chat.projections), data, codec=CODEC, default_policy=STOP)
 
 
@@ -54,7 +54,7 @@ async def assert_skipped_on_record(host: ProjectionHost, position: int) -> None:
 
 async def test_every_later_pass_honours_a_skip(tmp_path: Path) -> None:
     journal, first, garbage = await history()
-    host = make_host(journal, tmp_path)
+    host = chat_host(journal, tmp_path)
     await host.catch_up()
     for name in host.names:
         (parked,) = host.parked(name)
@@ -73,7 +73,7 @@ async def test_every_later_pass_honours_a_skip(tmp_path: Path) -> None:
     assert host.skipped("chat.rooms")[0].by == "ann"
     await host.close()
 
-    restarted = make_host(journal, tmp_path)  # the decision outlives the process
+    restarted = chat_host(journal, tmp_path)  # the decision outlives the process
     await restarted.start()
     report = await RetractionService(journal).retract(first, reason="posted by mistake", by="ops")
     await restarted.on_retraction(report)  # the automatic rebuilds pass over it as well

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from kits.domain import CODEC, Boards, Noted, Notes, Opened, append
+from kits.hosts import HostMaker
 
 from kiroku import MemoryJournal
 from kiroku.projections import Document, ProjectionHost, RunnerState
@@ -33,14 +34,14 @@ async def built(journal: MemoryJournal, data: Path) -> list[Document]:
 @pytest.mark.parametrize("damage", [b"garbage, not SQLite" * 100, b""])
 @pytest.mark.parametrize("which", ["test.boards.g1.db", "read.db"])
 async def test_an_unreadable_store_is_moved_aside_and_rebuilt_while_not_ready(
-    tmp_path: Path, damage: bytes, which: str
+    tmp_path: Path, make_host: HostMaker, damage: bytes, which: str
 ) -> None:
     journal = await notes(30)
     expected = await built(journal, tmp_path)
     victim = tmp_path / "read" / which if which != "read.db" else tmp_path / which
     spoil(victim, damage or b"\x00" * 4096)
 
-    host = ProjectionHost(journal, [Boards(), Notes()], tmp_path, codec=CODEC)
+    host = make_host(journal, Boards(), Notes())
     kept = moved_aside(victim)
     assert [p.read_bytes() for p in kept] == [damage or b"\x00" * 4096]  # kept for inspection
     name = "test.boards" if which != "read.db" else "read.db"
@@ -51,7 +52,6 @@ async def test_an_unreadable_store_is_moved_aside_and_rebuilt_while_not_ready(
     await host.wait_for(31)
     assert await host.unready() == {}
     assert await host.reader("test.boards").collection("boards").query(order_by="id") == expected
-    await host.close()
 
 
 def spoil(path: Path, content: bytes) -> None:
@@ -68,9 +68,11 @@ def delete(path: Path) -> None:
     path.unlink()
 
 
-async def test_a_store_deleted_while_running_makes_the_host_not_ready(tmp_path: Path) -> None:
+async def test_a_store_deleted_while_running_makes_the_host_not_ready(
+    tmp_path: Path, make_host: HostMaker
+) -> None:
     journal = await notes(3)
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC)
+    host = make_host(journal, Boards())
     await host.start()
     await host.wait_for(4)
     assert await host.unready() == {}
@@ -78,7 +80,6 @@ async def test_a_store_deleted_while_running_makes_the_host_not_ready(tmp_path: 
     assert "is missing" in (await host.unready())["test.boards"]
     delete(tmp_path / "read.db")
     assert "catalog" in (await host.unready())["read.db"]
-    await host.close()
 
 
 async def until(check: Callable[[], bool], seconds: float = 10.0) -> None:
@@ -88,9 +89,11 @@ async def until(check: Callable[[], bool], seconds: float = 10.0) -> None:
             await asyncio.sleep(0.02)
 
 
-async def test_a_runner_stopped_by_a_locked_store_resumes_by_itself(tmp_path: Path) -> None:
+async def test_a_runner_stopped_by_a_locked_store_resumes_by_itself(
+    tmp_path: Path, make_host: HostMaker
+) -> None:
     journal = await notes(3)
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC)
+    host = make_host(journal, Boards())
     await host.start()
     await host.wait_for(4)
     blocker = sqlite3.connect(tmp_path / "read" / "test.boards.g1.db", isolation_level=None)
@@ -105,14 +108,13 @@ async def test_a_runner_stopped_by_a_locked_store_resumes_by_itself(tmp_path: Pa
     await until(lambda: runner.state is RunnerState.RUNNING)
     assert await host.unready() == {}
     assert runner.storage_failures >= 1
-    await host.close()
 
 
 async def test_a_runner_stopped_by_a_full_disk_resumes_once_space_is_freed(
-    tmp_path: Path,
+    make_host: HostMaker,
 ) -> None:
     journal = await notes(1)
-    host = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC)
+    host = make_host(journal, Notes())
     await host.start()
     await host.wait_for(2)
     runner = host.runner("test.notes")
@@ -128,4 +130,3 @@ async def test_a_runner_stopped_by_a_full_disk_resumes_once_space_is_freed(
     await host.wait_for(position, timeout=15)
     assert await host.reader("test.notes").collection("notes").count() == 41
     assert await host.unready() == {}
-    await host.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from kits.hosts import HostMaker
 
 from kiroku import Codec, DomainError, MemoryJournal, Recorded, Registry, event
 from kiroku.apps.chat import app as chat
@@ -23,7 +24,6 @@ from kiroku.journal.sqlite import SQLiteJournal
 from kiroku.projections import (
     FailurePolicy,
     Projection,
-    ProjectionHost,
     ReplayRefusedError,
     Tx,
     handles,
@@ -146,20 +146,17 @@ async def balances() -> MemoryJournal:
 
 
 async def test_a_replay_of_a_projection_not_declared_safe_is_refused_before_it_runs(
-    tmp_path: Path,
+    make_host: HostMaker,
 ) -> None:
     journal = await balances()
-    host = ProjectionHost(journal, [Balance()], tmp_path, codec=Codec(REGISTRY))
-    try:
-        await host.catch_up()
-        with pytest.raises(ReplayRefusedError, match="Rebuild it instead"):
-            await host.replay("safety.balance", 2)
-        with pytest.raises(ReplayRefusedError):
-            host.check_replay("safety.balance")
-        assert host.runner("safety.balance").position == 3  # nothing rewound
-        assert await host.reader("safety.balance").query("SELECT n FROM t") == [(105,)]
-    finally:
-        await host.close()
+    host = make_host(journal, Balance(), codec=Codec(REGISTRY))
+    await host.catch_up()
+    with pytest.raises(ReplayRefusedError, match="Rebuild it instead"):
+        await host.replay("safety.balance", 2)
+    with pytest.raises(ReplayRefusedError):
+        host.check_replay("safety.balance")
+    assert host.runner("safety.balance").position == 3  # nothing rewound
+    assert await host.reader("safety.balance").query("SELECT n FROM t") == [(105,)]
 
 
 @pytest.mark.parametrize(
@@ -188,13 +185,13 @@ class Picky(Projection):
 
 
 async def test_a_replay_or_rebuild_task_that_parked_events_does_not_say_just_done(
-    tmp_path: Path,
+    make_host: HostMaker,
 ) -> None:
     journal = await balances()
     codec = Codec(REGISTRY)
     await journal.append("acct-2", 0, [codec.encode(Added("b", 99)), codec.encode(Added("b", 1))])
     policy = FailurePolicy(attempts=1, backoff=0, on_exhausted="continue")
-    host = ProjectionHost(journal, [Picky()], tmp_path, codec=codec, default_policy=policy)
+    host = make_host(journal, Picky(), codec=codec, default_policy=policy)
     tasks = OpsTasks()
     try:
         await host.catch_up()
@@ -210,4 +207,3 @@ async def test_a_replay_or_rebuild_task_that_parked_events_does_not_say_just_don
         assert tasks.info["safety.picky"]["state"] == "done"  # nothing reported, nothing parked
     finally:
         await tasks.close()
-        await host.close()

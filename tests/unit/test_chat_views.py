@@ -4,9 +4,9 @@ room's past view built from its own events equals what live processing built."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
+from kits.hosts import HostMaker
 
 from kiroku import Codec, MemoryJournal
 from kiroku.apps.chat import app
@@ -19,14 +19,15 @@ from kiroku.runtime import Runtime
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[tuple[Runtime, ProjectionHost, MemoryJournal]]:
+async def world(
+    make_host: HostMaker,
+) -> AsyncIterator[tuple[Runtime, ProjectionHost, MemoryJournal]]:
     journal = MemoryJournal()
     codec = Codec(app.registry)
     runtime = Runtime(journal, app.deciders, codec=codec)
-    host = ProjectionHost(journal, list(app.projections), tmp_path, codec=codec)
+    host = make_host(journal, *app.projections, codec=codec)
     yield runtime, host, journal
     await runtime.close()
-    await host.close()
 
 
 async def converse(runtime: Runtime) -> None:

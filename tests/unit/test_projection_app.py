@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from kits.domain import CODEC, REGISTRY, Boards, Counts, Noted, Notes, Opened, append
+from kits.domain import REGISTRY, Boards, Counts, Noted, Notes, Opened, append
+from kits.hosts import HostMaker
 
 from kiroku import App, ConfigError, MemoryJournal, ProjectionNotFoundError, load_app
-from kiroku.projections import FailurePolicy, ProjectionHost
+from kiroku.projections import FailurePolicy
 
 app = App("kit", REGISTRY, projections=[Boards(), Counts()])
 
@@ -42,18 +41,17 @@ def test_an_app_refuses_doubled_names_and_stray_policies() -> None:
         App("x", REGISTRY, projections=[Boards()], policies={"test.typo": FailurePolicy()})
 
 
-async def test_a_running_runner_reloads_after_another_process_replays(tmp_path: Path) -> None:
+async def test_a_running_runner_reloads_after_another_process_replays(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     await append(journal, "board-1", Opened("a"), Noted("x"))
-    serving = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC)
+    serving = make_host(journal, Notes())
     await serving.start()
     await serving.wait_for(2)
-    operator = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC)  # another connection
+    operator = make_host(journal, Notes())  # another connection
     await operator.replay("test.notes", 2)
-    await operator.close()
+    await operator.close()  # the other process ends
     position = await append(journal, "board-1", Noted("y"))
     await serving.wait_for(position)
     assert serving.runner("test.notes").position == position  # replayed x, then y
     rows = await serving.reader("test.notes").query("SELECT count(*) FROM doc_notes")
     assert rows == [(2,)]  # x delivered again by the replay, then y: nothing lost, nothing stale
-    await serving.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from kits.hosts import HostMaker
 
 from kiroku import Codec, MemoryJournal, Recorded, Registry, event
 from kiroku.corrections import (
@@ -106,12 +107,12 @@ async def total(host: ProjectionHost) -> object:
     return None if doc is None else doc["total"]
 
 
-async def test_a_retraction_handler_undoes_the_original_exactly_once(tmp_path: Path) -> None:
+async def test_a_retraction_handler_undoes_the_original_exactly_once(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     wrong = await sell(journal, "till-1", Sold(500))
     await sell(journal, "till-1", Sold(7))
     sales = Sales()
-    host = ProjectionHost(journal, [sales], tmp_path, codec=CODEC)
+    host = make_host(journal, sales, codec=CODEC)
     await host.catch_up()
     report = await retractions(journal).retract(wrong, reason="typo", by="ops")
     await host.catch_up()
@@ -120,7 +121,6 @@ async def test_a_retraction_handler_undoes_the_original_exactly_once(tmp_path: P
     assert await amounts(host) == [7]
     _, entries = await host.ledger(report.retraction.position)
     assert [(e.projection, e.outcome) for e in entries] == [("sales", Outcome.APPLIED)]
-    await host.close()
 
 
 async def test_a_redelivered_retraction_is_not_compensated_twice(tmp_path: Path) -> None:
@@ -139,17 +139,16 @@ async def test_a_redelivered_retraction_is_not_compensated_twice(tmp_path: Path)
     store.close()
 
 
-async def test_a_retraction_of_a_type_never_taken_calls_no_handler(tmp_path: Path) -> None:
+async def test_a_retraction_of_a_type_never_taken_calls_no_handler(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     note = await sell(journal, "till-1", Noted("hello"))
     sales = Sales()
-    host = ProjectionHost(journal, [sales], tmp_path, codec=CODEC)
+    host = make_host(journal, sales, codec=CODEC)
     await host.catch_up()
     await retractions(journal).retract(note, reason="spam", by="ops")
     await host.catch_up()
     assert sales.undone == []
     assert host.runner("sales").position == 2
-    await host.close()
 
 
 def test_a_retraction_handler_and_a_handler_for_retractions_do_not_mix(tmp_path: Path) -> None:
@@ -167,12 +166,12 @@ def test_a_retraction_handler_and_a_handler_for_retractions_do_not_mix(tmp_path:
 
 
 async def test_a_rebuild_compensated_projection_is_rebuilt_without_the_retracted_event(
-    tmp_path: Path,
+    make_host: HostMaker,
 ) -> None:
     journal = MemoryJournal()
     wrong = await sell(journal, "till-1", Sold(500))
     await sell(journal, "till-2", Sold(7))
-    host = ProjectionHost(journal, [Total(), Sales()], tmp_path, codec=CODEC)
+    host = make_host(journal, Total(), Sales(), codec=CODEC)
     await host.catch_up()
     assert await total(host) == 507
     generations = host.stores.generation("total"), host.stores.generation("sales")
@@ -183,7 +182,6 @@ async def test_a_rebuild_compensated_projection_is_rebuilt_without_the_retracted
     await sell(journal, "till-1", Sold(1))
     await host.catch_up()
     assert await total(host) == 8
-    await host.close()
 
 
 async def test_run_to_the_head_reads_from_the_source_given(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from kits.domain import CODEC, Boards, Counts, Noted, Opened, append
+from kits.hosts import HostMaker
 
 from kiroku import (
     ANY,
@@ -156,18 +157,19 @@ async def test_a_retry_that_fails_again_stays_parked_and_says_so(tmp_path: Path)
     await host.close()
 
 
-async def test_a_handler_returning_a_value_is_parked_as_a_handler_error(tmp_path: Path) -> None:
+async def test_a_handler_returning_a_value_is_parked_as_a_handler_error(
+    make_host: HostMaker,
+) -> None:
     journal = MemoryJournal()
     await append(journal, "board-1", Opened("a"), Noted("n"))
-    host = ProjectionHost(journal, [Sloppy()], tmp_path, codec=CODEC, default_policy=FAST)
+    host = make_host(journal, Sloppy(), default_policy=FAST)
     await host.catch_up()
     [parked] = host.parked()
     assert "returned int; handlers must return None" in parked.error
     assert host.runner("test.sloppy").position == 1
-    await host.close()
 
 
-async def test_undecodable_events_are_parked_with_the_reason(tmp_path: Path) -> None:
+async def test_undecodable_events_are_parked_with_the_reason(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     await append(journal, "board-1", Opened("a"))
     future = NewEvent(type="test.Noted", schema_version=9, data=b'{"text": "x"}')
@@ -175,17 +177,16 @@ async def test_undecodable_events_are_parked_with_the_reason(tmp_path: Path) -> 
     await journal.append("board-1", ANY, [future])
     await journal.append("board-2", ANY, [garbled])
     policy = FailurePolicy(attempts=1, on_exhausted="continue")
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC, default_policy=policy)
+    host = make_host(journal, Boards(), default_policy=policy)
     await host.catch_up()
     errors = sorted(p.error for p in host.parked())
     assert errors[0].startswith("DecodeError: Cannot decode 'test.Noted' v2 at position 3")
     assert errors[1].startswith("FutureSchemaVersionError: Event 'test.Noted' at position 2")
-    await host.close()
 
 
-async def test_unknown_ids_and_bad_refs_are_clear_errors(tmp_path: Path) -> None:
+async def test_unknown_ids_and_bad_refs_are_clear_errors(make_host: HostMaker) -> None:
     journal = MemoryJournal()
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC)
+    host = make_host(journal, Boards())
     from kiroku import EventNotFoundError, NotFoundError, ProjectionNotFoundError
 
     with pytest.raises(ProjectionNotFoundError, match=r"'nope'.*known: test\.boards"):
@@ -194,4 +195,3 @@ async def test_unknown_ids_and_bad_refs_are_clear_errors(tmp_path: Path) -> None
         await host.retry("test.boards", 9)
     with pytest.raises(EventNotFoundError):
         await host.ledger(uuid.uuid4())
-    await host.close()

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from kits.domain import CODEC, Boards, Noted, Notes, Opened, append
+from kits.hosts import HostMaker
 
 from kiroku import MemoryJournal
 from kiroku.projections import (
     Outcome,
     Progress,
-    ProjectionHost,
     ProjectionRunner,
     ProjectionStore,
     RunnerState,
@@ -25,31 +25,29 @@ async def notes(n: int) -> MemoryJournal:
     return journal
 
 
-async def test_a_rebuilt_runner_is_running_once_caught_up(tmp_path: Path) -> None:
+async def test_a_rebuilt_runner_is_running_once_caught_up(make_host: HostMaker) -> None:
     journal = await notes(5)
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC, batch_size=2)
+    host = make_host(journal, Boards(), batch_size=2)
     await host.start()
     await host.wait_for(6)
     await host.rebuild("test.boards")
     status = (await host.status())[0]
     assert (status.state, status.lag_events) == (RunnerState.RUNNING, 0)
-    await host.close()
 
 
-async def test_a_replayed_runner_is_running_once_caught_up(tmp_path: Path) -> None:
+async def test_a_replayed_runner_is_running_once_caught_up(make_host: HostMaker) -> None:
     journal = await notes(5)
-    host = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC, batch_size=2)
+    host = make_host(journal, Notes(), batch_size=2)
     await host.start()
     await host.wait_for(6)
     await host.replay("test.notes", 6, lambda p: None)  # waits until caught up
     status = (await host.status())[0]
     assert (status.state, status.lag_events) == (RunnerState.RUNNING, 0)
-    await host.close()
 
 
-async def test_a_replay_reports_progress_like_a_rebuild(tmp_path: Path) -> None:
+async def test_a_replay_reports_progress_like_a_rebuild(make_host: HostMaker) -> None:
     journal = await notes(9)
-    host = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC, batch_size=3)
+    host = make_host(journal, Notes(), batch_size=3)
     await host.catch_up()
     reports: list[Progress] = []
     first = await host.replay("test.notes", 2, reports.append)
@@ -58,36 +56,33 @@ async def test_a_replay_reports_progress_like_a_rebuild(tmp_path: Path) -> None:
     assert len(reports) >= 3
     assert reports[-1].position == reports[-1].target == 10
     assert reports[-1].events == 9
-    await host.close()
 
 
-async def test_a_running_replay_reports_progress_until_caught_up(tmp_path: Path) -> None:
+async def test_a_running_replay_reports_progress_until_caught_up(make_host: HostMaker) -> None:
     journal = await notes(9)
-    host = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC, batch_size=3)
+    host = make_host(journal, Notes(), batch_size=3)
     await host.start()
     await host.wait_for(10)
     reports: list[Progress] = []
     await host.replay("test.notes", 2, reports.append)
     assert reports[-1].position == reports[-1].target == 10
     assert len(host.runner("test.notes").listeners) == 1  # the host's own: the meter is gone
-    await host.close()
 
 
-async def test_a_replay_without_progress_only_rewinds(tmp_path: Path) -> None:
+async def test_a_replay_without_progress_only_rewinds(make_host: HostMaker) -> None:
     journal = await notes(3)
-    host = ProjectionHost(journal, [Notes()], tmp_path, codec=CODEC)
+    host = make_host(journal, Notes())
     await host.catch_up()
     await host.replay("test.notes", 2)
     assert host.runner("test.notes").position == 1
-    await host.close()
 
 
 async def test_a_rebuild_after_retention_accepts_the_deleted_gap_on_the_record(
-    tmp_path: Path,
+    make_host: HostMaker,
 ) -> None:
     journal = await notes(5)
     assert await journal.delete_before("board-1", 4) == 3  # versions 1..3 are gone
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC)
+    host = make_host(journal, Boards())
     await host.catch_up()
     runner = host.runner("test.boards")
     assert runner.position == 6
@@ -98,7 +93,6 @@ async def test_a_rebuild_after_retention_accepts_the_deleted_gap_on_the_record(
     assert entry.outcome is Outcome.APPLIED
     assert entry.detail is not None
     assert "versions 1..3 of board-1 were deleted" in entry.detail
-    await host.close()
 
 
 async def test_a_gap_the_journal_cannot_explain_still_waits(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
+from kits.hosts import HostMaker
+
 from kiroku import Codec, MemoryJournal, Recorded, Registry, event
 from kiroku.corrections import (
     CompensationWindow,
@@ -90,13 +92,13 @@ async def total(host: ProjectionHost) -> object:
 
 
 async def test_the_note_is_written_with_the_checkpoint_and_a_new_host_rebuilds(
-    tmp_path: Path,
+    make_host: HostMaker,
 ) -> None:
     journal = MemoryJournal()
     wrong = await put(journal, "till-1", Sold(500))
     await put(journal, "till-2", Sold(7))
     calls = Calls()
-    crashed = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC, on_rebuild_needed=calls)
+    crashed = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     await crashed.catch_up()
     at = await retract(journal, wrong)
     await crashed.catch_up()
@@ -107,23 +109,22 @@ async def test_the_note_is_written_with_the_checkpoint_and_a_new_host_rebuilds(
     assert (await runner.status()).rebuild_pending
     await crashed.close()
 
-    host = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC)
+    host = make_host(journal, Total(), codec=CODEC)
     await host.start()  # finds the note and rebuilds on its own
     await host.rebuilds.join()
     assert await total(host) == 7
     assert host.stores.generation("total") == 2
     assert not host.rebuild_pending("total")
     assert not (await host.status())[0].rebuild_pending
-    await host.close()
 
 
-async def test_two_retractions_in_one_batch_cause_one_rebuild(tmp_path: Path) -> None:
+async def test_two_retractions_in_one_batch_cause_one_rebuild(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     first = await put(journal, "till-1", Sold(500))
     second = await put(journal, "till-2", Sold(60))
     await put(journal, "till-3", Sold(7))
     calls = Calls()
-    host = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC, on_rebuild_needed=calls)
+    host = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     await host.catch_up()
     noted = [await retract(journal, first), await retract(journal, second)]
     await host.catch_up()  # both retractions in one batch
@@ -134,7 +135,6 @@ async def test_two_retractions_in_one_batch_cause_one_rebuild(tmp_path: Path) ->
     # one rebuild: its shadow met both retractions with their originals masked
     assert host.stores.generation("total") == 2
     assert not host.rebuild_pending("total")
-    await host.close()
 
 
 async def test_a_redelivered_retraction_is_noted_and_told_once(tmp_path: Path) -> None:
@@ -173,30 +173,27 @@ async def test_a_rolled_back_batch_notes_nothing_its_committed_prefix_notes_once
     store.close()
 
 
-async def test_a_retraction_of_a_type_never_handled_needs_no_rebuild(tmp_path: Path) -> None:
+async def test_a_retraction_of_a_type_never_handled_needs_no_rebuild(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     note = await put(journal, "note-1", Noted("hello"))
     await put(journal, "till-1", Sold(7))
     calls = Calls()
-    host = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC, on_rebuild_needed=calls)
+    host = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     await host.catch_up()
     await retract(journal, note)
     await host.catch_up()
     assert calls.names == []
     assert not host.rebuild_pending("total")
-    await host.close()
 
 
-async def test_a_retraction_during_a_rebuild_ends_excluded_too(tmp_path: Path) -> None:
+async def test_a_retraction_during_a_rebuild_ends_excluded_too(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     first = await put(journal, "till-1", Sold(500))
     late = await put(journal, "till-2", Sold(60))
     for i in range(3, 8):
         await put(journal, f"till-{i}", Sold(1))
     calls = Calls()
-    host = ProjectionHost(
-        journal, [Total()], tmp_path, codec=CODEC, batch_size=1, on_rebuild_needed=calls
-    )
+    host = make_host(journal, Total(), batch_size=1, on_rebuild_needed=calls, codec=CODEC)
     await host.catch_up()
     await retract(journal, first)
     await host.catch_up()
@@ -219,26 +216,25 @@ async def test_a_retraction_during_a_rebuild_ends_excluded_too(tmp_path: Path) -
     await host.close()
 
 
-async def test_shadow_runners_never_call_the_hook(tmp_path: Path) -> None:
+async def test_shadow_runners_never_call_the_hook(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     wrong = await put(journal, "till-1", Sold(500))
     await put(journal, "till-2", Sold(7))
     await retract(journal, wrong)
     calls = Calls()
-    host = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC, on_rebuild_needed=calls)
+    host = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     async with host.as_of("total", await journal.head_position()):
         pass  # its temporary runner meets the retraction with no hook
     await host.rebuild("total")  # its shadow reads the retraction too
     assert calls.names == []
     assert await total(host) == 7
     assert not host.rebuild_pending("total")
-    await host.close()
 
 
-async def test_the_hook_can_be_set_after_the_host_is_built(tmp_path: Path) -> None:
+async def test_the_hook_can_be_set_after_the_host_is_built(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     wrong = await put(journal, "till-1", Sold(500))
-    host = ProjectionHost(journal, [Total()], tmp_path, codec=CODEC)
+    host = make_host(journal, Total(), codec=CODEC)
     calls = Calls()
     host.on_rebuild_needed = calls  # as a server does once its task list exists
     await host.catch_up()
@@ -249,4 +245,3 @@ async def test_the_hook_can_be_set_after_the_host_is_built(tmp_path: Path) -> No
     assert await host.rebuild_if_pending("total")
     assert not await host.rebuild_if_pending("total")  # nothing left: no second rebuild
     assert host.stores.generation("total") == 2
-    await host.close()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from kits.domain import CODEC, Boards, Counts, Noted, Opened, append
+from kits.hosts import HostMaker
 
 from kiroku import ANY, InputError, MemoryJournal, ParkedEventError, Recorded
 from kiroku.projections import (
@@ -49,11 +49,11 @@ async def weights(host: ProjectionHost) -> list[object]:
 
 
 async def test_replay_fixes_one_projection_from_a_point_and_leaves_others_alone(
-    tmp_path: Path,
+    make_host: HostMaker,
 ) -> None:
     journal = await dated_journal(6)
     weights_p, counts = Weights(), Counts()
-    host = ProjectionHost(journal, [weights_p, counts], tmp_path, codec=CODEC)
+    host = make_host(journal, weights_p, counts)
     await host.catch_up()
     before = host.runner("test.counts").store.rows("SELECT * FROM kiroku_checkpoint")
     counted = await host.reader("test.counts").query("SELECT n FROM note_counts")
@@ -66,12 +66,11 @@ async def test_replay_fixes_one_projection_from_a_point_and_leaves_others_alone(
     assert await weights(host) == [2, 2, 2, 1, 1, 1]
     assert host.runner("test.counts").store.rows("SELECT * FROM kiroku_checkpoint") == before
     assert await host.reader("test.counts").query("SELECT n FROM note_counts") == counted
-    await host.close()
 
 
-async def test_replay_refuses_positions_and_times_outside_the_journal(tmp_path: Path) -> None:
+async def test_replay_refuses_positions_and_times_outside_the_journal(make_host: HostMaker) -> None:
     journal = await dated_journal(3)
-    host = ProjectionHost(journal, [Weights()], tmp_path, codec=CODEC)
+    host = make_host(journal, Weights())
     await host.catch_up()
     with pytest.raises(InputError, match=r"position 4 is outside the journal \(1..3\)"):
         await host.replay("test.weights", 4)
@@ -80,14 +79,13 @@ async def test_replay_refuses_positions_and_times_outside_the_journal(tmp_path: 
     with pytest.raises(InputError, match="outside the journal"):
         await host.replay("test.weights", T0 + timedelta(hours=1))
     assert host.runner("test.weights").position == 3  # untouched
-    await host.close()
 
 
-async def test_rebuild_swaps_with_no_window_in_which_reads_fail(tmp_path: Path) -> None:
+async def test_rebuild_swaps_with_no_window_in_which_reads_fail(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     for i in range(300):
         await append(journal, f"board-{i}", Opened(f"t{i}"))
-    host = ProjectionHost(journal, [Boards()], tmp_path, codec=CODEC, batch_size=20)
+    host = make_host(journal, Boards(), batch_size=20)
     await host.start()
     await host.wait_for(300)
     seen: list[int] = []
@@ -115,12 +113,11 @@ async def test_rebuild_swaps_with_no_window_in_which_reads_fail(tmp_path: Path) 
     assert reports
     assert reports[-1].position == reports[-1].target
     assert all(r.events_per_second > 0 for r in reports)
-    await host.close()
 
 
-async def test_a_read_model_as_of_a_position_or_a_time(tmp_path: Path) -> None:
+async def test_a_read_model_as_of_a_position_or_a_time(make_host: HostMaker) -> None:
     journal = await dated_journal(5)
-    host = ProjectionHost(journal, [Weights()], tmp_path, codec=CODEC)
+    host = make_host(journal, Weights())
     await host.catch_up()
     async with host.as_of("test.weights", 2) as view:
         assert await view.collection("w").count() == 2
@@ -132,7 +129,6 @@ async def test_a_read_model_as_of_a_position_or_a_time(tmp_path: Path) -> None:
         async with host.as_of("test.weights", 99):
             pass
     assert await host.reader("test.weights").collection("w").count() == 5  # live untouched
-    await host.close()
 
 
 class Poisoned(Weights):
@@ -147,12 +143,12 @@ class Poisoned(Weights):
 
 
 async def test_a_rebuild_that_stops_on_a_poisoned_event_leaves_the_old_one_serving(
-    tmp_path: Path,
+    make_host: HostMaker,
 ) -> None:
     journal = await dated_journal(5)
     projection = Poisoned()
     policy = FailurePolicy(attempts=1, on_exhausted="stop")
-    host = ProjectionHost(journal, [projection], tmp_path, codec=CODEC, default_policy=policy)
+    host = make_host(journal, projection, default_policy=policy)
     await host.start()
     await host.wait_for(5)
     projection.poisoned = True
@@ -162,4 +158,3 @@ async def test_a_rebuild_that_stops_on_a_poisoned_event_leaves_the_old_one_servi
     assert not host.stores.path("test.poisoned", 2).exists()
     assert await host.reader("test.poisoned").collection("w").count() == 5
     assert host.runner("test.poisoned").running
-    await host.close()

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from kits.domain import CODEC, Boards, Counts, Ignored, Noted, Opened, append
+from kits.hosts import HostMaker
 
 from kiroku import MemoryJournal, ReadStoreError, StoredEvent, WaitTimeoutError
 from kiroku.projections import (
     BatchCommitted,
     Outcome,
-    ProjectionHost,
     ProjectionRunner,
     ProjectionStore,
     RunnerState,
@@ -79,15 +79,14 @@ async def test_wait_for_times_out_with_the_position_reached(tmp_path: Path) -> N
     assert isinstance(caught.value, TimeoutError)
 
 
-async def test_listeners_hear_each_committed_batch(tmp_path: Path) -> None:
+async def test_listeners_hear_each_committed_batch(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     heard: list[BatchCommitted] = []
-    host = ProjectionHost(journal, [Boards(), Counts()], tmp_path, codec=CODEC)
+    host = make_host(journal, Boards(), Counts())
     host.listeners.append(heard.append)
     await host.start()
     position = await append(journal, "board-7", Opened("t"), Noted("n"))
     await host.wait_for(position)
-    await host.close()
     by_name = {h.projection: h for h in heard}
     assert set(by_name) == {"test.boards", "test.counts"}
     assert by_name["test.boards"].streams == ("board-7",)

@@ -1,18 +1,28 @@
 """Public helpers for testing code built on kiroku.
 
 ``given(decider, *events).when(command).then(*events)`` checks a decider's
-business rules without a journal or a runtime. ``JournalContract`` is the test
-suite every Journal backend subclasses (see docs/journal.md); this package
-needs pytest.
+business rules without a journal or a runtime, and imports without pytest.
+``JournalContract`` (``kiroku.testing.contracts.journal``) is the suite every
+Journal backend subclasses (see docs/journal.md); it needs pytest, and is
+imported only when asked for.
 """
 
-import pytest
+from __future__ import annotations
 
-# The contract suites are pytest classes living in the package; register them
-# before importing so a failing assert in them shows the values, as in a test file.
-pytest.register_assert_rewrite("kiroku.testing.journal_contract")
+from typing import TYPE_CHECKING
 
-from kiroku.testing.given import Given, When, given  # noqa: E402 (after the registration)
-from kiroku.testing.journal_contract import JournalContract, JournalFactory  # noqa: E402
+from kiroku.testing.given import Given, When, given
+
+if TYPE_CHECKING:
+    from kiroku.testing.contracts.journal import JournalContract, JournalFactory
 
 __all__ = ["Given", "JournalContract", "JournalFactory", "When", "given"]
+
+
+def __getattr__(name: str) -> object:
+    """The contract suites load on first use: ``given`` must not need pytest."""
+    if name in ("JournalContract", "JournalFactory"):
+        from kiroku.testing.contracts import journal
+
+        return getattr(journal, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
