@@ -8,6 +8,7 @@
     │   ├── InvalidStreamNameError
     │   ├── EmptyAppendError
     │   ├── PayloadTooLargeError       a request body over the limit (HTTP 413)
+    │   ├── IdempotencyKeyReusedError  a key sent again with another command (HTTP 422)
     │   └── RetractionRefusedError     a system or already-retracted event
     ├── ConcurrencyError
     │   ├── WrongExpectedVersionError  another writer got there first
@@ -66,6 +67,7 @@ __all__ = [
     "EventNotFoundError",
     "FutureSchemaVersionError",
     "HandlerError",
+    "IdempotencyKeyReusedError",
     "InputError",
     "InvalidStreamNameError",
     "JournalClosedError",
@@ -119,6 +121,18 @@ class EmptyAppendError(InputError):
     def __init__(self, stream: str) -> None:
         self.stream = stream
         super().__init__(f"Nothing to append to stream {stream!r}: the event list is empty")
+
+
+class IdempotencyKeyReusedError(InputError):
+    """An idempotency key came back with a different command. Answering it with the
+    first command's result would silently drop the second, so it is refused."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"Idempotency key {key!r} was already used for a different request; "
+            "use a new key for a new request"
+        )
 
 
 class ConcurrencyError(KirokuError):

@@ -21,6 +21,7 @@ from kiroku.errors import (
     CommandError,
     ConcurrencyError,
     DomainError,
+    IdempotencyKeyReusedError,
     InputError,
     JournalClosedError,
     KirokuError,
@@ -47,6 +48,7 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     NotAllowedError: 403,
     AuthenticationError: 401,
     InputError: 400,
+    IdempotencyKeyReusedError: 422,  # the IETF Idempotency-Key draft's status
     PayloadTooLargeError: 413,
     NotFoundError: 404,
     ConcurrencyError: 409,
