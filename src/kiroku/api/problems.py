@@ -101,7 +101,13 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     status = status_of(exc) if isinstance(exc, KirokuError) else 500
     if status >= 500 and status != 503:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return problem(status, "The server failed to handle this request; see its log.")
+        # after a fault the connection's state is not to be trusted (a half-read body):
+        # close it, and say so, so the client does not send its next request into it
+        return problem(
+            status,
+            "The server failed to handle this request; see its log.",
+            headers={"Connection": "close"},
+        )
     headers = {"Retry-After": "1"} if status == 503 else None
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="kiroku"'}

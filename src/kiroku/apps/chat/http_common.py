@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from kiroku import InputError, NotAllowedError
 from kiroku.api.auth import Principal
+from kiroku.api.params import MAX_POSITION, parse_int
 from kiroku.apps.chat.node import ChatNode
 from kiroku.apps.chat.rules import NotMemberError, RoomNotFoundError
 from kiroku.errors import AuthenticationError
@@ -20,6 +21,7 @@ __all__ = [
     "int_param",
     "member_room",
     "node_of",
+    "path_int",
     "require_admin",
     "wait_for_reads",
 ]
@@ -51,14 +53,24 @@ def require_admin(request: Request) -> Principal:
 
 
 def int_param(
-    request: Request, name: str, default: int | None = None, *, low: int = 0, high: int = 2**62
+    request: Request,
+    name: str,
+    default: int | None = None,
+    *,
+    low: int = 0,
+    high: int = MAX_POSITION,
 ) -> int | None:
+    """A query parameter through the one integer parser; ``default`` when absent or empty."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InputError(f"Query parameter {name}={raw!r} must be an integer in {low}..{high}")
-    return int(raw)
+    return parse_int(raw, name, low=low, high=high)
+
+
+def path_int(request: Request, name: str, *, low: int = 0, high: int = MAX_POSITION) -> int:
+    """A path segment through the one integer parser: 400 for anything but ASCII digits in
+    range (Starlette's ``:int`` converter would 404 some and overflow on others)."""
+    return parse_int(str(request.path_params[name]), name, low=low, high=high)
 
 
 async def wait_for_reads(request: Request, names: Sequence[str]) -> None:

@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from kiroku import JSON, App
 from kiroku.api.body import read_json
 from kiroku.api.openapi import json_body, obj, operation, param
-from kiroku.apps.chat.http_common import node_of, require_admin
+from kiroku.apps.chat.http_common import node_of, path_int, require_admin
 from kiroku.apps.chat.node import ChatNode
 from kiroku.catalog import Catalog, build_catalog, render
 from kiroku.corrections import (
@@ -37,12 +37,10 @@ from kiroku.corrections import (
     RetractionService,
     SQLiteHoldStore,
 )
-from kiroku.errors import EventNotFoundError
 from kiroku.projections import LedgerEntry
 
 __all__ = ["HOLDS_FILE", "app_catalog", "openapi_paths", "report_json", "routes"]
 
-MAX_POSITION = 2**63 - 1
 log = logging.getLogger(__name__)
 
 HOLDS_FILE = "holds.db"
@@ -103,9 +101,7 @@ async def _retract(
 
 async def retract(request: Request) -> JSONResponse:
     who = require_admin(request)
-    position = int(request.path_params["position"])
-    if position > MAX_POSITION:  # past what the journal can store, so certainly not there
-        raise EventNotFoundError(position)
+    position = path_int(request, "position")
     body = await read_json(request, RetractBody)
     node = node_of(request)
     # the read models compensating by rebuild need no listener: their runners meet
@@ -124,7 +120,7 @@ async def catalog(request: Request) -> JSONResponse:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/api/admin/events/{position:int}/retract", retract, methods=["POST"]),
+        Route("/api/admin/events/{position}/retract", retract, methods=["POST"]),
         Route("/api/admin/catalog", catalog, methods=["GET"]),
     ]
 

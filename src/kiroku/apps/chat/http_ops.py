@@ -25,13 +25,12 @@ from kiroku import (
     ConcurrencyError,
     HandlerError,
     InputError,
-    NotFoundError,
     ProjectionHost,
     StoredEvent,
 )
 from kiroku.api.body import read_json
 from kiroku.api.problems import problem
-from kiroku.apps.chat.http_common import int_param, node_of, require_admin
+from kiroku.apps.chat.http_common import int_param, node_of, path_int, require_admin
 from kiroku.domain import validate_stream
 from kiroku.projections import Progress, resolve_start
 from kiroku.schema import decode_json
@@ -186,7 +185,7 @@ async def events(request: Request) -> JSONResponse:
 
 async def event_detail(request: Request) -> JSONResponse:
     require_admin(request)
-    position = int(request.path_params["position"])
+    position = path_int(request, "position")
     event, ledger = await node_of(request).read.host.ledger(position)
     entries = [msgspec.to_builtins(dataclasses.asdict(entry)) for entry in ledger]
     return JSONResponse({"event": event_json(event), "ledger": entries})
@@ -224,10 +223,7 @@ async def skip_parked(request: Request) -> JSONResponse:
 
 
 def _parked_id(request: Request) -> int:
-    ident = int(request.path_params["ident"])
-    if ident >= 2**63:  # beyond SQLite's integers: no such row
-        raise NotFoundError(f"No parked event #{ident}")
-    return ident
+    return path_int(request, "ident")
 
 
 async def metrics(request: Request) -> Response:
@@ -254,10 +250,10 @@ def routes() -> list[BaseRoute]:
         Route(admin + "/projections/{name}/replay", replay, methods=["POST"]),
         Route(admin + "/projections/{name}/rebuild", rebuild, methods=["POST"]),
         Route(admin + "/events", events, methods=["GET"]),
-        Route(admin + "/events/{position:int}", event_detail, methods=["GET"]),
+        Route(admin + "/events/{position}", event_detail, methods=["GET"]),
         Route(admin + "/parked", parked, methods=["GET"]),
-        Route(admin + "/parked/{name}/{ident:int}/retry", retry_parked, methods=["POST"]),
-        Route(admin + "/parked/{name}/{ident:int}/skip", skip_parked, methods=["POST"]),
+        Route(admin + "/parked/{name}/{ident}/retry", retry_parked, methods=["POST"]),
+        Route(admin + "/parked/{name}/{ident}/skip", skip_parked, methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from kiroku import Codec, InputError, Journal, StoredEvent
+from kiroku.api.params import parse_as_of
 from kiroku.projections import Projection, ProjectionRunner, ProjectionStore, ReadView
 
 __all__ = ["resolve_as_of", "room_as_of"]
@@ -37,19 +38,13 @@ class _StreamUntil:
 
 async def resolve_as_of(journal: Journal, raw: str) -> int:
     """``as_of`` is a global position (digits) or an ISO 8601 time (UTC if no zone given)."""
+    parsed = parse_as_of(raw)
+    if isinstance(parsed, datetime):
+        return await journal.position_at(parsed)
     head = await journal.head_position()
-    if raw.isdigit():
-        position = int(raw)
-        if position > head:
-            raise InputError(f"as_of={position} is past the journal's head ({head})")
-        return position
-    try:
-        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise InputError(f"as_of={raw!r} is neither a position nor an ISO 8601 time") from e
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return await journal.position_at(when)
+    if parsed > head:
+        raise InputError(f"as_of={parsed} is past the journal's head ({head})")
+    return parsed
 
 
 @contextlib.asynccontextmanager
