@@ -4,6 +4,13 @@ The same projection handlers that serve the present run over the room's own
 stream (cut at the position asked for) into a throwaway store, so a past view
 can never disagree with what live processing produced then, and it costs the
 size of one room's history rather than the whole journal's.
+
+Retractions are honoured whenever they were made: as of P, an event retracted
+at or before P is gone, and so is one retracted after P. A retraction says the
+event should not have happened (a message posted to the wrong room, a secret
+pasted by mistake); a past view that brought it back would undo the correction
+for anyone who asks for an earlier position. The original stays in the journal,
+where admins see it (``GET /api/admin/events``).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pathlib import Path
 
 from kiroku import Codec, InputError, Journal, StoredEvent
 from kiroku.api.params import parse_as_of
+from kiroku.corrections import mask_retracted, parse_retraction
 from kiroku.projections import Projection, ProjectionRunner, ProjectionStore, ReadView
 
 __all__ = ["resolve_as_of", "room_as_of"]
@@ -30,8 +38,12 @@ class _StreamUntil:
         self.until = until
 
     async def batches(self, after: int) -> AsyncIterator[Sequence[StoredEvent]]:
+        # every retraction the stream holds, made before or after ``until``: a retracted
+        # event is treated as never having happened, in the past as in the present.
+        # Masked, not dropped: the runner would wait on the gap in the stream's versions.
         events = await self.journal.read_stream(self.stream)
-        batch = [e for e in events if after < e.position <= self.until]
+        voided = {r.retracted_position for r in map(parse_retraction, events) if r is not None}
+        batch = [e for e in mask_retracted(events, voided) if after < e.position <= self.until]
         if batch:
             yield batch
 
