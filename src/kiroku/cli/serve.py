@@ -22,6 +22,7 @@ from types import FrameType
 import click
 import uvicorn
 
+from kiroku.api.logs import LogFormat, QueuedLogging
 from kiroku.app import App, load_app
 from kiroku.apps.chat.demo import ensure_demo
 from kiroku.apps.chat.http_corrections import app_catalog
@@ -142,6 +143,14 @@ async def _serve(
     type=click.Choice(["debug", "info", "warning", "error"]),
 )
 @click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    envvar="KIROKU_LOG_FORMAT",
+    help="json: one object per line; text: one escaped line per record.",
+)
+@click.option(
     "--snapshot-every",
     type=click.IntRange(min=0),
     default=100,
@@ -184,6 +193,7 @@ def serve(
     demo: bool,
     app_ref: str,
     log_level: str,
+    log_format: LogFormat,
     snapshot_every: int,
     max_batch: int,
     mailbox_size: int,
@@ -198,12 +208,9 @@ def serve(
         max_live=max_live,
         idle_timeout=idle_timeout,
     )
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     cli.data.mkdir(parents=True, exist_ok=True)
     try:
-        with owning(cli.data, "kiroku serve"):
+        with QueuedLogging(log_level, log_format), owning(cli.data, "kiroku serve"):
             click.echo(f"kiroku: serving {cli.data.resolve()}")
             asyncio.run(_serve(cli.data, host, port, demo, app_ref, log_level, options))
     except KirokuError as e:
