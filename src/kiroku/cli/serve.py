@@ -23,6 +23,8 @@ import click
 import uvicorn
 
 from kiroku.api.logs import LogFormat, QueuedLogging
+from kiroku.api.server import ServerOptions, guarded_protocol
+from kiroku.api.server import run as run_loop
 from kiroku.app import App, load_app
 from kiroku.apps.chat.demo import ensure_demo
 from kiroku.apps.chat.http_corrections import app_catalog
@@ -31,6 +33,7 @@ from kiroku.apps.chat.server import build_app
 from kiroku.catalog import Catalog
 from kiroku.cli.app import CliContext, pass_cli
 from kiroku.cli.owner import owning
+from kiroku.cli.server_options import server_options
 from kiroku.errors import KirokuError
 from kiroku.journal.protocol import Journal
 from kiroku.journal.sqlite import SQLiteJournal
@@ -60,6 +63,9 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Say where we listen, with the real port when asked for port 0."""
         await super().startup(sockets)
+        loop = type(asyncio.get_running_loop())
+        log.info("event loop %s.%s, HTTP protocol %s", loop.__module__, loop.__qualname__,
+                 self.config.http_protocol_class.__mro__[1].__name__)  # fmt: skip
         for server in self.servers if self.started else ():
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
@@ -103,11 +109,12 @@ async def _serve(
     app_ref: str,
     level: str,
     options: RuntimeOptions,
+    limits: ServerOptions,
 ) -> None:
     chat = load_app(app_ref)
     catalog = checked_catalog(chat)
     node = await open_node(data, chat, _sqlite, options)
-    app = build_app(node, start_node=False, catalog=catalog)
+    app = build_app(node, start_node=False, catalog=catalog, limits=limits)
     app.state.demo = demo
     await node.start()
     try:
@@ -117,7 +124,8 @@ async def _serve(
                 click.echo(f"demo user {row['name']}{admin}: {row['token']}")
         config = uvicorn.Config(
             app, host=host, port=port, log_level=level, access_log=False, log_config=None,
-            timeout_graceful_shutdown=10, lifespan="on",
+            timeout_graceful_shutdown=10, lifespan="on", http=guarded_protocol(limits),
+            timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float works
         )  # fmt: skip
         server = _Server(config, node)
         runtime = node.write.runtime
@@ -185,6 +193,7 @@ async def _serve(
     show_default=True,
     help="Seconds an idle aggregate stays in memory.",
 )
+@server_options
 @pass_cli
 def serve(
     cli: CliContext,
@@ -199,6 +208,7 @@ def serve(
     mailbox_size: int,
     max_live: int,
     idle_timeout: float,
+    limits: ServerOptions,
 ) -> None:
     """Run the chat system: HTTP API, web UI, runtime and projections, in one process."""
     options = RuntimeOptions(
@@ -212,6 +222,6 @@ def serve(
     try:
         with QueuedLogging(log_level, log_format), owning(cli.data, "kiroku serve"):
             click.echo(f"kiroku: serving {cli.data.resolve()}")
-            asyncio.run(_serve(cli.data, host, port, demo, app_ref, log_level, options))
+            run_loop(_serve(cli.data, host, port, demo, app_ref, log_level, options, limits))
     except KirokuError as e:
         raise click.ClickException(str(e)) from e

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from starlette.requests import Request
+from starlette.types import Scope
 
 from kiroku import InputError, NotAllowedError
 from kiroku.api.auth import Principal
@@ -19,10 +20,12 @@ __all__ = [
     "READ_WAIT_SECONDS",
     "caller",
     "int_param",
+    "is_stream",
     "member_room",
     "node_of",
     "path_int",
     "require_admin",
+    "stream_owner",
     "wait_for_reads",
 ]
 
@@ -71,6 +74,29 @@ def path_int(request: Request, name: str, *, low: int = 0, high: int = MAX_POSIT
     """A path segment through the one integer parser: 400 for anything but ASCII digits in
     range (Starlette's ``:int`` converter would 404 some and overflow on others)."""
     return parse_int(str(request.path_params[name]), name, low=low, high=high)
+
+
+def is_stream(scope: Scope) -> bool:
+    """The live streams: ``/api/stream`` and ``/api/rooms/{room_id}/stream``."""
+    path: str = scope["path"]
+    return scope["method"] == "GET" and (path == "/api/stream" or path.endswith("/stream"))
+
+
+def stream_owner(node: ChatNode) -> Callable[[Scope], str | None]:
+    """The user a stream request authenticates as, by the rules ``caller`` applies; None
+    when it does not (the endpoint answers 401 itself)."""
+
+    def owner(scope: Scope) -> str | None:
+        request = Request(scope)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            token = request.query_params.get("access_token", "")
+        try:
+            return node.users.authenticate(token.strip() or None).name
+        except AuthenticationError:
+            return None
+
+    return owner
 
 
 async def wait_for_reads(request: Request, names: Sequence[str]) -> None:
