@@ -25,7 +25,8 @@
     │   └── DecodeError
     │       └── UpcastError
     ├── JournalError
-    │   └── JournalClosedError
+    │   ├── JournalClosedError
+    │   └── StorageUnavailableError    disk full, I/O error, read-only: retryable (HTTP 503)
     ├── CommandError                   the runtime could not run a command
     │   ├── CausationDepthError        the pinball guard stopped a causation chain
     │   ├── OverloadedError            retryable: the actor's mailbox is full
@@ -87,6 +88,7 @@ __all__ = [
     "RetriesExhaustedError",
     "RuntimeClosedError",
     "SchemaError",
+    "StorageUnavailableError",
     "UnknownEventTypeError",
     "UpcastError",
     "WaitTimeoutError",
@@ -246,6 +248,11 @@ class UpcastError(DecodeError):
 
 class JournalError(KirokuError):
     """The journal's storage failed; the operation did not take effect."""
+
+
+class StorageUnavailableError(JournalError):
+    """The storage refused to write (disk full, I/O error, a read-only or immutable
+    file). Nothing was written; the condition may clear, so callers may retry."""
 
 
 class JournalClosedError(JournalError):

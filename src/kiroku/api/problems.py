@@ -33,6 +33,7 @@ from kiroku.errors import (
     RetractionRefusedError,
     RetriesExhaustedError,
     RuntimeClosedError,
+    StorageUnavailableError,
     WaitTimeoutError,
 )
 
@@ -59,6 +60,7 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     ProjectionError: 503,
     RuntimeClosedError: 503,
     JournalClosedError: 503,
+    StorageUnavailableError: 503,  # disk full, I/O error: retry later
     WaitTimeoutError: 503,
 }
 
