@@ -9,6 +9,7 @@
     │   ├── EmptyAppendError
     │   ├── PayloadTooLargeError       a request body over the limit (HTTP 413)
     │   ├── IdempotencyKeyReusedError  a key sent again with another command (HTTP 422)
+    │   ├── OutsideJournalError        a well-formed position or time the journal lacks (422)
     │   └── RetractionRefusedError     a system or already-retracted event
     ├── ConcurrencyError
     │   ├── WrongExpectedVersionError  another writer got there first
@@ -76,6 +77,7 @@ __all__ = [
     "KirokuError",
     "NotAllowedError",
     "NotFoundError",
+    "OutsideJournalError",
     "OverloadedError",
     "ParkedEventError",
     "PayloadTooLargeError",
@@ -135,6 +137,11 @@ class IdempotencyKeyReusedError(InputError):
             f"Idempotency key {key!r} was already used for a different request; "
             "use a new key for a new request"
         )
+
+
+class OutsideJournalError(InputError):
+    """A position or time that is well formed but outside the journal as it is now
+    (past its head, before its first event): the request is fine, the state refuses it."""
 
 
 class ConcurrencyError(KirokuError):

@@ -97,15 +97,12 @@ def test_a_search_with_control_characters_is_a_400(admin: httpx.Client, q: str) 
     assert "control" in response.json()["detail"]
 
 
-def test_as_of_times_out_of_range_are_a_400(admin: httpx.Client) -> None:
+def test_as_of_times_at_the_calendars_ends_and_other_scripts(admin: httpx.Client) -> None:
     path = f"/api/rooms/{FILLER['room_id']}/messages"
-    for bad in [
-        "0001-01-01T00:00:00+01:00",
-        "9999-12-31T23:59:59-01:00",
-        "\uff12\uff10\uff12\uff16-01-01",
-    ]:
-        response = admin.get(path, params={"as_of": bad})
-        assert response.status_code == 400, (bad, response.text)
+    for edge in ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]:
+        assert admin.get(path, params={"as_of": edge}).status_code in (200, 404), edge
+    bad = admin.get(path, params={"as_of": "\uff12\uff10\uff12\uff16-01-01"})
+    assert bad.status_code == 400, bad.text
 
 
 class _Boom(Exception):

@@ -84,13 +84,17 @@ def test_parse_as_of_is_a_position_a_utc_time_or_an_input_error(raw: str) -> Non
         "\uff15",
         "9" * 24,
         "\uff12\uff10\uff12\uff16-01-01",
-        "0001-01-01T00:00:00+01:00",
         "tomorrow",
     ],
 )
 def test_parse_as_of_refuses_what_the_journal_cannot_use(raw: str) -> None:
     with pytest.raises(InputError):
         parse_as_of(raw)
+
+
+def test_parse_as_of_clamps_times_at_the_calendars_ends() -> None:
+    assert parse_as_of("0001-01-01T00:00:00+01:00") == datetime.min.replace(tzinfo=UTC)
+    assert parse_as_of("9999-12-31T23:59:59-01:00") == datetime.max.replace(tzinfo=UTC)
 
 
 def test_parse_as_of_reads_times_without_a_zone_as_utc() -> None:

@@ -54,11 +54,15 @@ def parse_as_of(raw: str, name: str = "as_of") -> int | datetime:
         raise InputError(f"{name}={_shown(raw)} is neither a position nor an ISO 8601 time")
     try:
         when = datetime.fromisoformat(raw.replace("Z", "+00:00").replace("z", "+00:00"))
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        return when.astimezone(UTC)
-    except (ValueError, OverflowError) as e:
+    except ValueError as e:
         raise InputError(f"{name}={_shown(raw)} is neither a position nor an ISO 8601 time") from e
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # within a day of the calendar's ends: before or after everything
+        end = datetime.min if when.year == datetime.min.year else datetime.max
+        return end.replace(tzinfo=UTC)
 
 
 MAX_SEARCH = 200
@@ -70,8 +74,10 @@ def fts_query(raw: str, name: str = "q") -> str:
     never FTS5 syntax. Control characters (NUL included) and lone surrogates are refused:
     SQLite would fail on them deep in the query (a 503) instead of the request (a 400)."""
     text = raw.strip()
-    if not text or len(text) > MAX_SEARCH:
-        raise InputError(f"{name} must be 1 to {MAX_SEARCH} characters, got {len(text)}")
+    if not text or len(raw) > MAX_SEARCH:
+        raise InputError(
+            f"{name} must be 1 to {MAX_SEARCH} characters with a word, got {len(raw)} characters"
+        )
     bad = next(
         (c for c in text if unicodedata.category(c) in ("Cc", "Cs") and c not in " \t\n\r"), None
     )

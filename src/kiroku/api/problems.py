@@ -15,6 +15,7 @@ import re
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 from kiroku.errors import (
     AuthenticationError,
@@ -27,6 +28,7 @@ from kiroku.errors import (
     KirokuError,
     NotAllowedError,
     NotFoundError,
+    OutsideJournalError,
     OverloadedError,
     PayloadTooLargeError,
     ProjectionError,
@@ -50,6 +52,7 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     AuthenticationError: 401,
     InputError: 400,
     IdempotencyKeyReusedError: 422,  # the IETF Idempotency-Key draft's status
+    OutsideJournalError: 422,  # well formed; the journal's state refuses it
     PayloadTooLargeError: 413,
     NotFoundError: 404,
     ConcurrencyError: 409,
@@ -121,5 +124,15 @@ async def handle_http(request: Request, exc: Exception) -> Response:
     """Starlette's own HTTP errors (unknown path, wrong method) in the same shape."""
     if not isinstance(exc, HTTPException):
         return await handle_error(request, exc)
-    headers = dict(exc.headers) if exc.headers else None
-    return problem(exc.status_code, str(exc.detail), headers=headers)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:  # every method of every route on this path, not only one's
+        headers["Allow"] = ", ".join(_allowed(request))
+    return problem(exc.status_code, str(exc.detail), headers=headers or None)
+
+
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in getattr(request.app, "routes", ()):
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)

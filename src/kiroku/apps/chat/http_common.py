@@ -8,7 +8,7 @@ from typing import cast
 from starlette.requests import Request
 from starlette.types import Scope
 
-from kiroku import InputError, NotAllowedError
+from kiroku import NotAllowedError, OutsideJournalError
 from kiroku.api.auth import Principal
 from kiroku.api.params import MAX_POSITION, parse_int
 from kiroku.apps.chat.node import ChatNode
@@ -107,7 +107,7 @@ async def wait_for_reads(request: Request, names: Sequence[str]) -> None:
     node = node_of(request)
     head = await node.read.journal.head_position()
     if position > head:
-        raise InputError(f"min_position={position} is past the journal's head ({head})")
+        raise OutsideJournalError(f"min_position={position} is past the journal's head ({head})")
     await node.read.host.wait_for(position, READ_WAIT_SECONDS, names)
 
 

@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from kiroku import JSON, App
 from kiroku.api.body import read_json
 from kiroku.api.openapi import json_body, obj, operation, param
+from kiroku.api.params import MAX_POSITION
 from kiroku.apps.chat.http_common import node_of, path_int, require_admin
 from kiroku.apps.chat.node import ChatNode
 from kiroku.catalog import Catalog, build_catalog, render
@@ -43,6 +44,7 @@ __all__ = ["HOLDS_FILE", "app_catalog", "openapi_paths", "report_json", "routes"
 
 log = logging.getLogger(__name__)
 
+POSITION: JSON = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
 HOLDS_FILE = "holds.db"
 """The hold-back store ``kiroku retract`` and ``kiroku holds`` read too."""
 
@@ -143,7 +145,7 @@ def openapi_paths() -> dict[str, JSON]:
             "post": operation(
                 "Retract an event (409: a system event, or already retracted)", 201, report,
                 errors=(400, 401, 403, 404, 409, 413),
-                params=[param("position", "path", {"type": "integer", "minimum": 0})],
+                params=[param("position", "path", POSITION)],
                 body=json_body(obj(["reason"], reason=reason)),
             )
         },

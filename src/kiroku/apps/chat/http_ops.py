@@ -25,6 +25,7 @@ from kiroku import (
     ConcurrencyError,
     HandlerError,
     InputError,
+    OutsideJournalError,
     ProjectionHost,
     StoredEvent,
 )
@@ -39,7 +40,7 @@ __all__ = ["OpsTasks", "rebuild_when_needed", "routes"]
 
 
 class ReplayBody(msgspec.Struct):
-    from_position: int | None = None
+    from_position: int | float | None = None  # JSON Schema's integers include 1.0
     from_time: datetime | None = None
 
 
@@ -149,10 +150,18 @@ async def replay(request: Request) -> JSONResponse:
     host = node_of(request).read.host
     host.runner(name)  # ProjectionNotFoundError -> 404 before anything starts
     body = await read_json(request, ReplayBody)
-    start = body.from_time if body.from_time is not None else body.from_position
+    position = body.from_position
+    if isinstance(position, float):
+        if not position.is_integer():
+            raise InputError(f"from_position must be an integer, got {position}")
+        position = int(position)
+    start = body.from_time if body.from_time is not None else position
     if start is None:
         raise InputError("Give from_position (>= 1) or from_time (ISO 8601 with a zone)")
-    first = await resolve_start(host.journal, start)  # a bad start is a 400 now, not a failed task
+    try:
+        first = await resolve_start(host.journal, start)  # refused now, not as a failed task
+    except InputError as e:  # a well-formed start the journal does not hold
+        raise OutsideJournalError(str(e)) from e
     tasks = _tasks(request)
     tasks.launch(name, "replay", lambda: host.replay(name, first, tasks.progress))
     return JSONResponse({"name": name, "task": tasks.info[name]}, status_code=202)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from kiroku import JSON, InputError, NotFoundError, stream_name
+from kiroku import JSON, NotFoundError, stream_name
 from kiroku.api.params import fts_query
 from kiroku.apps.chat.demo import demo_tokens
 from kiroku.apps.chat.http_common import (
@@ -127,8 +127,6 @@ async def messages(request: Request) -> JSONResponse:
     room_id = request.path_params["room_id"]
     limit = int_param(request, "limit", 50, low=1, high=500) or 50
     before, after = request.query_params.get("before"), request.query_params.get("after")
-    if before and after:
-        raise InputError("Give before or after, not both")
     await wait_for_reads(request, ["chat.rooms", "chat.timeline"])
     await member_room(request, who, room_id)
     async with _view(request, "chat.timeline", room_id) as view:
@@ -142,7 +140,7 @@ async def messages(request: Request) -> JSONResponse:
             limit=limit,
         )  # fmt: skip
     if after:
-        docs.reverse()  # the ``limit`` messages right after ``after``, still newest first
+        docs.reverse()  # the ``limit`` messages right after ``after`` (and before ``before``)
     keys = ("message_id", "author", "body", "posted_at", "edited_at", "deleted")
     return JSONResponse({"messages": [{k: d.get(k) for k in keys} for d in docs]})
 

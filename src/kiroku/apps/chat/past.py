@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from kiroku import Codec, InputError, Journal, StoredEvent
+from kiroku import Codec, Journal, OutsideJournalError, StoredEvent
 from kiroku.api.params import parse_as_of
 from kiroku.corrections import mask_retracted, parse_retraction
 from kiroku.projections import Projection, ProjectionRunner, ProjectionStore, ReadView
@@ -55,7 +55,7 @@ async def resolve_as_of(journal: Journal, raw: str) -> int:
         return await journal.position_at(parsed)
     head = await journal.head_position()
     if parsed > head:
-        raise InputError(f"as_of={parsed} is past the journal's head ({head})")
+        raise OutsideJournalError(f"as_of={parsed} is past the journal's head ({head})")
     return parsed
 
 
