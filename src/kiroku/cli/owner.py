@@ -33,6 +33,7 @@ import contextlib
 import faulthandler
 import fcntl
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def owning(data: Path, who: str, hint: str = "") -> Iterator[None]:
             make_private(data)
         except OSError as e:
             raise StorageUnavailableError(f"{data} cannot be made private: {e}") from e
-        faulthandler.enable()
+        _enable_faulthandler()
         umask = os.umask(0o077)
         try:
             with _note(data / LOCK_FILE, f"{who} (pid {os.getpid()})\n"):
@@ -98,6 +99,14 @@ def check_writable(data: Path) -> None:
             probe.unlink(missing_ok=True)
     except OSError as e:
         raise StorageUnavailableError(f"{data} cannot be written: {e.strerror}") from e
+
+
+def _enable_faulthandler() -> None:
+    """Tracebacks on fatal signals, to the process's real stderr (not a captured one)."""
+    if sys.__stderr__ is None:
+        return
+    with contextlib.suppress(ValueError, OSError):  # no descriptor behind it
+        faulthandler.enable(file=sys.__stderr__)
 
 
 def _holder(data: Path) -> str:
