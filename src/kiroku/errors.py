@@ -8,6 +8,8 @@
     │   ├── InvalidStreamNameError
     │   ├── EmptyAppendError
     │   ├── PayloadTooLargeError       a request body over the limit (HTTP 413)
+    │   ├── IdempotencyKeyReusedError  a key sent again with another command (HTTP 422)
+    │   ├── OutsideJournalError        a well-formed position or time the journal lacks (422)
     │   └── RetractionRefusedError     a system or already-retracted event
     ├── ConcurrencyError
     │   ├── WrongExpectedVersionError  another writer got there first
@@ -24,7 +26,8 @@
     │   └── DecodeError
     │       └── UpcastError
     ├── JournalError
-    │   └── JournalClosedError
+    │   ├── JournalClosedError
+    │   └── StorageUnavailableError    disk full, I/O error, read-only: retryable (HTTP 503)
     ├── CommandError                   the runtime could not run a command
     │   ├── CausationDepthError        the pinball guard stopped a causation chain
     │   ├── OverloadedError            retryable: the actor's mailbox is full
@@ -66,6 +69,7 @@ __all__ = [
     "EventNotFoundError",
     "FutureSchemaVersionError",
     "HandlerError",
+    "IdempotencyKeyReusedError",
     "InputError",
     "InvalidStreamNameError",
     "JournalClosedError",
@@ -73,6 +77,7 @@ __all__ = [
     "KirokuError",
     "NotAllowedError",
     "NotFoundError",
+    "OutsideJournalError",
     "OverloadedError",
     "ParkedEventError",
     "PayloadTooLargeError",
@@ -85,6 +90,7 @@ __all__ = [
     "RetriesExhaustedError",
     "RuntimeClosedError",
     "SchemaError",
+    "StorageUnavailableError",
     "UnknownEventTypeError",
     "UpcastError",
     "WaitTimeoutError",
@@ -119,6 +125,23 @@ class EmptyAppendError(InputError):
     def __init__(self, stream: str) -> None:
         self.stream = stream
         super().__init__(f"Nothing to append to stream {stream!r}: the event list is empty")
+
+
+class IdempotencyKeyReusedError(InputError):
+    """An idempotency key came back with a different command. Answering it with the
+    first command's result would silently drop the second, so it is refused."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"Idempotency key {key!r} was already used for a different request; "
+            "use a new key for a new request"
+        )
+
+
+class OutsideJournalError(InputError):
+    """A position or time that is well formed but outside the journal as it is now
+    (past its head, before its first event): the request is fine, the state refuses it."""
 
 
 class ConcurrencyError(KirokuError):
@@ -232,6 +255,11 @@ class UpcastError(DecodeError):
 
 class JournalError(KirokuError):
     """The journal's storage failed; the operation did not take effect."""
+
+
+class StorageUnavailableError(JournalError):
+    """The storage refused to write (disk full, I/O error, a read-only or immutable
+    file). Nothing was written; the condition may clear, so callers may retry."""
 
 
 class JournalClosedError(JournalError):

@@ -43,5 +43,8 @@ def test_the_projection_benchmark_runs() -> None:
 @pytest.mark.slow
 def test_the_http_benchmark_runs() -> None:
     out = _quick("http_load")
-    assert out.count("posting: 50 clients") == 3
+    assert "posting (kiroku serve): 50 connections, 50 rooms" in out
+    assert "ceiling (minimal endpoint, uvloop+httptools)" in out
+    assert "ratio kiroku/ceiling" in out
+    assert "CPU per request pid" in out
     assert "fan-out: 100 listeners" in out

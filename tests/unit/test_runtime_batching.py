@@ -21,6 +21,7 @@ from kiroku import (
     Codec,
     Decider,
     DomainError,
+    IdempotencyKeyReusedError,
     JournalError,
     MemoryJournal,
     NewEvent,
@@ -287,14 +288,21 @@ async def test_a_key_used_twice_in_one_batch_is_a_duplicate_of_the_first() -> No
     journal = CountingJournal()
     async with make(journal) as runtime:
         await runtime.execute(WalletDecider, "w1", Open("ann"))
-        first, second, refused, retried = await send_together(
+        first, second, reused, refused, retried = await send_together(
             runtime,
-            [(Deposit(5), "k1"), (Deposit(7), "k1"), (Withdraw(99), "k2"), (Deposit(3), "k2")],
+            [
+                (Deposit(5), "k1"),
+                (Deposit(5), "k1"),
+                (Deposit(7), "k1"),
+                (Withdraw(99), "k2"),
+                (Deposit(3), "k2"),
+            ],
         )
-        later = await runtime.execute(WalletDecider, "w1", Deposit(7), idempotency_key="k1")
+        later = await runtime.execute(WalletDecider, "w1", Deposit(5), idempotency_key="k1")
     assert isinstance(first, CommandResult)
     assert second == replace(first, duplicate=True)
     assert later == replace(first, duplicate=True)
+    assert isinstance(reused, IdempotencyKeyReusedError)  # the same key, another command
     assert isinstance(refused, InsufficientFundsError)  # a rejection leaves no key behind
     assert isinstance(retried, CommandResult)
     assert not retried.duplicate

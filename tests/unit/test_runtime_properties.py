@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_runtime import REGISTRY, Account, AccountDecider, Command, Deposit, Open, Touch, make
 
-from kiroku import Codec, DomainError, MemoryJournal
+from kiroku import Codec, DomainError, IdempotencyKeyReusedError, MemoryJournal
 
 commands = st.one_of(
     st.builds(Open, st.sampled_from(["ann", "bob"])),
@@ -60,11 +61,12 @@ def test_the_state_held_equals_the_fold_of_what_decide_produced(
 def test_a_retried_key_is_a_no_op(
     script: list[tuple[str | None, int, bool]], snapshot_every: int | None
 ) -> None:
-    """Also across restarts (a new runtime on the same journal) at random points."""
+    """Also across restarts (a new runtime on the same journal) at random points; the
+    same key with another amount is refused and appends nothing."""
 
     async def run() -> None:
         journal = MemoryJournal()
-        firsts: dict[str, object] = {}
+        firsts: dict[str, tuple[int, int, int]] = {}
         runtime = make(journal, snapshot_every=snapshot_every)
         await runtime.execute(AccountDecider, "a1", Open("ann"))
         for key, amount, restart in script:
@@ -72,6 +74,13 @@ def test_a_retried_key_is_a_no_op(
                 await runtime.close()
                 runtime = make(journal, snapshot_every=snapshot_every)
             before = await journal.stream_version("account-a1")
+            if key is not None and key in firsts and firsts[key][2] != amount:
+                with pytest.raises(IdempotencyKeyReusedError):
+                    await runtime.execute(
+                        AccountDecider, "a1", Deposit(amount), idempotency_key=key
+                    )
+                assert await journal.stream_version("account-a1") == before
+                continue
             result = await runtime.execute(
                 AccountDecider, "a1", Deposit(amount), idempotency_key=key
             )
@@ -79,10 +88,10 @@ def test_a_retried_key_is_a_no_op(
                 assert result.version == before + 1
                 assert not result.duplicate
                 if key is not None:
-                    firsts[key] = (result.version, result.position)
+                    firsts[key] = (result.version, result.position, amount)
             else:
                 assert result.duplicate
-                assert (result.version, result.position) == firsts[key]
+                assert (result.version, result.position) == firsts[key][:2]
                 assert await journal.stream_version("account-a1") == before
         await runtime.close()
 

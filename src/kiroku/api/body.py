@@ -7,6 +7,7 @@ from typing import TypeVar
 import msgspec
 from starlette.requests import Request
 
+from kiroku.api.params import parse_int
 from kiroku.errors import InputError, PayloadTooLargeError
 
 __all__ = ["MAX_BODY_BYTES", "read_json"]
@@ -17,8 +18,8 @@ T = TypeVar("T")
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(int(declared), limit)
+    if declared is not None and (size := parse_int(declared, "Content-Length")) > limit:
+        raise PayloadTooLargeError(size, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():

@@ -9,7 +9,6 @@ their cardinality stays bounded however many rooms exist.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,11 +16,12 @@ from dataclasses import dataclass, field
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kiroku.api.logs import FIELDS, masked_query
+
 __all__ = ["Gauge", "Metrics", "ObserveMiddleware"]
 
 log = logging.getLogger("kiroku.access")
 
-_SECRET = re.compile(r"(access_token=)[^&]*")
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -130,11 +130,24 @@ class ObserveMiddleware:
             elapsed = time.perf_counter() - start
             route = _template(self.router, scope)
             self.metrics.observe(scope["method"], route, status, elapsed)
-            client = scope.get("client") or ("-", 0)
-            query = _SECRET.sub(r"\1***", scope.get("query_string", b"").decode("latin-1"))
-            path = scope["path"] + (f"?{query}" if query else "")
-            log.info(
-                '%s - "%s %s HTTP/%s" %d %.1fms',
-                client[0], scope["method"], path, scope.get("http_version", "1.1"),
-                status, elapsed * 1000,
-            )  # fmt: skip
+            _access(scope, status, elapsed)
+
+
+def _access(scope: Scope, status: int, elapsed: float) -> None:
+    """One access record: a short message for text logs, every part as a field for JSON.
+    Escaping happens in the formatter (``kiroku.api.logs``), masking here."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    client = scope.get("client") or ("-", 0)
+    query = masked_query(scope.get("query_string", b"").decode("latin-1"))
+    path = scope["path"] + (f"?{query}" if query else "")
+    version = scope.get("http_version", "1.1")
+    method = scope["method"]
+    fields = {
+        "client": client[0], "method": method, "path": scope["path"], "query": query,
+        "status": status, "duration_ms": round(elapsed * 1000, 2), "http_version": version,
+    }  # fmt: skip
+    log.info(
+        '%s - "%s %s HTTP/%s" %d %.1fms', client[0], method, path, version, status,
+        elapsed * 1000, extra={FIELDS: fields},
+    )  # fmt: skip

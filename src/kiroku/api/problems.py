@@ -15,23 +15,27 @@ import re
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match, Route
 
 from kiroku.errors import (
     AuthenticationError,
     CommandError,
     ConcurrencyError,
     DomainError,
+    IdempotencyKeyReusedError,
     InputError,
     JournalClosedError,
     KirokuError,
     NotAllowedError,
     NotFoundError,
+    OutsideJournalError,
     OverloadedError,
     PayloadTooLargeError,
     ProjectionError,
     RetractionRefusedError,
     RetriesExhaustedError,
     RuntimeClosedError,
+    StorageUnavailableError,
     WaitTimeoutError,
 )
 
@@ -47,6 +51,8 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     NotAllowedError: 403,
     AuthenticationError: 401,
     InputError: 400,
+    IdempotencyKeyReusedError: 422,  # the IETF Idempotency-Key draft's status
+    OutsideJournalError: 422,  # well formed; the journal's state refuses it
     PayloadTooLargeError: 413,
     NotFoundError: 404,
     ConcurrencyError: 409,
@@ -57,13 +63,15 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     ProjectionError: 503,
     RuntimeClosedError: 503,
     JournalClosedError: 503,
+    StorageUnavailableError: 503,  # disk full, I/O error: retry later
     WaitTimeoutError: 503,
 }
 
 _TITLES = {
     400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-    422: "Unprocessable Content", 500: "Internal Server Error", 503: "Service Unavailable",
+    405: "Method Not Allowed", 408: "Request Timeout", 409: "Conflict",
+    413: "Content Too Large", 422: "Unprocessable Content", 429: "Too Many Requests",
+    500: "Internal Server Error", 503: "Service Unavailable",
 }  # fmt: skip
 
 
@@ -99,7 +107,13 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     status = status_of(exc) if isinstance(exc, KirokuError) else 500
     if status >= 500 and status != 503:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return problem(status, "The server failed to handle this request; see its log.")
+        # after a fault the connection's state is not to be trusted (a half-read body):
+        # close it, and say so, so the client does not send its next request into it
+        return problem(
+            status,
+            "The server failed to handle this request; see its log.",
+            headers={"Connection": "close"},
+        )
     headers = {"Retry-After": "1"} if status == 503 else None
     if status == 401:
         headers = {"WWW-Authenticate": 'Bearer realm="kiroku"'}
@@ -110,5 +124,15 @@ async def handle_http(request: Request, exc: Exception) -> Response:
     """Starlette's own HTTP errors (unknown path, wrong method) in the same shape."""
     if not isinstance(exc, HTTPException):
         return await handle_error(request, exc)
-    headers = dict(exc.headers) if exc.headers else None
-    return problem(exc.status_code, str(exc.detail), headers=headers)
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:  # every method of every route on this path, not only one's
+        headers["Allow"] = ", ".join(_allowed(request))
+    return problem(exc.status_code, str(exc.detail), headers=headers or None)
+
+
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in getattr(request.app, "routes", ()):
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)

@@ -1,30 +1,45 @@
-"""One process at a time moves a data directory's projections.
+"""One process at a time owns a data directory, and the directory is the owner's only.
 
 ``kiroku serve`` runs the projections over its data directory and keeps their
 read stores open. A command from another process that moves them (replay,
 rebuild, retrying or skipping a parked event) would change stores the server
 holds in memory: the server would go on serving, and applying events to, what
 it opened. So the server and those commands each own the directory while they
-run, through an exclusive ``flock`` on ``<data>/owner.lock``, and whoever comes
-second is refused, told who owns it, and changes nothing.
+run, and whoever comes second is refused, told who owns it, and changes nothing.
 
-The kernel releases a ``flock`` when its process dies, so a crash never leaves
-the directory locked. Commands that only read (status, ledger, listing parked
-events) and those that only append to the journal (``retract``: a running
-server hears of it and acts) take no lock.
+The lock is an exclusive ``flock`` on the **directory itself**, which cannot be
+deleted from under its owner as a lock file could (deleting ``owner.lock`` once
+let a second server run on the same directory). ``owner.lock`` only says who
+holds it, for the refusal's message. The kernel releases a ``flock`` when its
+process dies, so a crash never leaves the directory locked. Commands that only
+read (status, ledger, listing parked events) and those that only append to the
+journal (``retract``: a running server hears of it and acts) take no lock.
+
+Owning also makes the directory private and checks it can be written:
+
+* **owner-only**: the directory and everything in it become 0700/0600 (the
+  journal, the read stores, ``users.json``, ``demo-tokens.json`` with its
+  plaintext tokens), and the process's umask becomes 077 while it owns it, so
+  every file created later is born private;
+* **writable**: a directory that cannot be written (read-only, immutable, full)
+  is refused at start with a clear error instead of failing on the first post,
+  and ``faulthandler`` is on, so a fatal signal (SIGBUS from a memory-mapped
+  SQLite file that became unwritable) leaves a log line and a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import fcntl
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from kiroku.errors import DataDirectoryBusyError
+from kiroku.errors import DataDirectoryBusyError, StorageUnavailableError
 
-__all__ = ["LOCK_FILE", "owning"]
+__all__ = ["LOCK_FILE", "check_writable", "make_private", "owning"]
 
 LOCK_FILE = "owner.lock"
 
@@ -34,20 +49,82 @@ def owning(data: Path, who: str, hint: str = "") -> Iterator[None]:
     """Own ``data`` as ``who`` (e.g. ``"kiroku serve"``) for the ``with`` block.
 
     Raises ``DataDirectoryBusyError`` naming the current owner (and ``hint``,
-    what to do instead) when another process owns it.
+    what to do instead) when another process owns it, and
+    ``StorageUnavailableError`` when it cannot be written.
     """
-    fd = os.open(data / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    directory = os.open(data, os.O_RDONLY | os.O_DIRECTORY)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
-            raise DataDirectoryBusyError(str(data), holder or "another process", hint) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{who} (pid {os.getpid()})\n".encode(), 0)
+            raise DataDirectoryBusyError(str(data), _holder(data), hint) from None
+        check_writable(data)
         try:
-            yield
+            make_private(data)
+        except OSError as e:
+            raise StorageUnavailableError(f"{data} cannot be made private: {e}") from e
+        _enable_faulthandler()
+        umask = os.umask(0o077)
+        try:
+            with _note(data / LOCK_FILE, f"{who} (pid {os.getpid()})\n"):
+                yield
         finally:
-            os.ftruncate(fd, 0)
+            os.umask(umask)
     finally:
-        os.close(fd)  # releases the lock
+        os.close(directory)  # releases the lock
+
+
+def make_private(data: Path) -> None:
+    """The directory and everything under it: owner-only (0700 directories, 0600 files)."""
+    os.chmod(data, 0o700)
+    for root, dirs, files in os.walk(data):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
+        for name in files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o600)
+
+
+def check_writable(data: Path) -> None:
+    """Create, write, sync and remove a file in ``data``: what a journal append needs."""
+    probe = data / f".kiroku-write-check-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, b"kiroku")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
+    except OSError as e:
+        raise StorageUnavailableError(f"{data} cannot be written: {e.strerror}") from e
+
+
+def _enable_faulthandler() -> None:
+    """Tracebacks on fatal signals, to the process's real stderr (not a captured one)."""
+    if sys.__stderr__ is None:
+        return
+    with contextlib.suppress(ValueError, OSError):  # no descriptor behind it
+        faulthandler.enable(file=sys.__stderr__)
+
+
+def _holder(data: Path) -> str:
+    try:
+        return (data / LOCK_FILE).read_text(errors="replace").strip()[:200] or "another process"
+    except OSError:
+        return "another process"
+
+
+@contextlib.contextmanager
+def _note(path: Path, text: str) -> Iterator[None]:
+    """``text`` in ``path`` for the block; the file may be deleted meanwhile, harmlessly."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, text.encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)

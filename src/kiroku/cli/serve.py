@@ -22,6 +22,9 @@ from types import FrameType
 import click
 import uvicorn
 
+from kiroku.api.logs import LogFormat, QueuedLogging
+from kiroku.api.server import ServerOptions, guarded_protocol
+from kiroku.api.server import run as run_loop
 from kiroku.app import App, load_app
 from kiroku.apps.chat.demo import ensure_demo
 from kiroku.apps.chat.http_corrections import app_catalog
@@ -31,6 +34,7 @@ from kiroku.catalog import Catalog
 from kiroku.cli.app import CliContext, pass_cli
 from kiroku.cli.journal_app import claim_journal
 from kiroku.cli.owner import owning
+from kiroku.cli.server_options import server_options
 from kiroku.errors import KirokuError
 from kiroku.journal.protocol import Journal
 from kiroku.journal.sqlite import SQLiteJournal
@@ -71,6 +75,9 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Say where we listen, with the real port when asked for port 0."""
         await super().startup(sockets)
+        loop = type(asyncio.get_running_loop())
+        log.info("event loop %s.%s, HTTP protocol %s", loop.__module__, loop.__qualname__,
+                 self.config.http_protocol_class.__mro__[1].__name__)  # fmt: skip
         for server in self.servers if self.started else ():
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
@@ -114,11 +121,12 @@ async def _serve(
     app_ref: str,
     level: str,
     options: RuntimeOptions,
+    limits: ServerOptions,
 ) -> None:
     chat = load_app(app_ref)
     catalog = checked_catalog(chat)
     node = await open_node(data, chat, _sqlite_for(chat), options)
-    app = build_app(node, start_node=False, catalog=catalog)
+    app = build_app(node, start_node=False, catalog=catalog, limits=limits)
     app.state.demo = demo
     await node.start()
     try:
@@ -128,7 +136,8 @@ async def _serve(
                 click.echo(f"demo user {row['name']}{admin}: {row['token']}")
         config = uvicorn.Config(
             app, host=host, port=port, log_level=level, access_log=False, log_config=None,
-            timeout_graceful_shutdown=10, lifespan="on",
+            timeout_graceful_shutdown=10, lifespan="on", http=guarded_protocol(limits),
+            timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float works
         )  # fmt: skip
         server = _Server(config, node)
         runtime = node.write.runtime
@@ -154,6 +163,14 @@ async def _serve(
     default="info",
     show_default=True,
     type=click.Choice(["debug", "info", "warning", "error"]),
+)
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    envvar="KIROKU_LOG_FORMAT",
+    help="json: one object per line; text: one escaped line per record.",
 )
 @click.option(
     "--snapshot-every",
@@ -190,6 +207,7 @@ async def _serve(
     show_default=True,
     help="Seconds an idle aggregate stays in memory.",
 )
+@server_options
 @pass_cli
 def serve(
     cli: CliContext,
@@ -198,11 +216,13 @@ def serve(
     demo: bool,
     app_ref: str,
     log_level: str,
+    log_format: LogFormat,
     snapshot_every: int,
     max_batch: int,
     mailbox_size: int,
     max_live: int,
     idle_timeout: float,
+    limits: ServerOptions,
 ) -> None:
     """Run the chat system: HTTP API, web UI, runtime and projections, in one process."""
     options = RuntimeOptions(
@@ -212,13 +232,10 @@ def serve(
         max_live=max_live,
         idle_timeout=idle_timeout,
     )
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     cli.data.mkdir(parents=True, exist_ok=True)
     try:
-        with owning(cli.data, "kiroku serve"):
+        with QueuedLogging(log_level, log_format), owning(cli.data, "kiroku serve"):
             click.echo(f"kiroku: serving {cli.data.resolve()}")
-            asyncio.run(_serve(cli.data, host, port, demo, app_ref, log_level, options))
+            run_loop(_serve(cli.data, host, port, demo, app_ref, log_level, options, limits))
     except KirokuError as e:
         raise click.ClickException(str(e)) from e

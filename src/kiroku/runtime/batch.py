@@ -28,10 +28,15 @@ from typing import Generic, TypeAlias, TypeVar
 
 from kiroku.domain.decider import Decider
 from kiroku.domain.envelope import NewEvent, Recorded, utc_now
-from kiroku.errors import AggregateCrashedError, DomainError, KirokuError
+from kiroku.errors import (
+    AggregateCrashedError,
+    DomainError,
+    IdempotencyKeyReusedError,
+    KirokuError,
+)
 from kiroku.journal.protocol import AppendResult, Journal
 from kiroku.runtime.ids import new_event_id
-from kiroku.runtime.receipts import ReceiptBook
+from kiroku.runtime.receipts import ReceiptBook, ensure_same, key_name
 from kiroku.runtime.result import IDEMPOTENCY_KEY, CommandResult, Receipt, recorded_from_new
 from kiroku.runtime.settings import CommandOptions
 from kiroku.schema.codec import Codec
@@ -175,11 +180,16 @@ class Planner(Generic[S, C, E]):
         for index, (command, options, reply) in enumerate(jobs):
             key = options.idempotency_key
             if key is not None:
-                if (seen := await self._duplicate(key, plan.state)) is not None:
-                    plan.answer(reply, seen)
-                    continue
-                if (first := in_batch.get(key)) is not None:
-                    plan.repeat(reply, first)
+                try:
+                    if (seen := await self._duplicate(key, plan.state)) is not None:
+                        plan.answer(reply, seen)
+                        continue
+                    if (first := in_batch.get(key_name(key))) is not None:
+                        ensure_same(first.key or "", key)
+                        plan.repeat(reply, first)
+                        continue
+                except IdempotencyKeyReusedError as e:
+                    plan.reject(reply, e)
                     continue
             try:
                 decided = self._decide(command, plan.state)  # type: ignore[arg-type]  # the runtime routes only C here
@@ -195,7 +205,7 @@ class Planner(Generic[S, C, E]):
                 continue
             accepted = plan.accept(reply, key, decided, self._encode(decided, options), after)
             if key is not None and self._book.capacity > 0:  # a window of 0 remembers no key
-                in_batch[key] = accepted
+                in_batch[key_name(key)] = accepted
         return plan
 
     def _decide(self, command: C, state: S) -> Sequence[E]:

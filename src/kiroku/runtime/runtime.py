@@ -25,6 +25,7 @@ from kiroku.domain.streams import stream_name, validate_stream
 from kiroku.errors import ConfigError, InputError, RuntimeClosedError
 from kiroku.journal.protocol import Journal
 from kiroku.runtime.actor import QUERY, Actor
+from kiroku.runtime.receipts import stamp
 from kiroku.runtime.recovery import Rehydrator
 from kiroku.runtime.result import CommandResult
 from kiroku.runtime.settings import CommandOptions, Retention, Settings
@@ -110,6 +111,8 @@ class Runtime:
         AggregateCrashedError on a bug in decide/evolve, RetriesExhaustedError
         when concurrent writers kept winning, RuntimeClosedError after close.
         """
+        if idempotency_key:
+            idempotency_key = stamp(idempotency_key, command)  # another command: refused
         if idempotency_key or correlation_id or causation_id or metadata:
             options = CommandOptions(idempotency_key, correlation_id, causation_id, metadata)
         else:

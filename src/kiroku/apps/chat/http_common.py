@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 from starlette.requests import Request
+from starlette.types import Scope
 
-from kiroku import InputError, NotAllowedError
+from kiroku import NotAllowedError, OutsideJournalError
 from kiroku.api.auth import Principal
+from kiroku.api.params import MAX_POSITION, parse_int
 from kiroku.apps.chat.node import ChatNode
 from kiroku.apps.chat.rules import NotMemberError, RoomNotFoundError
 from kiroku.errors import AuthenticationError
@@ -18,9 +20,12 @@ __all__ = [
     "READ_WAIT_SECONDS",
     "caller",
     "int_param",
+    "is_stream",
     "member_room",
     "node_of",
+    "path_int",
     "require_admin",
+    "stream_owner",
     "wait_for_reads",
 ]
 
@@ -51,14 +56,47 @@ def require_admin(request: Request) -> Principal:
 
 
 def int_param(
-    request: Request, name: str, default: int | None = None, *, low: int = 0, high: int = 2**62
+    request: Request,
+    name: str,
+    default: int | None = None,
+    *,
+    low: int = 0,
+    high: int = MAX_POSITION,
 ) -> int | None:
+    """A query parameter through the one integer parser; ``default`` when absent or empty."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InputError(f"Query parameter {name}={raw!r} must be an integer in {low}..{high}")
-    return int(raw)
+    return parse_int(raw, name, low=low, high=high)
+
+
+def path_int(request: Request, name: str, *, low: int = 0, high: int = MAX_POSITION) -> int:
+    """A path segment through the one integer parser: 400 for anything but ASCII digits in
+    range (Starlette's ``:int`` converter would 404 some and overflow on others)."""
+    return parse_int(str(request.path_params[name]), name, low=low, high=high)
+
+
+def is_stream(scope: Scope) -> bool:
+    """The live streams: ``/api/stream`` and ``/api/rooms/{room_id}/stream``."""
+    path: str = scope["path"]
+    return scope["method"] == "GET" and (path == "/api/stream" or path.endswith("/stream"))
+
+
+def stream_owner(node: ChatNode) -> Callable[[Scope], str | None]:
+    """The user a stream request authenticates as, by the rules ``caller`` applies; None
+    when it does not (the endpoint answers 401 itself)."""
+
+    def owner(scope: Scope) -> str | None:
+        request = Request(scope)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            token = request.query_params.get("access_token", "")
+        try:
+            return node.users.authenticate(token.strip() or None).name
+        except AuthenticationError:
+            return None
+
+    return owner
 
 
 async def wait_for_reads(request: Request, names: Sequence[str]) -> None:
@@ -69,7 +107,7 @@ async def wait_for_reads(request: Request, names: Sequence[str]) -> None:
     node = node_of(request)
     head = await node.read.journal.head_position()
     if position > head:
-        raise InputError(f"min_position={position} is past the journal's head ({head})")
+        raise OutsideJournalError(f"min_position={position} is past the journal's head ({head})")
     await node.read.host.wait_for(position, READ_WAIT_SECONDS, names)
 
 

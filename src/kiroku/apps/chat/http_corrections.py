@@ -26,7 +26,8 @@ from starlette.routing import BaseRoute, Route
 from kiroku import JSON, App
 from kiroku.api.body import read_json
 from kiroku.api.openapi import json_body, obj, operation, param
-from kiroku.apps.chat.http_common import node_of, require_admin
+from kiroku.api.params import MAX_POSITION
+from kiroku.apps.chat.http_common import node_of, path_int, require_admin
 from kiroku.apps.chat.node import ChatNode
 from kiroku.catalog import Catalog, build_catalog, render
 from kiroku.corrections import (
@@ -37,14 +38,13 @@ from kiroku.corrections import (
     RetractionService,
     SQLiteHoldStore,
 )
-from kiroku.errors import EventNotFoundError
 from kiroku.projections import LedgerEntry
 
 __all__ = ["HOLDS_FILE", "app_catalog", "openapi_paths", "report_json", "routes"]
 
-MAX_POSITION = 2**63 - 1
 log = logging.getLogger(__name__)
 
+POSITION: JSON = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
 HOLDS_FILE = "holds.db"
 """The hold-back store ``kiroku retract`` and ``kiroku holds`` read too."""
 
@@ -103,9 +103,7 @@ async def _retract(
 
 async def retract(request: Request) -> JSONResponse:
     who = require_admin(request)
-    position = int(request.path_params["position"])
-    if position > MAX_POSITION:  # past what the journal can store, so certainly not there
-        raise EventNotFoundError(position)
+    position = path_int(request, "position")
     body = await read_json(request, RetractBody)
     node = node_of(request)
     # the read models compensating by rebuild need no listener: their runners meet
@@ -124,7 +122,7 @@ async def catalog(request: Request) -> JSONResponse:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route("/api/admin/events/{position:int}/retract", retract, methods=["POST"]),
+        Route("/api/admin/events/{position}/retract", retract, methods=["POST"]),
         Route("/api/admin/catalog", catalog, methods=["GET"]),
     ]
 
@@ -147,7 +145,7 @@ def openapi_paths() -> dict[str, JSON]:
             "post": operation(
                 "Retract an event (409: a system event, or already retracted)", 201, report,
                 errors=(400, 401, 403, 404, 409, 413),
-                params=[param("position", "path", {"type": "integer", "minimum": 0})],
+                params=[param("position", "path", POSITION)],
                 body=json_body(obj(["reason"], reason=reason)),
             )
         },

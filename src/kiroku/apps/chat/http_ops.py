@@ -25,13 +25,13 @@ from kiroku import (
     ConcurrencyError,
     HandlerError,
     InputError,
-    NotFoundError,
+    OutsideJournalError,
     ProjectionHost,
 )
 from kiroku.api.body import read_json
 from kiroku.api.problems import problem
 from kiroku.apps.chat import http_ops_events, http_ops_parked
-from kiroku.apps.chat.http_common import node_of, require_admin
+from kiroku.apps.chat.http_common import node_of, path_int, require_admin
 from kiroku.apps.chat.http_ops_events import event_json
 from kiroku.corrections.exclusion import is_retracted
 from kiroku.projections import Progress, resolve_start
@@ -44,7 +44,7 @@ BEHIND_SECONDS = 5.0
 
 
 class ReplayBody(msgspec.Struct):
-    from_position: int | None = None
+    from_position: int | float | None = None  # JSON Schema's integers include 1.0
     from_time: datetime | None = None
 
 
@@ -148,10 +148,18 @@ async def replay(request: Request) -> JSONResponse:
     host.runner(name)  # ProjectionNotFoundError -> 404 before anything starts
     host.check_replay(name)  # ReplayRefusedError (an InputError) -> 400, nothing runs
     body = await read_json(request, ReplayBody)
-    start = body.from_time if body.from_time is not None else body.from_position
+    position = body.from_position
+    if isinstance(position, float):
+        if not position.is_integer():
+            raise InputError(f"from_position must be an integer, got {position}")
+        position = int(position)
+    start = body.from_time if body.from_time is not None else position
     if start is None:
         raise InputError("Give from_position (>= 1) or from_time (ISO 8601 with a zone)")
-    first = await resolve_start(host.journal, start)  # a bad start is a 400 now, not a failed task
+    try:
+        first = await resolve_start(host.journal, start)  # refused now, not as a failed task
+    except InputError as e:  # a well-formed start the journal does not hold
+        raise OutsideJournalError(str(e)) from e
     tasks = _tasks(request)
     tasks.launch(name, "replay", lambda: host.replay(name, first, tasks.progress))
     return JSONResponse({"name": name, "task": tasks.info[name]}, status_code=202)
@@ -168,7 +176,7 @@ async def rebuild(request: Request) -> JSONResponse:
 
 async def event_detail(request: Request) -> JSONResponse:
     require_admin(request)
-    position = int(request.path_params["position"])
+    position = path_int(request, "position")
     node = node_of(request)
     event, ledger = await node.read.host.ledger(position)
     entries = [msgspec.to_builtins(dataclasses.asdict(entry)) for entry in ledger]
@@ -202,10 +210,7 @@ async def skip_parked(request: Request) -> JSONResponse:
 
 
 def _parked_id(request: Request) -> int:
-    ident = int(request.path_params["ident"])
-    if ident >= 2**63:  # beyond SQLite's integers: no such row
-        raise NotFoundError(f"No parked event #{ident}")
-    return ident
+    return path_int(request, "ident")
 
 
 async def metrics(request: Request) -> Response:
@@ -248,12 +253,12 @@ def routes() -> list[BaseRoute]:
         Route(admin + "/projections/{name}/replay", replay, methods=["POST"]),
         Route(admin + "/projections/{name}/rebuild", rebuild, methods=["POST"]),
         Route(admin + "/events", http_ops_events.events, methods=["GET"]),
-        Route(admin + "/events/{position:int}", event_detail, methods=["GET"]),
+        Route(admin + "/events/{position}", event_detail, methods=["GET"]),
         Route(admin + "/parked", http_ops_parked.parked, methods=["GET"]),
         Route(admin + "/parked/groups", http_ops_parked.groups, methods=["GET"]),
         Route(admin + "/parked/bulk", http_ops_parked.bulk, methods=["POST"]),
-        Route(admin + "/parked/{name}/{ident:int}/retry", retry_parked, methods=["POST"]),
-        Route(admin + "/parked/{name}/{ident:int}/skip", skip_parked, methods=["POST"]),
+        Route(admin + "/parked/{name}/{ident}/retry", retry_parked, methods=["POST"]),
+        Route(admin + "/parked/{name}/{ident}/skip", skip_parked, methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from kiroku import JSON, InputError, NotFoundError, stream_name
+from kiroku import JSON, NotFoundError, stream_name
+from kiroku.api.params import fts_query
 from kiroku.apps.chat.demo import demo_tokens
 from kiroku.apps.chat.http_common import (
     caller,
@@ -126,8 +127,6 @@ async def messages(request: Request) -> JSONResponse:
     room_id = request.path_params["room_id"]
     limit = int_param(request, "limit", 50, low=1, high=500) or 50
     before, after = request.query_params.get("before"), request.query_params.get("after")
-    if before and after:
-        raise InputError("Give before or after, not both")
     await wait_for_reads(request, ["chat.rooms", "chat.timeline"])
     await member_room(request, who, room_id)
     async with _view(request, "chat.timeline", room_id) as view:
@@ -141,7 +140,7 @@ async def messages(request: Request) -> JSONResponse:
             limit=limit,
         )  # fmt: skip
     if after:
-        docs.reverse()  # the ``limit`` messages right after ``after``, still newest first
+        docs.reverse()  # the ``limit`` messages right after ``after`` (and before ``before``)
     keys = ("message_id", "author", "body", "posted_at", "edited_at", "deleted")
     return JSONResponse({"messages": [{k: d.get(k) for k in keys} for d in docs]})
 
@@ -163,9 +162,7 @@ async def history(request: Request) -> JSONResponse:
 
 async def search(request: Request) -> JSONResponse:
     who = caller(request)
-    q = request.query_params.get("q", "").strip()
-    if not q or len(q) > 200:
-        raise InputError(f"q must be 1 to 200 characters, got {len(q)}")
+    match = fts_query(request.query_params.get("q", ""))
     limit = int_param(request, "limit", 20, low=1, high=100) or 20
     await wait_for_reads(request, ["chat.rooms", "chat.search"])
     host = node_of(request).read.host
@@ -177,15 +174,10 @@ async def search(request: Request) -> JSONResponse:
     rows = await host.reader("chat.search").query(
         "SELECT room_id, message_id, author, body, posted_at FROM search "
         f"WHERE search MATCH ? AND room_id IN ({marks}) ORDER BY rank LIMIT ?",
-        (_fts_query(q), *rooms, limit),
+        (match, *rooms, limit),
     )
     keys = ("room_id", "message_id", "author", "body", "posted_at")
     return JSONResponse({"results": [dict(zip(keys, row, strict=True)) for row in rows]})
-
-
-def _fts_query(q: str) -> str:
-    """Every word as a quoted FTS5 string: user text is never FTS5 syntax."""
-    return " ".join('"' + word.replace('"', '""') + '"' for word in q.split())
 
 
 def routes() -> list[BaseRoute]:

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from kiroku import InputError
+from kiroku import IdempotencyKeyReusedError, InputError
 from kiroku.api.auth import Principal
 from kiroku.api.body import read_json
 from kiroku.apps.chat import commands as c
@@ -82,7 +82,10 @@ async def _run(
     """Execute; a command that decided nothing (a retry) answers with the journal's head,
     which is at or past whatever the original request wrote."""
     node = node_of(request)
-    result = await node.write.runtime.execute(Room, room_id, command, idempotency_key=key)
+    try:
+        result = await node.write.runtime.execute(Room, room_id, command, idempotency_key=key)
+    except IdempotencyKeyReusedError as e:  # name the key as the caller sent it
+        raise IdempotencyKeyReusedError(request.headers.get("idempotency-key", e.key)) from None
     position = result.position or await node.write.journal.head_position()
     body = {**(ids or {}), "position": position, "version": result.version}
     return JSONResponse(body, status_code=status)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from kiroku import JSON
 from kiroku.api.openapi import PROBLEM_SCHEMA, json_body, obj, operation, param, ref
+from kiroku.api.params import MAX_POSITION, MAX_SEARCH
 from kiroku.apps.chat.http_corrections import openapi_paths as correction_paths
 from kiroku.apps.chat.http_ops_openapi import openapi_paths as ops_list_paths
 
@@ -19,18 +20,37 @@ S: JSON = {"type": "string"}
 INT: JSON = {"type": "integer"}
 B: JSON = {"type": "boolean"}
 NS: JSON = {"type": ["string", "null"]}
-POS: JSON = {"type": "integer", "minimum": 0}
+POS: JSON = {"type": "integer", "minimum": 0, "maximum": MAX_POSITION}
 
 NAME: JSON = {"type": "string", "minLength": 1, "maxLength": 100}
 BODY: JSON = {"type": "string", "minLength": 1, "maxLength": 10_000}
 USER: JSON = {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,32}$", "examples": ["bob"]}
-ROOM_ID = param("room_id", "path", {"type": "string", "examples": ["general"]})
+ROOM_ID = param(
+    "room_id", "path",
+    {"type": "string", "pattern": "^[A-Za-z0-9_.:@+=~-]{1,195}$", "examples": ["general"]},
+)  # fmt: skip
 MESSAGE_ID = param("message_id", "path", {"type": "string", "examples": ["welcome"]})
 MIN_POSITION = param("min_position", "query", POS)
-AS_OF = param("as_of", "query", S)
+AS_OF = param(  # a position, or a time (UTC when it has no zone)
+    "as_of", "query",
+    {"anyOf": [
+        {"type": "integer", "minimum": 0, "maximum": MAX_POSITION},
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "maxLength": 0},  # empty: the present, as when left out
+    ]},
+)  # fmt: skip
 KEY = param("Idempotency-Key", "header", {"type": "string", "minLength": 1, "maxLength": 200})
 
-READ_ERR = (400, 401, 403, 404, 503)
+SEARCH: JSON = {
+    "type": "string", "minLength": 1, "maxLength": MAX_SEARCH,
+    # a word, and no control characters but tab, line feed and carriage return
+    "pattern": "^(?=[\\s\\S]*\\S)[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$",
+}  # fmt: skip
+
+STREAM: JSON = {
+    "type": "string", "maxLength": 200, "pattern": "^([a-z][a-z0-9_.]*-[A-Za-z0-9_.:@+=~-]+)?$",
+}  # fmt: skip
+READ_ERR = (400, 401, 403, 404, 422, 503)
 WRITE_ERR = (400, 401, 403, 404, 409, 413, 422, 503)
 ADMIN_ERR = (400, 401, 403, 404)
 
@@ -194,7 +214,7 @@ def _read_paths() -> dict[str, JSON]:
                 _list("results", obj(["room_id", "message_id", "author", "body"])),
                 errors=READ_ERR,
                 params=[
-                    param("q", "query", {"type": "string", "minLength": 1}, required=True),
+                    param("q", "query", SEARCH, required=True),
                     MIN_POSITION,
                     param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100}),
                 ],
@@ -206,11 +226,15 @@ def _read_paths() -> dict[str, JSON]:
 def _ops_paths() -> dict[str, JSON]:
     name = param("name", "path", S)
     replay = obj(
-        [], from_position={"type": "integer", "minimum": 1},
-        from_time={"type": "string", "format": "date-time"},
+        [], from_position={"type": ["integer", "null"], "minimum": 1, "maximum": MAX_POSITION},
+        from_time={"type": ["string", "null"], "format": "date-time", "minLength": 1},
     )  # fmt: skip
+    replay["anyOf"] = [  # one of the two, not null
+        {"required": ["from_position"], "properties": {"from_position": {"type": "integer"}}},
+        {"required": ["from_time"], "properties": {"from_time": {"type": "string"}}},
+    ]
     task = obj(["name", "task"], name=S, task={"type": "object"})
-    ident = param("ident", "path", {"type": "integer", "minimum": 0})
+    ident = param("ident", "path", POS)
     skip = obj(["reason"], reason={"type": "string", "minLength": 1, "maxLength": 1000})
     resolved = obj(["name", "id", "status"], name=S, id={"type": "integer"}, status=S)
     return {
@@ -224,7 +248,7 @@ def _ops_paths() -> dict[str, JSON]:
         "/api/admin/projections/{name}/replay": {
             "post": operation(
                 "Replay one projection from a position or time", 202, task,
-                errors=(*ADMIN_ERR, 409, 413), params=[name], body=json_body(replay),
+                errors=(*ADMIN_ERR, 409, 413, 422), params=[name], body=json_body(replay),
             )
         },
         "/api/admin/projections/{name}/rebuild": {
@@ -238,7 +262,7 @@ def _ops_paths() -> dict[str, JSON]:
                 "The journal, in position order", 200, _list("events", ref("Event")),
                 errors=ADMIN_ERR,
                 params=[
-                    param("after", "query", POS), param("stream", "query", S),
+                    param("after", "query", POS), param("stream", "query", STREAM),
                     param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}),
                 ],
             )

@@ -19,9 +19,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, Router
 
 from kiroku import KirokuError
+from kiroku.api.limits import StreamLimits
 from kiroku.api.observe import Gauge, Metrics, ObserveMiddleware
 from kiroku.api.problems import handle_error, handle_http
+from kiroku.api.server import ServerOptions
 from kiroku.apps.chat import http_corrections, http_live, http_ops, http_read, http_write
+from kiroku.apps.chat.http_common import is_stream, stream_owner
 from kiroku.apps.chat.node import ChatNode
 from kiroku.apps.chat.openapi import document
 from kiroku.catalog import Catalog
@@ -63,10 +66,22 @@ def _gauges(node: ChatNode, metrics: Metrics) -> None:
     )
 
 
+def _stream_limits(node: ChatNode, options: ServerOptions) -> Middleware:
+    return Middleware(
+        StreamLimits, is_stream=is_stream, owner=stream_owner(node), total=options.max_streams,
+        per_user=options.max_streams_per_user, retry_after=options.retry_after,
+    )  # fmt: skip
+
+
 def build_app(
-    node: ChatNode, *, start_node: bool = True, catalog: Catalog | None = None
+    node: ChatNode,
+    *,
+    start_node: bool = True,
+    catalog: Catalog | None = None,
+    limits: ServerOptions | None = None,
 ) -> Starlette:
-    """The app over ``node``; ``catalog`` is the one start-up checked (else built here)."""
+    """The app over ``node``; ``catalog`` is the one start-up checked (else built here);
+    ``limits`` caps the live streams (the defaults when None)."""
     routes: list[BaseRoute] = [
         *http_write.routes(),
         *http_read.routes(),
@@ -96,7 +111,10 @@ def build_app(
     router = Router(routes)
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(ObserveMiddleware, metrics=metrics, router=router)],
+        middleware=[
+            Middleware(ObserveMiddleware, metrics=metrics, router=router),
+            _stream_limits(node, limits or ServerOptions()),
+        ],
         exception_handlers={
             HTTPException: handle_http,
             KirokuError: handle_error,

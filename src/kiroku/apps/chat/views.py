@@ -23,7 +23,16 @@ from typing import ClassVar
 
 import msgspec
 
-from kiroku import JSON, DocumentNotFoundError, Projection, Recorded, Tx, handles
+from kiroku import (
+    JSON,
+    DocumentNotFoundError,
+    EventRetracted,
+    Projection,
+    Recorded,
+    Tx,
+    handles,
+    handles_retraction,
+)
 from kiroku.apps.chat import events as e
 
 __all__ = ["History", "Rooms", "Search", "Timeline", "message_key"]
@@ -197,6 +206,14 @@ class History(Projection):
     @handles(e.RoomArchived)
     async def any_event(self, tx: Tx, r: Recorded[e.RoomEvent]) -> None:
         await tx.collection("events").put(f"{r.stream_id}:{r.version:012d}", history_entry(r))
+
+    @handles_retraction
+    async def retracted(
+        self, tx: Tx, retraction: Recorded[EventRetracted], original: Recorded[object]
+    ) -> None:
+        """A retracted event leaves the feed at once (live reads and ``?after=`` replays
+        never show it again); the journal keeps it for the admins' event browser."""
+        await tx.collection("events").delete(f"{original.stream_id}:{original.version:012d}")
 
 
 def history_entry(r: Recorded[e.RoomEvent]) -> dict[str, JSON]:

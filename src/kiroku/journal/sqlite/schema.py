@@ -31,7 +31,7 @@ from typing import Any, TypeAlias, cast
 import msgspec
 
 from kiroku.domain.envelope import JSON, Folded, Metadata, NewEvent, StoredEvent
-from kiroku.errors import InputError, JournalError, KirokuError
+from kiroku.errors import InputError, JournalError, KirokuError, StorageUnavailableError
 from kiroku.journal.protocol import Snapshot
 from kiroku.schema.codec import decode_json, encode_json
 
@@ -220,6 +220,9 @@ def to_snapshot(row: Any) -> Snapshot:
     )
 
 
+_STORAGE_CODES = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN")
+
+
 def convert_error(e: sqlite3.Error, doing: str) -> KirokuError:
     """The one place sqlite3 exceptions become kiroku errors.
 
@@ -227,10 +230,12 @@ def convert_error(e: sqlite3.Error, doing: str) -> KirokuError:
     e``, because writer errors travel to their caller through a future.
     """
     error: KirokuError
+    code = getattr(e, "sqlite_errorname", type(e).__name__)
     if isinstance(e, sqlite3.IntegrityError):
         error = InputError(f"{doing}: {e}")
+    elif code.startswith(_STORAGE_CODES):  # the storage refused: may clear, so retryable
+        error = StorageUnavailableError(f"{doing} failed ({code}): {e}")
     else:
-        code = getattr(e, "sqlite_errorname", type(e).__name__)
         error = JournalError(f"{doing} failed ({code}): {e}")
     error.__cause__ = e
     return error

@@ -68,9 +68,17 @@ class CrossProcessWakeup:
         directory.mkdir(mode=0o700, exist_ok=True)
         path = directory / f"{os.getpid()}-{os.urandom(4).hex()}.sock"
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Receiver(on_head), local_addr=str(path), family=socket.AF_UNIX
-        )
+        # bound here and passed as ``sock``: uvloop refuses ``local_addr`` for AF_UNIX
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            sock.bind(str(path))
+            sock.setblocking(False)
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Receiver(on_head), sock=sock
+            )
+        except BaseException:
+            sock.close()
+            raise
         return cls(directory, transport, path)
 
     def announce(self, head: int) -> None:

@@ -1,0 +1,119 @@
+"""The HTTP server's options, and the guards uvicorn lacks.
+
+kiroku serves through uvicorn on uvloop with the httptools parser (the fastest
+configuration measured on a small machine, see ``benchmarks.http_load``), and
+adds, in a subclass of uvicorn's httptools protocol rather than a server of its
+own, what a server facing hostile clients needs and uvicorn does not do:
+
+* a **header-read timeout**: a connection has ``header_timeout`` seconds, from
+  when it opens or from the first byte of each request, to finish sending the
+  request's headers (uvicorn only times out idle keep-alive connections, so
+  half-sent requests held descriptors forever); it is answered 408 and closed;
+* a **connection cap**: past ``max_connections`` open connections a new one is
+  answered 503 with ``Retry-After`` and closed at once, before reading anything;
+* **descriptors**: the cap is lowered to what the process's descriptor limit
+  leaves after a reserve for the journal, the read stores and the listening
+  sockets, so a flood of connections meets the cap, not ``EMFILE``.
+
+The keep-alive idle timeout is uvicorn's own (``timeout_keep_alive``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+__all__ = ["ServerOptions", "guarded_protocol", "run"]
+
+T = TypeVar("T")
+
+DESCRIPTOR_RESERVE = 64
+"""Descriptors kept for everything but client connections: SQLite files, sockets, logs."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """What ``kiroku serve`` takes as flags; the defaults are the documented ones."""
+
+    header_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    max_connections: int = 2000
+    max_streams: int = 1000
+    max_streams_per_user: int = 20
+    retry_after: int = 5
+
+    def connection_cap(self) -> int:
+        """``max_connections``, or less if the descriptor limit would run out first."""
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            return self.max_connections
+        return max(1, min(self.max_connections, soft - DESCRIPTOR_RESERVE))
+
+
+def _refusal(status: bytes, retry_after: int | None) -> bytes:
+    retry = f"Retry-After: {retry_after}\r\n".encode() if retry_after is not None else b""
+    return (
+        b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: 0\r\nConnection: close\r\n" + retry + b"\r\n"
+    )
+
+
+def guarded_protocol(options: ServerOptions) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the header timeout and the connection cap."""
+    cap = options.connection_cap()
+    full = _refusal(b"503 Service Unavailable", options.retry_after)
+    slow = _refusal(b"408 Request Timeout", None)
+
+    class GuardedProtocol(HttpToolsProtocol):
+        _header_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]  # uvicorn's narrower type
+            if len(self.connections) > cap:
+                self.transport.write(full)
+                self.transport.close()
+                return
+            self._arm()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if self._header_timer is None:
+                self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._header_timer = self.loop.call_later(options.header_timeout, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _too_slow(self) -> None:
+            self._header_timer = None
+            if not self.transport.is_closing():
+                self.transport.write(slow)
+                self.transport.close()
+
+    return GuardedProtocol
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on uvloop when it is installed, else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        return asyncio.run(main)
+    return uvloop.run(main)
