@@ -32,6 +32,7 @@ from kiroku.errors import (
     RetractionRefusedError,
     RetriesExhaustedError,
     RuntimeClosedError,
+    UserStoreError,
     WaitTimeoutError,
 )
 
@@ -58,6 +59,7 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     RuntimeClosedError: 503,
     JournalClosedError: 503,
     WaitTimeoutError: 503,
+    UserStoreError: 503,
 }
 
 _TITLES = {
