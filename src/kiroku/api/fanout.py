@@ -27,7 +27,7 @@ import msgspec
 
 from kiroku.api.sse import format_event
 
-__all__ = ["Chunk", "Fanout", "Listener", "control_frame"]
+__all__ = ["DEFAULT_MAX_PENDING", "Chunk", "Fanout", "Listener", "control_frame"]
 
 DEFAULT_MAX_PENDING = 1 << 20
 """Bytes a listener may have queued before it is dropped as a slow consumer (1 MiB)."""

@@ -35,7 +35,8 @@ __all__ = ["routes"]
 
 def _listen(request: Request, fanout: Fanout, key: str, who: Principal) -> Listener:
     """Register before any check or read, so no removal or event slips in between."""
-    listener = Listener(key, who.name, admin=who.admin)
+    limit = node_of(request).read.hub.max_pending
+    listener = Listener(key, who.name, admin=who.admin, limit=limit)
     fanout.add(listener)
     if not node_of(request).users.active(who.name):  # removed just now: the watcher missed it
         fanout.discard(listener)

@@ -31,7 +31,7 @@ import msgspec
 
 from kiroku import BatchCommitted, ProjectionHost, id_of
 from kiroku.api.auth import MAX_AGE, TokenStore
-from kiroku.api.fanout import Chunk, Fanout, Listener, control_frame
+from kiroku.api.fanout import DEFAULT_MAX_PENDING, Chunk, Fanout, Listener, control_frame
 from kiroku.api.sse import format_event
 from kiroku.apps.chat.http_read import rooms_of
 from kiroku.projections import Document, ReadView
@@ -87,7 +87,11 @@ def _removals(docs: list[Document]) -> dict[str, int]:
 class LiveHub:
     """Every open stream of this read node, and the one task that publishes to them."""
 
-    def __init__(self, host: ProjectionHost, users: TokenStore) -> None:
+    def __init__(
+        self, host: ProjectionHost, users: TokenStore, *, max_pending: int = DEFAULT_MAX_PENDING
+    ) -> None:
+        self.max_pending = max_pending
+        """Bytes a stream may have queued before it is dropped with ``event: resume``."""
         self.rooms = Fanout()
         self.lists = Fanout()
         self._host, self._users = host, users

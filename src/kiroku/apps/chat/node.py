@@ -9,6 +9,7 @@ only ever talks to these, never to each other's internals.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,9 @@ from typing import TYPE_CHECKING
 
 from kiroku import App, Codec, Journal, ProjectionHost, Runtime
 from kiroku.api.auth import TokenStore
+from kiroku.api.fanout import DEFAULT_MAX_PENDING
+from kiroku.api.params import parse_int
+from kiroku.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
     from kiroku.apps.chat.live import LiveHub
@@ -82,6 +86,17 @@ class RuntimeOptions:
     idle_timeout: float | None = 300.0
 
 
+def _max_pending() -> int:
+    """``KIROKU_SSE_MAX_PENDING``: bytes a live stream may fall behind before it must resume."""
+    raw = os.environ.get("KIROKU_SSE_MAX_PENDING")
+    if raw is None:
+        return DEFAULT_MAX_PENDING
+    try:
+        return parse_int(raw, "KIROKU_SSE_MAX_PENDING", low=1024, high=1 << 30)
+    except InputError as e:
+        raise ConfigError(str(e)) from e
+
+
 async def open_node(
     data_dir: Path,
     app: App,
@@ -107,6 +122,7 @@ async def open_node(
     from kiroku.apps.chat.live import LiveHub
 
     users = TokenStore(data_dir)
-    read = ReadSide(journal, host, LiveHub(host, users), codec)
+    hub = LiveHub(host, users, max_pending=_max_pending())
+    read = ReadSide(journal, host, hub, codec)
     host.listeners.append(read.hub.on_batch)
     return ChatNode(data_dir, app, WriteSide(journal, runtime), read, users)
