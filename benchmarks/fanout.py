@@ -17,9 +17,10 @@ room at a fixed rate and reports:
 - memory per idle listener: the server's resident set after the L listeners
   connected, minus before, divided by L.
 
-Client and server share the machine's cores; the client's parsing is kept to
-a regular-expression scan of each received chunk, but at thousands of
-listeners it competes with the server for CPU, so latencies are an upper bound.
+Listeners are bare asyncio protocols (a callback and a regular-expression scan
+per received chunk); aiohttp, used for the posts, costs too much per chunk at
+thousands of streams and made the client the bottleneck. Client and server
+still share the machine's cores, so latencies are an upper bound.
 """
 
 from __future__ import annotations
@@ -142,40 +143,70 @@ class Watch:
     wanted: int = 0
     enough: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def listen(
-        self, client: aiohttp.ClientSession, path: str, token: str, stop: asyncio.Event
-    ) -> None:
-        async with client.get(path, headers=auth(token)) as stream:
-            if stream.status != 200:
-                raise SystemExit(f"GET {path}: {stream.status} {await stream.text()}")
-            await stream.content.readany()  # the retry: line, sent at once
-            self.connected += 1
-            if self.connected >= self.wanted:
-                self.enough.set()
-            while not stop.is_set():
-                chunk = await stream.content.readany()
-                if not chunk:
-                    return
-                now = time.perf_counter()
-                for found in _ID.finditer(chunk):
-                    version = int(found.group(1))
-                    self.last_seen[version] = now
-                    self.received[version] = self.received.get(version, 0) + 1
+    def saw(self, version: int, now: float) -> None:
+        self.last_seen[version] = now
+        self.received[version] = self.received.get(version, 0) + 1
+
+    def joined(self) -> None:
+        self.connected += 1
+        if self.connected >= self.wanted:
+            self.enough.set()
 
 
-async def open_listeners(
-    client: aiohttp.ClientSession, paths: list[tuple[str, str]], stop: asyncio.Event
-) -> tuple[Watch, list[asyncio.Task[None]]]:
+class Listen(asyncio.Protocol):
+    """One stream, read with a bare protocol: a callback and a regex scan per received
+    chunk, so that thousands of listeners cost the client little next to the server."""
+
+    def __init__(self, watch: Watch, request: bytes) -> None:
+        self.watch, self.request = watch, request
+        self.head = b""
+        self.tail = b""
+        self.open = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        if not self.open:
+            self.head += data
+            if b"\r\n\r\n" not in self.head:
+                return
+            if not self.head.startswith(b"HTTP/1.1 200"):
+                raise SystemExit(f"stream refused: {self.head[:200]!r}")
+            self.open = True
+            self.watch.joined()
+            data = self.head.split(b"\r\n\r\n", 1)[1]
+        text = self.tail + data
+        cut = text.rfind(b"\n") + 1  # an id line split across reads waits for its end
+        self.tail = text[cut:]
+        for found in _ID.finditer(text, 0, cut):
+            self.watch.saw(int(found.group(1)), now)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def open_listeners(base: str, paths: list[tuple[str, str]]) -> tuple[Watch, list[Listen]]:
+    host, port = base.removeprefix("http://").split(":")
+    loop = asyncio.get_running_loop()
     watch = Watch()
-    tasks = []
+    streams: list[Listen] = []
     for i in range(0, len(paths), 200):  # in waves, so connecting does not time out
         watch.wanted = min(len(paths), i + 200)
         watch.enough.clear()
         for path, token in paths[i : i + 200]:
-            tasks.append(asyncio.create_task(watch.listen(client, path, token, stop)))
+            request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            stream = Listen(watch, (request + "\r\n").encode())
+            await loop.create_connection(lambda s=stream: s, host, int(port))
+            streams.append(stream)
         async with asyncio.timeout(120):
             await watch.enough.wait()
-    return watch, tasks
+    return watch, streams
 
 
 async def posting(
@@ -199,12 +230,13 @@ async def posting(
 
 
 async def run_step(
-    client: aiohttp.ClientSession, pid: int, room: str, owner: str, tokens: list[str], step: Step
+    client: aiohttp.ClientSession, base: str, pid: int, room: str, tokens: list[str], step: Step
 ) -> dict[str, float]:
-    stop = asyncio.Event()
+    """``tokens[0]`` posts; ``tokens[1:]`` listen."""
+    owner, tokens = tokens[0], tokens[1:]
     before = rss_bytes(pid)
     paths = [(f"/api/rooms/{room}/stream", tokens[i]) for i in range(step.listeners)]
-    watch, tasks = await open_listeners(client, paths, stop)
+    watch, streams = await open_listeners(base, paths)
     await asyncio.sleep(1.0)
     per_listener = (rss_bytes(pid) - before) / step.listeners if step.listeners else 0.0
     cpu = cpu_seconds(pid)
@@ -217,10 +249,8 @@ async def run_step(
     cpu_per_post = (cpu_seconds(pid) - cpu) / step.posts
     delays = [watch.last_seen[v] - t for v, t in sent.items() if v in watch.last_seen]
     missing = sum(step.listeners - watch.received.get(v, 0) for v in sent)
-    stop.set()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    for stream in streams:
+        stream.close()
     await asyncio.sleep(1.0)
     return {
         "cpu_ms": cpu_per_post * 1000,
@@ -277,20 +307,17 @@ async def run(plan: Plan) -> None:
         try:
             async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as c:
                 room, background = await setup(c, names, tokens, plan, hot)
-                stop = asyncio.Event()
-                _, bg_tasks = await open_listeners(c, background, stop)
+                _, bg_streams = await open_listeners(base, background)
                 print(f"{plan.background_rooms} background rooms, one listener each")
                 print("listeners | posts/s | server CPU/post | per listener | "
                       "last-listener p50 | p99 | memory/listener | missing")  # fmt: skip
                 base_cpu = None
                 for step in plan.steps:
-                    got = await run_step(c, proc.pid, room, tokens[0], tokens[1:], step)
+                    got = await run_step(c, base, proc.pid, room, tokens, step)
                     base_cpu = got["cpu_ms"] if base_cpu is None else base_cpu
                     print(row(step, got, base_cpu), flush=True)
-                stop.set()
-                for task in bg_tasks:
-                    task.cancel()
-                await asyncio.gather(*bg_tasks, return_exceptions=True)
+                for stream in bg_streams:
+                    stream.close()
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
