@@ -186,6 +186,10 @@ class Listen(asyncio.Protocol):
         for found in _ID.finditer(text, 0, cut):
             self.watch.saw(int(found.group(1)), now)
 
+    def itself(self) -> Listen:
+        """The protocol factory ``create_connection`` wants, for this one connection."""
+        return self
+
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
@@ -202,7 +206,7 @@ async def open_listeners(base: str, paths: list[tuple[str, str]]) -> tuple[Watch
         for path, token in paths[i : i + 200]:
             request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
             stream = Listen(watch, (request + "\r\n").encode())
-            await loop.create_connection(lambda s=stream: s, host, int(port))
+            await loop.create_connection(stream.itself, host, int(port))
             streams.append(stream)
         async with asyncio.timeout(120):
             await watch.enough.wait()
