@@ -19,7 +19,6 @@ removed from a room receives the closing frame and nothing after it.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -83,13 +82,13 @@ class Listener:
         "_limit",
         "_pending",
         "_queue",
-        "_wake",
+        "_waiter",
         "admin",
         "checked_at",
         "key",
         "memo",
         "user",
-    )  # fmt: skip
+    )
 
     def __init__(
         self, key: str, user: str, *, admin: bool = False, limit: int = DEFAULT_MAX_PENDING
@@ -99,8 +98,8 @@ class Listener:
         self.memo = b""  # the last thing sent, for feeds that send only changes
         self._limit = limit
         self._pending = 0
-        self._queue: deque[Chunk] = deque()
-        self._wake = asyncio.Event()
+        self._queue: list[Chunk] = []  # a list and a bare future: an idle listener is small
+        self._waiter: asyncio.Future[None] | None = None
         self._final: bytes | None = None
 
     @property
@@ -115,8 +114,12 @@ class Listener:
             return False
         self._queue.append(chunk)
         self._pending += len(chunk.data)
-        self._wake.set()
+        self._wake()
         return True
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def end(self, frame: bytes, *, keep_pending: bool) -> None:
         """Send ``frame`` last (after what is queued if ``keep_pending``); nothing after it."""
@@ -126,18 +129,20 @@ class Listener:
             self._queue.clear()
             self._pending = 0
         self._final = frame
-        self._wake.set()
+        self._wake()
 
     async def take(self, wait: float) -> list[Chunk] | None:
         """What is queued, waiting up to ``wait`` s; None if nothing came (send a keep-alive)."""
         if not self._queue and self._final is None:
+            self._waiter = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self._wake.wait(), wait)
+                async with asyncio.timeout(wait):  # a timer, not a task per wait like wait_for
+                    await self._waiter
             except TimeoutError:
                 return None
-        self._wake.clear()
-        taken = list(self._queue)
-        self._queue.clear()
+            finally:
+                self._waiter = None
+        taken, self._queue = self._queue, []
         self._pending = 0
         return taken
 
