@@ -45,6 +45,7 @@ HISTORY = "chat.history"
 ROOMS = "chat.rooms"
 """The read model whose commits feed the callers' room-list streams."""
 PAGE = 500
+RETRY_SECONDS = 0.5
 
 END_REMOVED = control_frame("end", "member-removed")
 END_REVOKED = control_frame("end", "token-revoked")
@@ -178,16 +179,27 @@ class LiveHub:
             self._wake.clear()
             try:
                 await self._publish_once()
-            except Exception:  # a read store gone or rebuilding: next batch retries
-                log.exception("live publishing failed; retrying on the next batch")
+            except Exception:  # a read store gone or rebuilding: try again shortly
+                log.exception("live publishing failed; retrying")
+                await asyncio.sleep(RETRY_SECONDS)
+                self._wake.set()
 
     async def _publish_once(self) -> None:
+        """Each marked room once; a room whose read fails stays marked (its cursor did not move)."""
         rooms, self._dirty_rooms = list(self._dirty_rooms), {}
-        for room_id in rooms:
-            await self._publish_room(room_id)
+        for i, room_id in enumerate(rooms):
+            try:
+                await self._publish_room(room_id)
+            except Exception:
+                self._dirty_rooms.update(dict.fromkeys(rooms[i:]))
+                raise
         lists, self._dirty_lists = list(self._dirty_lists), {}
-        if lists:
-            await self._publish_lists(lists)
+        try:
+            if lists:
+                await self._publish_lists(lists)
+        except Exception:
+            self._dirty_lists.update(dict.fromkeys(lists))
+            raise
 
     async def _publish_room(self, room_id: str) -> None:
         while True:
