@@ -4,6 +4,7 @@
     ├── DomainError                    a command was rejected; users subclass it
     │   └── NotAllowedError            the caller may not do this (HTTP 403)
     ├── AuthenticationError            no credentials, or unknown ones (HTTP 401)
+    │   └── UserStoreError             the users file cannot be read (HTTP 503, retried)
     ├── InputError                     the caller passed something unusable
     │   ├── InvalidStreamNameError
     │   ├── EmptyAppendError
@@ -93,6 +94,7 @@ __all__ = [
     "StorageUnavailableError",
     "UnknownEventTypeError",
     "UpcastError",
+    "UserStoreError",
     "WaitTimeoutError",
     "WrongExpectedVersionError",
 ]
@@ -393,6 +395,13 @@ class NotAllowedError(DomainError):
 
 class AuthenticationError(KirokuError):
     """The caller could not be identified: no credentials, or ones nobody issued."""
+
+
+class UserStoreError(AuthenticationError):
+    """The users file cannot be parsed: no caller can be identified until it is whole again.
+
+    Retryable (the server re-reads it on every check), so it answers 503, not 401.
+    """
 
 
 class PayloadTooLargeError(InputError):

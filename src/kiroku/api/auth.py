@@ -7,8 +7,20 @@ or precomputed, so a slow hash would only slow every request while protecting
 nothing. A leaked ``users.json`` therefore reveals names, never usable tokens.
 
 The file is rewritten atomically (temporary file + rename) under a lock file,
-and a running server re-reads it when it changes (one ``stat`` per request), so
-``kiroku users add`` and ``remove`` take effect while the server runs.
+so a reader sees the old list or the new one, never half of either. A running
+server notices changes without a ``stat`` per request: it checks the file at
+most every :data:`MAX_AGE` seconds (a watcher does so on that beat too, and
+ends live streams whose user is gone), and at once when a token or name it does
+not know is presented, so a just-added user works on their first request.
+
+A file that cannot be parsed (hand-edited, damaged) is never half-applied and
+never silently replaced by the last good copy: every request that needs the
+users is answered 503 (:class:`UserStoreError`) and the read is retried on the
+next check until the file is whole again.
+
+Removed users are kept as tombstones (name, no token), so a removed name can
+never be issued again: a new user with an old name would otherwise inherit the
+old user's rooms and their history, which live in the journal by name.
 """
 
 from __future__ import annotations
@@ -17,9 +29,11 @@ import contextlib
 import fcntl
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,12 +41,25 @@ from pathlib import Path
 
 import msgspec
 
-from kiroku.errors import AuthenticationError, ConfigError, InputError
+from kiroku.errors import AuthenticationError, InputError, UserStoreError
 
-__all__ = ["USERS_FILE", "Principal", "TokenStore", "UserRecord", "hash_token", "valid_user_name"]
+__all__ = [
+    "MAX_AGE",
+    "USERS_FILE",
+    "Principal",
+    "TokenStore",
+    "UserRecord",
+    "hash_token",
+    "valid_user_name",
+]
+
+log = logging.getLogger("kiroku.auth")
 
 USERS_FILE = "users.json"
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}\Z")
+_UNREADABLE = "The users file cannot be read (damaged?); the server log says why. Retrying."
+MAX_AGE = 0.25
+"""Seconds a server may answer from its copy of the users before looking at the file again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +75,8 @@ class UserRecord(msgspec.Struct, frozen=True):
     token_sha256: str
     admin: bool = False
     created_at: str = ""
+    removed_at: str = ""
+    """Set when removed: the record stays, without a token, so the name is never reused."""
 
 
 class _File(msgspec.Struct):
@@ -68,9 +97,13 @@ class TokenStore:
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / USERS_FILE
         self._lock_path = data_dir / (USERS_FILE + ".lock")
+        self._records: dict[str, UserRecord] = {}
         self._by_hash: dict[str, UserRecord] = {}
-        self._by_name: dict[str, UserRecord] = {}
         self._stamp: tuple[int, int] | None = None
+        self._checked = 0.0
+        self._error: str | None = None
+        self.changes = 0
+        """Counts every change seen (users, or the file turning unreadable): watchers compare it."""
         self.reload()
 
     # -- reading ------------------------------------------------------------------
@@ -83,7 +116,7 @@ class TokenStore:
         try:
             return msgspec.json.decode(raw, type=_File).users
         except msgspec.DecodeError as e:
-            raise ConfigError(f"{self.path} is not a valid users file: {e}") from e
+            raise UserStoreError(f"{self.path} cannot be read as a users file: {e}") from e
 
     def _current_stamp(self) -> tuple[int, int] | None:
         try:
@@ -93,30 +126,76 @@ class TokenStore:
         return (st.st_mtime_ns, st.st_size)
 
     def reload(self) -> None:
-        self._stamp = self._current_stamp()
-        users = self._read()
-        self._by_hash = {u.token_sha256: u for u in users}
-        self._by_name = {u.name: u for u in users}
+        """Read the file whole and swap it in, or keep nothing usable and remember why."""
+        self._checked = time.monotonic()
+        stamp = self._current_stamp()
+        try:
+            users = self._read()
+        except UserStoreError as e:
+            if self._error is None:
+                self.changes += 1
+                log.error("%s; refusing requests until it is whole again", e)
+            self._error, self._stamp = _UNREADABLE, None  # None: the next check reads it again
+            return
+        records = {u.name: u for u in users}
+        if self._error is not None or records != self._records:
+            self.changes += 1
+        self._error, self._stamp = None, stamp
+        self._records = records
+        self._by_hash = {u.token_sha256: u for u in users if not u.removed_at}
 
-    def _refresh(self) -> None:
-        if self._current_stamp() != self._stamp:
+    def refresh(self, max_age: float = 0.0) -> None:
+        """Re-read the file if it changed or is unreadable, unless checked under ``max_age`` ago."""
+        if self._error is None and time.monotonic() - self._checked < max_age:
+            return  # while the file is damaged every use retries it, so a repair counts at once
+        self._checked = time.monotonic()
+        if self._error is not None or self._current_stamp() != self._stamp:
             self.reload()
 
+    def _usable(self) -> None:
+        if self._error is not None:
+            raise UserStoreError(self._error)
+
+    @property
+    def unreadable(self) -> str | None:
+        """Why the users file cannot be used now, or None."""
+        return self._error
+
     def users(self) -> list[UserRecord]:
-        self._refresh()
-        return sorted(self._by_name.values(), key=lambda u: u.name)
+        """The current users (removed ones are not listed; see :meth:`removed`)."""
+        self.refresh()
+        self._usable()
+        return sorted((u for u in self._records.values() if not u.removed_at), key=_name)
+
+    def removed(self) -> list[UserRecord]:
+        self.refresh()
+        self._usable()
+        return sorted((u for u in self._records.values() if u.removed_at), key=_name)
 
     def exists(self, name: str) -> bool:
-        self._refresh()
-        return name in self._by_name
+        """Whether ``name`` is a current user; an unknown name checks the file at once."""
+        found = self.active(name, max_age=MAX_AGE)
+        return found or self.active(name)
+
+    def active(self, name: str, *, max_age: float = 0.0) -> bool:
+        """Whether ``name`` holds a token now; :class:`UserStoreError` if that cannot be known."""
+        self.refresh(max_age)
+        self._usable()
+        record = self._records.get(name)
+        return record is not None and not record.removed_at
 
     def authenticate(self, token: str | None) -> Principal:
         """The user holding ``token``; AuthenticationError if none does."""
         if not token:
             raise AuthenticationError("A bearer token is required (Authorization: Bearer <token>)")
         digest = hash_token(token)
-        self._refresh()  # one stat(): users added or removed since are honoured at once
+        self.refresh(MAX_AGE)
+        self._usable()
         user = self._by_hash.get(digest)
+        if user is None:  # perhaps added a moment ago: look at the file now
+            self.refresh()
+            self._usable()
+            user = self._by_hash.get(digest)
         if user is None or not hmac.compare_digest(user.token_sha256, digest):
             raise AuthenticationError("The bearer token is not valid")
         return Principal(user.name, user.admin)
@@ -130,6 +209,7 @@ class TokenStore:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 self.reload()
+                self._usable()  # never rewrite a damaged file from a partial reading
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -146,15 +226,30 @@ class TokenStore:
         if not valid_user_name(name):
             raise InputError(f"User name {name!r} must be 1-32 of A-Z a-z 0-9 _ . -")
         with self._locked():
-            if name in self._by_name:
+            old = self._records.get(name)
+            if old is not None and old.removed_at:
+                raise InputError(
+                    f"User {name!r} was removed at {old.removed_at}; a removed name is never "
+                    "issued again, so a new user cannot inherit its rooms and history"
+                )
+            if old is not None:
                 raise InputError(f"User {name!r} already exists")
             token = secrets.token_urlsafe(32)
             record = UserRecord(name, hash_token(token), admin, datetime.now(UTC).isoformat())
-            self._write([*self._by_name.values(), record])
+            self._write([*self._records.values(), record])
         return token
 
     def remove(self, name: str) -> None:
+        """Revoke ``name``'s token for good, keeping the name as a tombstone."""
         with self._locked():
-            if name not in self._by_name:
+            old = self._records.get(name)
+            if old is None or old.removed_at:
                 raise InputError(f"No user named {name!r}")
-            self._write([u for u in self._by_name.values() if u.name != name])
+            gone = msgspec.structs.replace(
+                old, token_sha256="", removed_at=datetime.now(UTC).isoformat()
+            )
+            self._write([gone if u.name == name else u for u in self._records.values()])
+
+
+def _name(user: UserRecord) -> str:
+    return user.name

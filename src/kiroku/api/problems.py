@@ -36,6 +36,7 @@ from kiroku.errors import (
     RetriesExhaustedError,
     RuntimeClosedError,
     StorageUnavailableError,
+    UserStoreError,
     WaitTimeoutError,
 )
 
@@ -65,6 +66,7 @@ STATUS_BY_ERROR: dict[type[BaseException], int] = {
     JournalClosedError: 503,
     StorageUnavailableError: 503,  # disk full, I/O error: retry later
     WaitTimeoutError: 503,
+    UserStoreError: 503,
 }
 
 _TITLES = {

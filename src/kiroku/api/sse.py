@@ -1,23 +1,33 @@
-"""Server-sent events: the wire format, and a hub that wakes streams when data arrives.
+"""Server-sent events: the wire format, and the response that drains one listener's queue.
 
-The hub carries no data, only "something changed for this key, up to position
-N". Each stream then reads what it has not sent from the read model, so a slow
-client never makes the hub buffer, a woken stream never misses an item that
-arrived while it was sending (it reads by its own cursor), and a reconnecting
-client resumes from ``Last-Event-ID`` by the same read.
+A stream first replays what its client has not seen, by its own cursor, from the
+read model (a reconnect with ``Last-Event-ID`` resumes the same way), then sends
+the chunks the fan-out hands it (see ``kiroku.api.fanout``). The listener is
+registered *before* the replay reads, so nothing committed in between is lost;
+frames the replay already sent are skipped by ordinal, so nothing is sent twice.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-__all__ = ["EventHub", "SseItem", "event_stream", "format_event"]
+from kiroku.api.params import parse_int
 
-SseItem = tuple[str, str, str]
-"""``(id, event name, data)``."""
+if TYPE_CHECKING:
+    from kiroku.api.fanout import Fanout, Listener
+
+__all__ = ["Replay", "SseResponse", "format_event", "last_event_id"]
+
+Replay = Callable[[int], Awaitable[Sequence[tuple[int, bytes]]]]
+"""``replay(cursor)``: a page of encoded frames after ``cursor``, as ``(ordinal, frame)``."""
+
+_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_KEEP_ALIVE = b": keep-alive\n\n"
 
 
 def format_event(data: str, *, ident: str | None = None, event: str | None = None) -> bytes:
@@ -30,69 +40,57 @@ def format_event(data: str, *, ident: str | None = None, event: str | None = Non
     return ("\n".join(lines) + "\n\n").encode()
 
 
-class EventHub:
-    """Wake-ups per key, set from the read side after each committed batch."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
-        self.closed = False
-        self.listeners = 0
-
-    def notify(self, key: str) -> None:
-        event = self._events.pop(key, None)
-        if event is not None:
-            event.set()
-
-    def close(self) -> None:
-        """End every stream (server shutdown): they return after their current send."""
-        self.closed = True
-        for event in self._events.values():
-            event.set()
-        self._events.clear()
-
-    def waiter(self, key: str) -> asyncio.Event:
-        """Take the event to wait on *before* reading, so a notify in between is not lost."""
-        event = self._events.get(key)
-        if event is None:
-            event = self._events[key] = asyncio.Event()
-        if self.closed:
-            event.set()
-        return event
+def last_event_id(request: Request) -> int | None:
+    """The ``Last-Event-ID`` a reconnecting client sends, checked like any integer (400 if bad)."""
+    raw = request.headers.get("last-event-id")
+    return None if raw is None else parse_int(raw, "Last-Event-ID")
 
 
-async def _items(
-    hub: EventHub,
-    key: str,
-    cursor: int,
-    read: Callable[[int], Awaitable[Sequence[tuple[int, SseItem]]]],
-    heartbeat: float,
+async def _body(
+    listener: Listener, cursor: int, replay: Replay | None, heartbeat: float
 ) -> AsyncIterator[bytes]:
-    hub.listeners += 1
-    try:
-        yield b"retry: 2000\n\n"
-        while not hub.closed:
-            woken = hub.waiter(key)
-            batch = await read(cursor)
-            for after, (ident, name, data) in batch:
-                cursor = after
-                yield format_event(data, ident=ident, event=name)
-            try:
-                await asyncio.wait_for(woken.wait(), heartbeat)
-            except TimeoutError:
-                yield b": keep-alive\n\n"
-    finally:
-        hub.listeners -= 1
+    yield b"retry: 2000\n\n"
+    while replay is not None and not listener.ended:
+        page = await replay(cursor)
+        if not page:
+            break
+        cursor = page[-1][0]
+        yield b"".join(frame for _, frame in page)
+    while True:
+        chunks = await listener.take(heartbeat)
+        if chunks is None:
+            yield _KEEP_ALIVE
+            continue
+        out = b"".join(chunk.after(cursor) for chunk in chunks)
+        cursor = max([cursor, *(chunk.last for chunk in chunks)])
+        if out:
+            yield out
+        final = listener.final()
+        if final is not None:
+            if final:
+                yield final
+            return
 
 
-def event_stream(
-    hub: EventHub,
-    key: str,
-    cursor: int,
-    read: Callable[[int], Awaitable[Sequence[tuple[int, SseItem]]]],
-    *,
-    heartbeat: float = 15.0,
-) -> StreamingResponse:
-    """A ``text/event-stream`` response: ``read(cursor)`` returns ``(new cursor, item)`` pairs."""
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    body = _items(hub, key, cursor, read, heartbeat)
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+class SseResponse(StreamingResponse):
+    """A ``text/event-stream`` over ``listener``, which leaves ``fanout`` however the stream ends.
+
+    Starlette may cancel a body that never started (a client gone at once); the
+    listener is removed here, around the whole response, so none is left behind.
+    """
+
+    def __init__(
+        self, fanout: Fanout, listener: Listener, cursor: int, replay: Replay | None = None,
+        *, heartbeat: float = 15.0,
+    ) -> None:  # fmt: skip
+        super().__init__(
+            _body(listener, cursor, replay, heartbeat),
+            media_type="text/event-stream", headers=_HEADERS,
+        )  # fmt: skip
+        self._fanout, self._listener = fanout, listener
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._fanout.discard(self._listener)

@@ -1,107 +1,89 @@
-"""Live rooms: server-sent events pushed as the history read model commits.
+"""Live rooms: server-sent events pushed as the read models commit.
 
-``GET /api/stream`` is the caller's room list, live: each time the rooms read
-model commits a batch, every such stream re-reads its caller's rooms (last
-message, unread counts) and sends them when they changed. It sends whole
-snapshots, not deltas, so there is nothing to resume: a reconnecting client gets
-the current list at once. Waking every list stream per batch costs one read per
-listener per batch; batches coalesce bursts, and a per-user key would need the
-membership the read model holds, so this stays the simple, correct choice.
+Room streams (``GET /api/rooms/{room_id}/stream``) send each room event once, in
+stream order, with the stream version as its SSE id. A reconnecting browser
+sends ``Last-Event-ID`` and resumes right after it; a new one starts at
+``?after=VERSION`` or, by default, at the room's current version (only what
+happens from now on). Each event's data carries its global ``position``, so a
+client can read with ``min_position`` and see it.
 
-Room streams:
+``GET /api/stream`` is the caller's room list, live: whole snapshots (last
+message, unread counts), sent when the stream opens and again when the list
+changed, so there is nothing to resume: a reconnecting client gets the current
+list at once.
 
-The stream sends each room event once, in stream order, with the stream version
-as its SSE id. A reconnecting browser sends ``Last-Event-ID`` and resumes right
-after it; a new one starts at ``?after=VERSION`` or, by default, at the room's
-current version (only what happens from now on). Each event's data carries its
-global ``position``, so a client can read with ``min_position`` and see it.
+Both are fed by one publisher (``live.LiveHub``), which reads and encodes once
+per batch for every listener, and both end, with a final ``end`` event saying
+why, the moment the caller's access ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from kiroku import InputError
-from kiroku.api.sse import SseItem, event_stream
+from kiroku.api.auth import Principal
+from kiroku.api.fanout import Fanout, Listener
+from kiroku.api.sse import SseResponse, last_event_id
 from kiroku.apps.chat.http_common import caller, int_param, member_room, node_of
-from kiroku.apps.chat.http_read import rooms_of
-from kiroku.apps.chat.node import ROOM_LISTS
-from kiroku.projections import ReadView
+from kiroku.apps.chat.live import HISTORY, list_frame, room_frames
+from kiroku.errors import AuthenticationError
 
 __all__ = ["routes"]
 
-BATCH = 500
 
-
-def _start(request: Request, current: int) -> int:
-    last = request.headers.get("last-event-id")
-    if last is not None:
-        if not last.isdigit():
-            raise InputError(f"Last-Event-ID must be a room version, got {last!r}")
-        return int(last)
-    after = int_param(request, "after")
-    return current if after is None else after
-
-
-def _reader(
-    view: Callable[[], ReadView], room_id: str
-) -> Callable[[int], Awaitable[list[tuple[int, SseItem]]]]:
-    """Reads through ``view()`` each time, so a rebuild's swap is followed mid-stream."""
-
-    async def read(cursor: int) -> list[tuple[int, SseItem]]:
-        docs = await view().collection("events").query(
-            {"room_id": room_id}, filters=[("version", ">", cursor)], order_by="version",
-            limit=BATCH,
-        )  # fmt: skip
-        out: list[tuple[int, SseItem]] = []
-        for doc in docs:
-            version = doc["version"]
-            assert isinstance(version, int)
-            data = msgspec.json.encode(doc).decode()
-            out.append((version, (str(version), str(doc["type"]), data)))
-        return out
-
-    return read
+def _listen(request: Request, fanout: Fanout, key: str, who: Principal) -> Listener:
+    """Register before any check or read, so no removal or event slips in between."""
+    limit = node_of(request).read.hub.max_pending
+    listener = Listener(key, who.name, admin=who.admin, limit=limit)
+    fanout.add(listener)
+    if not node_of(request).users.active(who.name):  # removed just now: the watcher missed it
+        fanout.discard(listener)
+        raise AuthenticationError("The bearer token is not valid")
+    return listener
 
 
 async def stream(request: Request) -> Response:
     who = caller(request, allow_query_token=True)
     room_id = request.path_params["room_id"]
-    room = await member_room(request, who, room_id)
-    version = room.get("version")
-    cursor = _start(request, version if isinstance(version, int) else 0)
-    read = node_of(request).read
-    reader = _reader(lambda: read.host.reader("chat.history"), room_id)
-    return event_stream(read.hub, room_id, cursor, reader)
+    last, after = last_event_id(request), int_param(request, "after")
+    node = node_of(request)
+    hub, host = node.read.hub, node.read.host
+    listener = _listen(request, hub.rooms, room_id, who)
+    try:
+        room = await member_room(request, who, room_id)
+        version = room.get("version")
+        checked = version if isinstance(version, int) else 0
+        await hub.join_room(listener, checked)
+    except BaseException:
+        hub.rooms.discard(listener)
+        raise
+    cursor = last if last is not None else checked if after is None else after
 
+    async def replay(cursor: int) -> list[tuple[int, bytes]]:
+        return await room_frames(host.reader(HISTORY), room_id, cursor)
 
-def _room_list(
-    view: Callable[[], ReadView], user: str
-) -> Callable[[int], Awaitable[list[tuple[int, SseItem]]]]:
-    """Reads ``user``'s rooms; yields a ``rooms`` event only when they changed."""
-    last: list[str] = []
-
-    async def read(cursor: int) -> list[tuple[int, SseItem]]:
-        data = msgspec.json.encode({"rooms": await rooms_of(view(), user)}).decode()
-        if last and last[0] == data:
-            return []
-        last[:] = [data]
-        return [(cursor + 1, (str(cursor + 1), "rooms", data))]
-
-    return read
+    return SseResponse(hub.rooms, listener, cursor, replay)
 
 
 async def my_rooms(request: Request) -> Response:
     """The caller's room list as it changes (see the module's docstring)."""
     who = caller(request, allow_query_token=True)
-    read = node_of(request).read
-    reader = _room_list(lambda: read.host.reader("chat.rooms"), who.name)
-    return event_stream(read.hub, ROOM_LISTS, 0, reader)
+    hub = node_of(request).read.hub
+    listener = _listen(request, hub.lists, who.name, who)
+    sent = False
+
+    async def replay(cursor: int) -> list[tuple[int, bytes]]:
+        nonlocal sent
+        if sent:
+            return []
+        sent = True
+        position, data = await hub.room_list(who.name)
+        listener.memo = data
+        return [(position, list_frame(position, data))]
+
+    return SseResponse(hub.lists, listener, 0, replay)
 
 
 def routes() -> list[BaseRoute]:

@@ -9,16 +9,22 @@ only ever talks to these, never to each other's internals.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kiroku import App, BatchCommitted, Codec, Journal, ProjectionHost, Runtime, id_of
+from kiroku import App, Codec, Journal, ProjectionHost, Runtime
 from kiroku.api.auth import TokenStore
-from kiroku.api.sse import EventHub
+from kiroku.api.fanout import DEFAULT_MAX_PENDING
+from kiroku.api.params import parse_int
+from kiroku.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from kiroku.apps.chat.live import LiveHub
 
 __all__ = [
-    "ROOM_LISTS",
     "ChatNode",
     "JournalFactory",
     "ReadSide",
@@ -30,12 +36,6 @@ __all__ = [
 log = logging.getLogger("kiroku.chat")
 
 JournalFactory = Callable[[Path], Awaitable[Journal]]
-LIVE_PROJECTION = "chat.history"
-"""The read model whose commits wake the live room streams (they read from it)."""
-ROOMS_PROJECTION = "chat.rooms"
-"""The read model whose commits wake the callers' room-list streams."""
-ROOM_LISTS = "room-lists"
-"""The hub key every room-list stream waits on (see ``http_live.my_rooms``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +48,9 @@ class WriteSide:
 class ReadSide:
     journal: Journal
     host: ProjectionHost
-    hub: EventHub
+    hub: LiveHub
+    """Every live stream, fed by committed-batch notes: push, not poll (see ``live``)."""
     codec: Codec
-
-    def on_batch(self, note: BatchCommitted) -> None:
-        """Wake the live streams of the rooms this batch touched: push, not poll."""
-        if note.projection == ROOMS_PROJECTION:
-            self.hub.notify(ROOM_LISTS)
-        if note.projection != LIVE_PROJECTION:
-            return
-        for stream in note.streams:
-            self.hub.notify(id_of(stream))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +62,13 @@ class ChatNode:
     users: TokenStore
 
     async def start(self) -> None:
+        self.read.hub.start()
         await self.read.host.start()
 
     async def close(self) -> None:
         """Graceful stop: end live streams, drain mailboxes, stop runners, close the journal."""
         self.read.hub.close()
+        await self.read.hub.wait_closed()
         await self.write.runtime.close()
         await self.read.host.close()
         await self.write.journal.close()
@@ -90,6 +84,17 @@ class RuntimeOptions:
     mailbox_size: int = 1000
     max_live: int = 10_000
     idle_timeout: float | None = 300.0
+
+
+def _max_pending() -> int:
+    """``KIROKU_SSE_MAX_PENDING``: bytes a live stream may fall behind before it must resume."""
+    raw = os.environ.get("KIROKU_SSE_MAX_PENDING")
+    if raw is None:
+        return DEFAULT_MAX_PENDING
+    try:
+        return parse_int(raw, "KIROKU_SSE_MAX_PENDING", low=1024, high=1 << 30)
+    except InputError as e:
+        raise ConfigError(str(e)) from e
 
 
 async def open_node(
@@ -113,6 +118,11 @@ async def open_node(
     host = ProjectionHost(
         journal, list(app.projections), data_dir, codec=codec, policies=app.policies
     )
-    read = ReadSide(journal, host, EventHub(), codec)
-    host.listeners.append(read.on_batch)
-    return ChatNode(data_dir, app, WriteSide(journal, runtime), read, TokenStore(data_dir))
+    # imported here: the live hub reads through the Read API's helpers, which import this module
+    from kiroku.apps.chat.live import LiveHub
+
+    users = TokenStore(data_dir)
+    hub = LiveHub(host, users, max_pending=_max_pending())
+    read = ReadSide(journal, host, hub, codec)
+    host.listeners.append(read.hub.on_batch)
+    return ChatNode(data_dir, app, WriteSide(journal, runtime), read, users)

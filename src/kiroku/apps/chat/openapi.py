@@ -193,7 +193,8 @@ def _read_paths() -> dict[str, JSON]:
         },
         "/api/rooms/{room_id}/stream": {
             "get": operation(
-                "Live room events (server-sent events; ids are room versions)", 200, S,
+                "Live room events (server-sent events; ids are room versions; "
+                "'end' and 'resume' frames close it)", 200, S,
                 errors=READ_ERR, media="text/event-stream",
                 params=[
                     ROOM_ID, param("after", "query", POS), param("access_token", "query", S),
@@ -204,7 +205,7 @@ def _read_paths() -> dict[str, JSON]:
         "/api/stream": {
             "get": operation(
                 "The caller's rooms, live (server-sent 'rooms' events: the whole list)", 200, S,
-                errors=(401,), media="text/event-stream",
+                errors=(401, 503), media="text/event-stream",
                 params=[param("access_token", "query", S)],
             )
         },

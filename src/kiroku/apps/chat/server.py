@@ -55,6 +55,13 @@ def _gauges(node: ChatNode, metrics: Metrics) -> None:
         Gauge("kiroku_sse_listeners", "Open live streams.", lambda: [({}, hub.listeners)])
     )
     metrics.gauges.append(
+        Gauge(
+            "kiroku_sse_slow_consumer_drops",
+            "Live streams dropped for falling behind (told to resume), since start.",
+            lambda: [({"stream": "room"}, hub.rooms.drops), ({"stream": "list"}, hub.lists.drops)],
+        )
+    )
+    metrics.gauges.append(
         Gauge("kiroku_live_aggregates", "Actors holding state.", lambda: [({}, runtime.live)])
     )
     metrics.gauges.append(

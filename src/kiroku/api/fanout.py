@@ -1,0 +1,196 @@
+"""Fan-out: a batch is read and encoded once, and the same bytes go to every listener.
+
+A live stream used to wake on every batch, query the read store and encode the
+events itself, so a post cost one read and one encode per listener. Here the
+publisher builds a :class:`Chunk` (the batch's frames for one key, already
+encoded) once and hands it to each :class:`Listener`'s bounded queue; the
+per-listener work is an access check, a queue append and a socket write.
+
+A listener's queue is bounded in bytes. One that falls further behind than that
+(a slow or stalled client) is ended with a ``resume`` frame rather than allowed
+to hold memory or the publisher back: the client reconnects with
+``Last-Event-ID`` and reads what it missed from the read model. Drops are
+counted for ``/metrics``.
+
+Ending is final: after :meth:`Listener.end` nothing more is queued, so a member
+removed from a room receives the closing frame and nothing after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import msgspec
+
+from kiroku.api.sse import format_event
+
+__all__ = ["DEFAULT_MAX_PENDING", "Chunk", "Fanout", "Listener", "control_frame"]
+
+DEFAULT_MAX_PENDING = 1 << 20
+"""Bytes a listener may have queued before it is dropped as a slow consumer (1 MiB)."""
+
+
+def control_frame(event: str, reason: str) -> bytes:
+    """A frame without an id, so it never moves the client's ``Last-Event-ID``."""
+    return format_event(msgspec.json.encode({"reason": reason}).decode(), event=event)
+
+
+RESUME_SLOW = control_frame("resume", "slow-consumer")
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Frames for one key, in order, each with its ordinal (a room version); shared, not copied."""
+
+    frames: tuple[tuple[int, bytes], ...]
+    data: bytes
+
+    @classmethod
+    def of(cls, frames: list[tuple[int, bytes]]) -> Chunk:
+        return cls(tuple(frames), b"".join(f for _, f in frames))
+
+    @property
+    def first(self) -> int:
+        return self.frames[0][0] if self.frames else 0
+
+    @property
+    def last(self) -> int:
+        return self.frames[-1][0] if self.frames else 0
+
+    def after(self, cursor: int) -> bytes:
+        """The bytes of the frames past ``cursor``: all, unless the reader already has some."""
+        if cursor < self.first:
+            return self.data
+        return b"".join(f for n, f in self.frames if n > cursor)
+
+    def through(self, ordinal: int) -> Chunk:
+        """Only the frames up to ``ordinal`` (what a member may see before their removal)."""
+        return Chunk.of([(n, f) for n, f in self.frames if n <= ordinal])
+
+
+class Listener:
+    """One open stream: who it serves, and its bounded queue of shared chunks.
+
+    ``checked_at`` is the ordinal at which access was last checked against the
+    read model; removals at or before it were already seen by that check.
+    """
+
+    __slots__ = (
+        "_final",
+        "_limit",
+        "_pending",
+        "_queue",
+        "_waiter",
+        "admin",
+        "checked_at",
+        "key",
+        "memo",
+        "user",
+    )
+
+    def __init__(
+        self, key: str, user: str, *, admin: bool = False, limit: int = DEFAULT_MAX_PENDING
+    ) -> None:
+        self.key, self.user, self.admin = key, user, admin
+        self.checked_at = -1
+        self.memo = b""  # the last thing sent, for feeds that send only changes
+        self._limit = limit
+        self._pending = 0
+        self._queue: list[Chunk] = []  # a list and a bare future: an idle listener is small
+        self._waiter: asyncio.Future[None] | None = None
+        self._final: bytes | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self._final is not None
+
+    def offer(self, chunk: Chunk) -> bool:
+        """Queue ``chunk``; False when that would pass the bound (the caller drops it)."""
+        if self._final is not None:
+            return True
+        if self._pending + len(chunk.data) > self._limit and self._queue:
+            return False
+        self._queue.append(chunk)
+        self._pending += len(chunk.data)
+        self._wake()
+        return True
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def end(self, frame: bytes, *, keep_pending: bool) -> None:
+        """Send ``frame`` last (after what is queued if ``keep_pending``); nothing after it."""
+        if self._final is not None:
+            return
+        if not keep_pending:
+            self._queue.clear()
+            self._pending = 0
+        self._final = frame
+        self._wake()
+
+    async def take(self, wait: float) -> list[Chunk] | None:
+        """What is queued, waiting up to ``wait`` s; None if nothing came (send a keep-alive)."""
+        if not self._queue and self._final is None:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(wait):  # a timer, not a task per wait like wait_for
+                    await self._waiter
+            except TimeoutError:
+                return None
+            finally:
+                self._waiter = None
+        taken, self._queue = self._queue, []
+        self._pending = 0
+        return taken
+
+    def final(self) -> bytes | None:
+        """The closing frame once the stream is ended and its queue drained."""
+        return self._final if not self._queue else None
+
+
+class Fanout:
+    """Listeners by key (a room id, a user name), and the drops of slow consumers."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, set[Listener]] = {}
+        self.drops = 0
+        self.closed = False
+
+    def __len__(self) -> int:
+        return sum(len(found) for found in self._keys.values())
+
+    def add(self, listener: Listener) -> None:
+        if self.closed:
+            listener.end(b"", keep_pending=False)
+        self._keys.setdefault(listener.key, set()).add(listener)
+
+    def discard(self, listener: Listener) -> None:
+        found = self._keys.get(listener.key)
+        if found is not None:
+            found.discard(listener)
+            if not found:
+                del self._keys[listener.key]
+
+    def keys(self) -> list[str]:
+        return list(self._keys)
+
+    def at(self, key: str) -> list[Listener]:
+        return list(self._keys.get(key, ()))
+
+    def __iter__(self) -> Iterator[Listener]:
+        return iter([listener for found in self._keys.values() for listener in found])
+
+    def deliver(self, listener: Listener, chunk: Chunk) -> None:
+        """Queue ``chunk``, or drop the listener with a ``resume`` frame if it is too far behind."""
+        if not listener.offer(chunk):
+            self.drops += 1
+            listener.end(RESUME_SLOW, keep_pending=False)
+
+    def close(self) -> None:
+        """Server shutdown: streams end after what they hold (no frame: clients reconnect)."""
+        self.closed = True
+        for listener in self:
+            listener.end(b"", keep_pending=True)
