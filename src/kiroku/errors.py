@@ -24,7 +24,8 @@
     │   └── DecodeError
     │       └── UpcastError
     ├── JournalError
-    │   └── JournalClosedError
+    │   ├── JournalClosedError
+    │   └── StorageUnavailableError    retryable: the journal's database cannot be reached
     ├── CommandError                   the runtime could not run a command
     │   ├── CausationDepthError        the pinball guard stopped a causation chain
     │   ├── OverloadedError            retryable: the actor's mailbox is full
@@ -79,6 +80,7 @@ __all__ = [
     "ProjectionError",
     "ProjectionNotFoundError",
     "ReadStoreError",
+    "StorageUnavailableError",
     "RecoveryError",
     "RegistrationError",
     "RetractionRefusedError",
@@ -237,6 +239,15 @@ class JournalError(KirokuError):
 class JournalClosedError(JournalError):
     def __init__(self, what: str = "journal") -> None:
         super().__init__(f"The {what} is closed")
+
+
+class StorageUnavailableError(JournalError):
+    """The journal's database cannot be reached (down, restarting, network lost).
+
+    Retryable: the operation did not take effect, all or nothing. An append whose
+    connection broke during COMMIT may have committed; retrying it with the same
+    event ids is safe, because a second copy is refused as a duplicate.
+    """
 
 
 class CommandError(KirokuError):
