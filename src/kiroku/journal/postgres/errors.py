@@ -7,7 +7,7 @@ from psycopg_pool import PoolTimeout
 
 from kiroku.errors import JournalError, KirokuError, StorageUnavailableError
 
-__all__ = ["convert_error", "describe_target", "is_unavailable"]
+__all__ = ["convert_error", "describe_target", "is_unavailable", "unavailable"]
 
 
 def describe_target(conninfo: str) -> str:
@@ -41,5 +41,12 @@ def convert_error(e: BaseException, doing: str, target: str) -> KirokuError:
     else:
         state = getattr(e, "sqlstate", None) or type(e).__name__
         error = JournalError(f"{doing} failed ({state}): {str(e).strip()}")
+    error.__cause__ = e
+    return error
+
+
+def unavailable(e: BaseException, target: str) -> StorageUnavailableError:
+    """A failure to connect at all, whatever the server said (down, starting, refusing)."""
+    error = StorageUnavailableError(f"PostgreSQL at {target} is unreachable: {str(e).strip()}")
     error.__cause__ = e
     return error

@@ -36,7 +36,7 @@ from kiroku.errors import (
     RetriesExhaustedError,
     WrongExpectedVersionError,
 )
-from kiroku.journal.postgres.errors import convert_error, is_unavailable
+from kiroku.journal.postgres.errors import convert_error, is_unavailable, unavailable
 from kiroku.journal.postgres.rows import Append, expected_number
 from kiroku.journal.protocol import AppendResult
 
@@ -142,9 +142,13 @@ class GroupWriter:
                     if self._closing:
                         return
                     continue
-                try:
-                    if conn is None or conn.closed:
+                if conn is None or conn.closed:
+                    try:
                         conn = await self._connect()
+                    except (psycopg.Error, OSError) as e:  # fail fast: nothing queued can commit
+                        self._fail(batch + self._take_all(), unavailable(e, self._target))
+                        continue
+                try:
                     outcomes = await self._commit(conn, batch)
                 except (psycopg.Error, OSError) as e:
                     error = convert_error(e, "appending", self._target)
@@ -167,10 +171,21 @@ class GroupWriter:
     async def _commit(
         self, conn: psycopg.AsyncConnection[Any], batch: list[_Pending]
     ) -> list[tuple[Any, ...]]:
-        try:
-            return await self._transaction(conn, batch, isolate=False)
-        except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
-            return await self._transaction(conn, batch, isolate=True)
+        # Streams are locked in name order, the same in every batch and process, so
+        # two batches never wait for each other in a cycle; a deadlock with some
+        # other transaction (or a serialization failure) is retried whole.
+        batch.sort(key=lambda p: p.append.stream)
+        for attempt in range(_MAX_RETRIES):
+            try:
+                try:
+                    return await self._transaction(conn, batch, isolate=False)
+                except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+                    return await self._transaction(conn, batch, isolate=True)
+            except psycopg.errors.TransactionRollback as e:
+                log.info("group commit of %d appends retried (%s)", len(batch), e.sqlstate)
+                if attempt == _MAX_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _transaction(
         self, conn: psycopg.AsyncConnection[Any], batch: list[_Pending], *, isolate: bool
