@@ -1,19 +1,37 @@
-"""Tools for the PostgreSQL integration tests: raw appends inside a transaction the
-test controls, and a TCP proxy that can cut the connection to the server."""
+"""Fixtures and tools for the PostgreSQL integration tests: a fresh database per
+test (import ``dsn_fixture``), raw appends inside a transaction the test
+controls, and a TCP proxy that can cut the connection to the server."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import pytest
 
 from kiroku.domain.envelope import NewEvent, StoredEvent
+from kiroku.journal.postgres import PostgreSQLJournal
+from kiroku.testing.postgres import fresh_database
 
-__all__ = ["TcpProxy", "append_in", "events", "raw_connection"]
+__all__ = ["TcpProxy", "append_in", "dsn_fixture", "events", "journal_fixture", "raw_connection"]
+
+
+@pytest.fixture(name="dsn")
+async def dsn_fixture() -> AsyncIterator[str]:
+    """A fresh database on the session's throwaway server (import this fixture)."""
+    async with fresh_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture(name="journal")
+async def journal_fixture(dsn: str) -> AsyncIterator[PostgreSQLJournal]:
+    async with await PostgreSQLJournal.open(dsn, poll_interval=0.5) as journal:
+        yield journal
 
 
 def events(n: int, **kw: Any) -> list[NewEvent]:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
-from pgkit import append_in, events, raw_connection
+from pgkit import append_in, dsn_fixture, events, journal_fixture, raw_connection  # noqa: F401 - fixtures
 
 from kiroku.domain.envelope import StoredEvent
 from kiroku.journal.postgres import PostgreSQLJournal

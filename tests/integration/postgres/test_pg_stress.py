@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from pgkit import check_stream_order, events, raw_connection
+from pgkit import check_stream_order, dsn_fixture, events, journal_fixture, raw_connection  # noqa: F401 - fixtures
 
 from kiroku.domain.envelope import StoredEvent
 from kiroku.journal.postgres import PostgreSQLJournal

@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from pgkit import check_stream_order, events, raw_connection
+from pgkit import check_stream_order, dsn_fixture, events, journal_fixture, raw_connection  # noqa: F401 - fixtures
 
 from kiroku.errors import InputError, WrongExpectedVersionError
 from kiroku.journal.postgres import PostgreSQLJournal
