@@ -91,8 +91,12 @@ def _as_postgres(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
 
 
-def start_server(bin_dir: Path) -> PostgresServer:
-    """initdb + pg_ctl start on a fresh temporary directory and a free port."""
+def start_server(bin_dir: Path, *, durable: bool = False) -> PostgresServer:
+    """initdb + pg_ctl start on a fresh temporary directory and a free port.
+
+    Tests run with ``fsync=off``; ``durable`` keeps PostgreSQL's defaults
+    (fsync, synchronous commit), for benchmarks.
+    """
     root = Path(tempfile.mkdtemp(prefix="kiroku-pg-"))
     data = root / "data"
     if os.geteuid() == 0:
@@ -115,9 +119,11 @@ def start_server(bin_dir: Path) -> PostgresServer:
         raise RuntimeError(f"initdb failed: {init.stderr or init.stdout}")
     port = _free_port()
     options = (
-        f"-F -p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_prepared_transactions=10"
-        " -c max_connections=200 -c shared_buffers=64MB -c synchronous_commit=off"
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_prepared_transactions=10"
+        " -c max_connections=300 -c shared_buffers=128MB"
     )
+    if not durable:
+        options = f"-F {options} -c synchronous_commit=off"
     log = root / "server.log"
     started = _as_postgres(
         [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "start"]
