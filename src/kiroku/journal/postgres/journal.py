@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -40,6 +38,7 @@ from kiroku.domain.streams import validate_stream
 from kiroku.errors import EventNotFoundError, InputError, JournalClosedError
 from kiroku.journal.checks import check_append
 from kiroku.journal.postgres.errors import convert_error, describe_target
+from kiroku.journal.postgres.follow import Horizon, HorizonWatch, follow
 from kiroku.journal.postgres.listen import Listener, Notifier, Wakeup
 from kiroku.journal.postgres.migrate import migrate
 from kiroku.journal.postgres.rows import (
@@ -65,25 +64,6 @@ _READ_FROM_POSITION = (
     f"SELECT {_R}, r.tx::text FROM cursor_at(%s) c,"
     " LATERAL read_after(coalesce(c.tx, '0'::xid8), coalesce(c.position, 0), %s) r"
 )
-_READ_FROM_CURSOR = f"SELECT {EVENT_COLUMNS}, tx::text FROM read_after(%s::xid8, %s, %s)"
-_WAITING = (
-    "SELECT EXISTS (SELECT 1 FROM events WHERE tx >= pg_snapshot_xmin(pg_current_snapshot()))"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Horizon:
-    """What holds readers back now: export ``oldest_age_seconds`` as a metric.
-
-    ``xmin`` is the oldest transaction still running; ``waiting_events`` have
-    committed but wait behind it; ``oldest_age_seconds`` is how long the oldest
-    transaction holding an id has been open (0 when reading pg_stat_activity is
-    not allowed: grant ``pg_read_all_stats``).
-    """
-
-    xmin: str
-    waiting_events: int
-    oldest_age_seconds: float
 
 
 class PostgreSQLJournal:
@@ -128,7 +108,7 @@ class PostgreSQLJournal:
             name=f"kiroku-journal-{schema}",
         )
         self._wakeup = Wakeup()
-        self._held: dict[int, float] = {}
+        self._watch = HorizonWatch(self.target, horizon_warning)
         self._writer: GroupWriter | None = None
         self._notifier: Notifier | None = None
         self._listener: Listener | None = None
@@ -257,8 +237,7 @@ class PostgreSQLJournal:
     @property
     def held_back_seconds(self) -> float:
         """How long the longest-waiting subscriber has seen events it may not read yet."""
-        now = time.monotonic()
-        return max((now - since for since in self._held.values()), default=0.0)
+        return self._watch.held_back_seconds
 
     # -- writes ------------------------------------------------------------------
 
@@ -325,39 +304,18 @@ class PostgreSQLJournal:
         return self._follow(after_position, batch_size)
 
     async def _follow(self, after: int, batch_size: int) -> AsyncIterator[list[StoredEvent]]:
-        key = id(object())
         try:
             cursor = await self._cursor_at(after)
-            while not self._closed:
-                generation = self._wakeup.generation
-                rows = await self._fetch("following", _READ_FROM_CURSOR, (*cursor, batch_size))
-                if rows:
-                    self._held.pop(key, None)
-                    cursor = (rows[-1][-1], rows[-1][0])
-                    yield to_stored(rows)
-                    continue
-                await self._wait(key, generation)
+            batches = follow(
+                self._fetch, self._wakeup, self._watch, cursor, batch_size, self.poll_interval
+            )
+            try:
+                async for batch in batches:
+                    yield batch
+            finally:
+                await batches.aclose()
         except JournalClosedError:  # closed while a read was in flight: the end, not an error
             return
-        finally:
-            self._held.pop(key, None)
-
-    async def _wait(self, key: int, generation: int) -> None:
-        """Sleep until woken; poll quickly while committed events wait behind the horizon."""
-        if await self._scalar("checking the horizon", _WAITING):
-            since = self._held.setdefault(key, time.monotonic())
-            held = time.monotonic() - since
-            if held >= self.horizon_warning and held - self.horizon_warning < 0.1:
-                log.warning(
-                    "journal %s: readers held back %.0fs by an open transaction; end it, and set"
-                    " idle_in_transaction_session_timeout for the writers' role (see horizon())",
-                    self.target,
-                    held,
-                )
-            await self._wakeup.wait_past(generation, min(0.05 + held / 10, self.poll_interval))
-        else:
-            self._held.pop(key, None)
-            await self._wakeup.wait_past(generation, self.poll_interval)
 
     async def _cursor_at(self, position: int) -> Cursor:
         if position <= 0:

@@ -32,6 +32,7 @@ import psycopg
 from kiroku.errors import (
     InputError,
     JournalClosedError,
+    JournalError,
     KirokuError,
     RetriesExhaustedError,
     WrongExpectedVersionError,
@@ -157,6 +158,12 @@ class GroupWriter:
                         conn = None
                         batch += self._take_all()  # fail fast: nothing queued can commit now
                     self._fail(batch, error)
+                    continue
+                except Exception as e:  # a bug must fail its callers, not strand them
+                    log.exception("group commit failed")
+                    self._fail(batch, JournalError(f"appending failed: {e!r}"))
+                    await _discard(conn)
+                    conn = None
                     continue
                 self._settle(batch, outcomes)
         finally:
