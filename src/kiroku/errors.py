@@ -28,7 +28,7 @@
     │       └── UpcastError
     ├── JournalError
     │   ├── JournalClosedError
-    │   └── StorageUnavailableError    disk full, I/O error, read-only: retryable (HTTP 503)
+    │   └── StorageUnavailableError    retryable: disk full, I/O error, read-only, database unreachable (HTTP 503)
     ├── CommandError                   the runtime could not run a command
     │   ├── CausationDepthError        the pinball guard stopped a causation chain
     │   ├── OverloadedError            retryable: the actor's mailbox is full
@@ -259,14 +259,19 @@ class JournalError(KirokuError):
     """The journal's storage failed; the operation did not take effect."""
 
 
-class StorageUnavailableError(JournalError):
-    """The storage refused to write (disk full, I/O error, a read-only or immutable
-    file). Nothing was written; the condition may clear, so callers may retry."""
-
-
 class JournalClosedError(JournalError):
     def __init__(self, what: str = "journal") -> None:
         super().__init__(f"The {what} is closed")
+
+
+class StorageUnavailableError(JournalError):
+    """The storage cannot take the write now: disk full, an I/O error, a read-only
+    or immutable file, or a journal database that cannot be reached.
+
+    Retryable: the operation did not take effect, all or nothing. An append whose
+    connection broke during COMMIT may have committed; retrying it with the same
+    event ids is safe, because a second copy is refused as a duplicate.
+    """
 
 
 class CommandError(KirokuError):

@@ -42,6 +42,8 @@ COMMAND_MODULES = (
     "kiroku.cli.events",
     "kiroku.cli.catalog",
     "kiroku.cli.retract",
+    "kiroku.cli.db",
+    "kiroku.cli.journal_copy",
 )
 
 

@@ -1,0 +1,398 @@
+"""The PostgreSQL journal: many writers, many processes, no reader ever skips.
+
+Design (docs/journal.md has the long form):
+
+- Appends group-commit (``writer``): what arrives together shares one
+  transaction and one round trip, one savepoint per append only when a
+  constraint breaks. No table lock and no mutex: writers of different streams
+  never wait for each other; writers of one stream queue on its ``streams``
+  row, and the ``(stream, version)`` primary key is the last guard.
+- Positions come from a sequence, so a transaction can take a smaller position
+  and commit after one that took a larger. Every row therefore carries its
+  transaction id (``tx``, an ``xid8``), and readers go in ``(tx, position)``
+  order and only below the oldest running transaction
+  (``pg_snapshot_xmin(pg_current_snapshot())``): every transaction there has
+  finished, so nothing can still appear behind the reader. It may wait; it
+  never skips.
+- A reader's cursor is ``(tx, position)``. Callers see only the position: the
+  journal looks up the event's ``tx`` (``cursor_at``), deleted events included.
+- Readers are woken by LISTEN/NOTIFY and a slow fallback poll (``listen``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolClosed
+
+from kiroku.domain.envelope import NewEvent, StoredEvent
+from kiroku.domain.streams import validate_stream
+from kiroku.errors import EventNotFoundError, InputError, JournalClosedError
+from kiroku.journal.checks import check_append
+from kiroku.journal.postgres.errors import convert_error, describe_target
+from kiroku.journal.postgres.follow import Horizon, HorizonWatch, follow
+from kiroku.journal.postgres.listen import Listener, Notifier, Wakeup
+from kiroku.journal.postgres.migrate import migrate
+from kiroku.journal.postgres.rows import (
+    EVENT_COLUMNS,
+    SNAPSHOT_COLUMNS,
+    START,
+    Append,
+    Cursor,
+    register_loaders,
+    to_snapshot,
+    to_stored,
+)
+from kiroku.journal.postgres.writer import GroupWriter, WriterStats
+from kiroku.journal.protocol import AppendResult, ExpectedVersion, Snapshot
+
+__all__ = ["Horizon", "PostgreSQLJournal"]
+
+log = logging.getLogger(__name__)
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,40}")
+_R = ", ".join(f"r.{c.strip()}" for c in EVENT_COLUMNS.split(","))
+_READ_FROM_POSITION = (
+    f"SELECT {_R}, r.tx::text FROM cursor_at(%s) c,"
+    " LATERAL read_after(coalesce(c.tx, '0'::xid8), coalesce(c.position, 0), %s) r"
+)
+
+
+class PostgreSQLJournal:
+    """A Journal in a PostgreSQL schema. Create it with ``await PostgreSQLJournal.open(dsn)``."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        schema: str,
+        readers: int,
+        connect_timeout: float,
+        poll_interval: float,
+        horizon_warning: float,
+    ) -> None:
+        """Prefer ``open``: this only wires the parts; ``open`` starts them."""
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise InputError(f"schema must be a lowercase SQL identifier, got {schema!r}")
+        if readers < 1 or poll_interval <= 0:
+            raise InputError(
+                f"readers must be >= 1 and poll_interval > 0: {readers}, {poll_interval}"
+            )
+        self.conninfo = conninfo
+        self.schema = schema
+        self.target = describe_target(conninfo)
+        self.channel = f"kiroku_journal_{schema}"
+        self.poll_interval = poll_interval
+        self.horizon_warning = horizon_warning
+        self._options: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": max(1, round(connect_timeout)),
+            "options": f"-c search_path={schema} -c TimeZone=UTC",
+        }
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=readers,
+            kwargs=self._options,
+            configure=self._configure,
+            open=False,
+            timeout=connect_timeout,
+            name=f"kiroku-journal-{schema}",
+        )
+        self._wakeup = Wakeup()
+        self._watch = HorizonWatch(self.target, horizon_warning)
+        self._writer: GroupWriter | None = None
+        self._notifier: Notifier | None = None
+        self._listener: Listener | None = None
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        dsn: str,
+        *,
+        schema: str = "kiroku",
+        readers: int = 4,
+        writers: int = 1,
+        max_batch: int = 1000,
+        connect_timeout: float = 5.0,
+        poll_interval: float = 2.0,
+        horizon_warning: float = 10.0,
+        create: bool = True,
+    ) -> PostgreSQLJournal:
+        """Connect to ``dsn`` and use the journal in ``schema``.
+
+        ``create`` applies missing migrations first (``kiroku db migrate`` does
+        the same; turn it off where the application role may not create tables).
+        ``writers`` transactions may group-commit at once, each of up to
+        ``max_batch`` appends; ``writers=N, max_batch=1`` is one transaction per
+        append. Readers poll every ``poll_interval`` seconds when no NOTIFY
+        arrives, and log a warning once a transaction has held them back for
+        ``horizon_warning`` seconds. Unreachable: StorageUnavailableError.
+        """
+        if writers < 1 or max_batch < 1:
+            raise InputError(f"writers and max_batch must be >= 1, got {writers}, {max_batch}")
+        journal = cls(
+            dsn,
+            schema=schema,
+            readers=readers,
+            connect_timeout=connect_timeout,
+            poll_interval=poll_interval,
+            horizon_warning=horizon_warning,
+        )
+        try:
+            conn = await journal._connect()
+            try:
+                if create:
+                    await migrate(conn, schema)
+            finally:
+                await conn.close()
+            await journal._pool.open(wait=True, timeout=connect_timeout)
+        except (psycopg.Error, OSError) as e:
+            await journal._pool.close()
+            raise convert_error(e, "opening the journal", journal.target) from e
+        journal._notifier = Notifier(journal._connect, journal.channel)
+        journal._listener = Listener(journal._connect, journal.channel, journal._wakeup)
+        journal._writer = GroupWriter(
+            journal._connect,
+            journal._committed,
+            journal.target,
+            writers=writers,
+            max_batch=max_batch,
+        )
+        return journal
+
+    async def __aenter__(self) -> PostgreSQLJournal:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"PostgreSQLJournal({self.target!r}, schema={self.schema!r})"
+
+    # -- connections -------------------------------------------------------------
+
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        register_loaders(conn)
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        conn = await psycopg.AsyncConnection.connect(self.conninfo, **self._options)
+        register_loaders(conn)
+        return conn
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise JournalClosedError()
+
+    async def _fetch(self, doing: str, query: Any, params: Sequence[Any] = ()) -> list[Any]:
+        self._check_open()
+        try:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(query, params)
+                return await cur.fetchall()
+        except PoolClosed as e:
+            raise JournalClosedError() from e
+        except (psycopg.Error, OSError) as e:
+            if self._closed:
+                raise JournalClosedError() from e
+            raise convert_error(e, doing, self.target) from e
+
+    async def _scalar(self, doing: str, query: Any, params: Sequence[Any] = ()) -> Any:
+        rows = await self._fetch(doing, query, params)
+        return rows[0][0] if rows else None
+
+    def _committed(self, head: int) -> None:
+        self._wakeup.wake()
+        if self._notifier is not None:
+            self._notifier.committed(head)
+
+    @property
+    def stats(self) -> WriterStats:
+        assert self._writer is not None
+        return self._writer.stats
+
+    @property
+    def listening(self) -> bool:
+        """Whether the LISTEN connection is up (readers fall back to polling when not)."""
+        return self._listener is not None and self._listener.connected
+
+    @property
+    def listener_pid(self) -> int | None:
+        return None if self._listener is None else self._listener.backend_pid
+
+    @property
+    def held_back_seconds(self) -> float:
+        """How long the longest-waiting subscriber has seen events it may not read yet."""
+        return self._watch.held_back_seconds
+
+    # -- writes ------------------------------------------------------------------
+
+    async def append(
+        self, stream: str, expected_version: ExpectedVersion, events: Sequence[NewEvent]
+    ) -> AppendResult:
+        self._check_open()
+        check_append(stream, expected_version, events)
+        assert self._writer is not None
+        return await self._writer.submit(Append.of(stream, expected_version, events))
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        validate_stream(snapshot.stream)
+        await self._fetch(
+            f"saving the snapshot of {snapshot.stream}",
+            "INSERT INTO snapshots (stream, version, state_type, state_version, data, taken_at,"
+            " metadata) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (stream) DO UPDATE"
+            " SET version = EXCLUDED.version, state_type = EXCLUDED.state_type,"
+            " state_version = EXCLUDED.state_version, data = EXCLUDED.data,"
+            " taken_at = EXCLUDED.taken_at, metadata = EXCLUDED.metadata RETURNING 1",
+            (
+                snapshot.stream,
+                snapshot.version,
+                snapshot.state_type,
+                snapshot.state_version,
+                snapshot.data,
+                snapshot.taken_at,
+                Jsonb(dict(snapshot.metadata)),
+            ),
+        )
+
+    async def delete_before(self, stream: str, version: int) -> int:
+        validate_stream(stream)
+        doing = f"deleting {stream} before version {version}"
+        return int(await self._scalar(doing, "SELECT delete_before(%s, %s)", (stream, version)))
+
+    # -- reads -------------------------------------------------------------------
+
+    async def read_stream(
+        self, stream: str, from_version: int = 1, to_version: int | None = None
+    ) -> list[StoredEvent]:
+        hi = 2**62 if to_version is None else to_version
+        rows = await self._fetch(
+            f"reading stream {stream}",
+            f"SELECT {EVENT_COLUMNS} FROM events"
+            " WHERE stream = %s AND version BETWEEN %s AND %s ORDER BY version",
+            (stream, from_version, hi),
+        )
+        return to_stored(rows)
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Events after the one at ``after_position``, in the order subscribers get them.
+
+        That is ``(tx, position)`` order below the horizon: position order
+        whenever transactions commit in the order they began.
+        """
+        doing = f"reading after position {after_position}"
+        return to_stored(await self._fetch(doing, _READ_FROM_POSITION, (after_position, limit)))
+
+    def subscribe(
+        self, after_position: int = 0, batch_size: int = 1000
+    ) -> AsyncIterator[list[StoredEvent]]:
+        self._check_open()
+        return self._follow(after_position, batch_size)
+
+    async def _follow(self, after: int, batch_size: int) -> AsyncIterator[list[StoredEvent]]:
+        try:
+            cursor = await self._cursor_at(after)
+            batches = follow(
+                self._fetch, self._wakeup, self._watch, cursor, batch_size, self.poll_interval
+            )
+            try:
+                async for batch in batches:
+                    yield batch
+            finally:
+                await batches.aclose()
+        except JournalClosedError:  # closed while a read was in flight: the end, not an error
+            return
+
+    async def _cursor_at(self, position: int) -> Cursor:
+        if position <= 0:
+            return START
+        rows = await self._fetch(
+            f"finding position {position}",
+            "SELECT tx::text, position FROM cursor_at(%s)",
+            (position,),
+        )
+        return START if not rows or rows[0][0] is None else (rows[0][0], rows[0][1])
+
+    async def horizon(self) -> Horizon:
+        rows = await self._fetch(
+            "reading the horizon",
+            "SELECT xmin::text, waiting_events, oldest_age_seconds FROM horizon()",
+        )
+        xmin, waiting, age = rows[0]
+        return Horizon(xmin, int(waiting), float(age))
+
+    async def head_position(self) -> int:
+        return int(await self._scalar("reading the head position", "SELECT head_position()"))
+
+    async def stream_version(self, stream: str) -> int:
+        found = await self._scalar(
+            f"reading {stream}", "SELECT version FROM streams WHERE stream = %s", (stream,)
+        )
+        return 0 if found is None else int(found)
+
+    async def get_event(self, position: int) -> StoredEvent:
+        rows = await self._fetch(
+            f"reading {position}",
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE position = %s",
+            (position,),
+        )
+        if not rows:
+            raise EventNotFoundError(position)
+        return to_stored(rows)[0]
+
+    async def find_event(self, event_id: uuid.UUID) -> StoredEvent:
+        rows = await self._fetch(
+            f"finding {event_id}",
+            f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id = %s",
+            (event_id,),
+        )
+        if not rows:
+            raise EventNotFoundError(str(event_id))
+        return to_stored(rows)[0]
+
+    async def position_at(self, when: datetime) -> int:
+        self._check_open()
+        if when.tzinfo is None:
+            raise InputError(f"position_at needs a timezone-aware datetime, got {when}")
+        found = await self._scalar(
+            f"finding {when}",
+            "SELECT position FROM events WHERE occurred_at <= %s ORDER BY position DESC LIMIT 1",
+            (when,),
+        )
+        return 0 if found is None else int(found)
+
+    async def load_snapshot(self, stream: str) -> Snapshot | None:
+        rows = await self._fetch(
+            f"loading the snapshot of {stream}",
+            f"SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE stream = %s",
+            (stream,),
+        )
+        return to_snapshot(rows[0]) if rows else None
+
+    async def close(self) -> None:
+        """Finish the appends already queued, wake and end subscribers, close connections."""
+        if self._closed:
+            return
+        if self._writer is not None:
+            await self._writer.close()
+        self._closed = True
+        if self._notifier is not None:
+            await self._notifier.close()
+        if self._listener is not None:
+            await self._listener.close()
+        self._wakeup.close()
+        await self._pool.close()
