@@ -28,7 +28,7 @@
     │       └── UpcastError
     ├── JournalError
     │   ├── JournalClosedError
-    │   └── StorageUnavailableError    retryable: disk full, I/O error, read-only, database unreachable (HTTP 503)
+    │   └── StorageUnavailableError    retryable: disk full, I/O error, database unreachable
     ├── CommandError                   the runtime could not run a command
     │   ├── CausationDepthError        the pinball guard stopped a causation chain
     │   ├── OverloadedError            retryable: the actor's mailbox is full
