@@ -178,6 +178,14 @@ class ProjectionRunner:
                 await task
         self.state = RunnerState.STOPPED if self.state is not RunnerState.FAILED else self.state
 
+    async def __aenter__(self) -> ProjectionRunner:
+        """``async with runner:`` follows the source for the block (the store stays open)."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
