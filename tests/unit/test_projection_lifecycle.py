@@ -108,3 +108,14 @@ async def test_a_gap_the_journal_cannot_explain_still_waits(tmp_path: Path) -> N
     assert doc["notes"] == []
     assert runner.committer.deferred == {"board-1": {3: v3}}
     store.close()
+
+
+async def test_a_runner_follows_inside_async_with_and_stops_after(tmp_path: Path) -> None:
+    journal = await notes(2)
+    store = ProjectionStore(tmp_path / "boards.db", "test.boards")
+    async with ProjectionRunner(Boards(), journal, store, codec=CODEC) as runner:
+        await runner.wait_for(3)
+        assert runner.running
+    assert not runner.running
+    assert runner.state is RunnerState.STOPPED
+    store.close()

@@ -251,8 +251,8 @@ class ProjectionHost:
         return [
             name
             for name in self.names
-            if self.runners[name].compensation is Compensation.REBUILD
-            and type_name in self.runners[name].subscribed
+            if self.runners[name].committer.compensation is Compensation.REBUILD
+            and type_name in self.runners[name].committer.subscribed
         ]
 
     def as_of(self, name: str, at: int | datetime) -> AbstractAsyncContextManager[ReadView]:

@@ -24,7 +24,7 @@ def list_parked(runner: ProjectionRunner, *, include_resolved: bool = False) -> 
 
 def ledger_entry(runner: ProjectionRunner, event: StoredEvent) -> LedgerEntry:
     """What ``runner``'s projection did with ``event``, exactly."""
-    if event.type not in runner.subscribed:
+    if event.type not in runner.committer.subscribed:
         return LedgerEntry(runner.name, event.position, Outcome.NOT_SUBSCRIBED)
     found = ledger.ledger_lookup(runner.store.conn, runner.name, event.position)
     return found or LedgerEntry(runner.name, event.position, Outcome.NOT_REACHED)

@@ -90,7 +90,7 @@ async def resolve_start(journal: Journal, start: int | datetime) -> int:
 
 def catch_up_source(runner: ProjectionRunner) -> EventSource | None:
     """Where a replay or rebuild of ``runner`` reads: None for the journal as it is."""
-    if runner.compensation is Compensation.REBUILD:
+    if runner.committer.compensation is Compensation.REBUILD:
         return UnretractedSource(runner.journal, runner.batch_size)
     return None
 

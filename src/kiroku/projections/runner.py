@@ -5,8 +5,8 @@ polling) and hands each delivery to its ``Committer``, which applies it in one
 read-store transaction together with the checkpoint, the stream versions and
 the ledger. The runner owns the lifecycle (start, stop, retry after a storage
 error), tells listeners after each commit, and answers ``wait_for`` and
-``status``. (A little over 300 lines: those belong together; the commit path
-is in ``committer``, notification in ``notify``.)
+``status``; the commit path is in ``committer``, retrying storage errors in
+``follow``, notification in ``notify``.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
-from kiroku.corrections.compensation import Compensation
 from kiroku.domain.envelope import StoredEvent
 from kiroku.errors import ParkedEventError, ReadStoreError, WaitTimeoutError
 from kiroku.journal.protocol import Journal
 from kiroku.projections.committer import Committer, StoppedError
+from kiroku.projections.follow import follow
 from kiroku.projections.model import (
     BatchCommitted,
     FailurePolicy,
@@ -45,8 +45,6 @@ from kiroku.schema.codec import Codec
 __all__ = ["Listener", "ProjectionRunner"]
 
 log = logging.getLogger("kiroku.projections")
-STORAGE_RETRY_FIRST = 0.1  # seconds before the first retry after a storage error
-STORAGE_RETRY_MAX = 5.0  # the backoff doubles up to this
 
 
 class ProjectionRunner:
@@ -104,16 +102,6 @@ class ProjectionRunner:
     def duplicates(self) -> int:
         return self.committer.duplicates
 
-    @property
-    def compensation(self) -> Compensation:
-        """How this projection makes up for a retraction (a rebuild, a handler, nothing)."""
-        return self.committer.compensation
-
-    @property
-    def subscribed(self) -> frozenset[str]:
-        """The stored event type names this projection takes."""
-        return self.committer.subscribed
-
     # -- lifecycle ------------------------------------------------------------
 
     async def open(self) -> None:
@@ -148,26 +136,7 @@ class ProjectionRunner:
         self.keep_running = True
         if self._task is None or self._task.done():
             self.state, self.error = RunnerState.CATCHING_UP, None
-            self._task = asyncio.create_task(self._follow(), name=f"projection {self.name}")
-
-    async def _follow(self) -> None:
-        """Run until stopped. A storage error (disk full, I/O error, locked) is the
-        store's condition, not the events': nothing was committed, so wait with
-        backoff and go on from the checkpoint once the condition clears."""
-        delay = STORAGE_RETRY_FIRST
-        while True:
-            try:
-                await self.run()
-                return
-            except ReadStoreError as e:
-                self.storage_failures += 1
-                self.state = RunnerState.RETRYING
-                self.error = f"{e}; retrying in {delay:.1f}s"
-                log.error("%s: %s", self.name, self.error)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, STORAGE_RETRY_MAX)
-            with contextlib.suppress(ReadStoreError):  # run() reports it again if it lasts
-                self.reload()
+            self._task = asyncio.create_task(follow(self), name=f"projection {self.name}")
 
     async def stop(self) -> None:
         self.keep_running = False
@@ -177,6 +146,14 @@ class ProjectionRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self.state = RunnerState.STOPPED if self.state is not RunnerState.FAILED else self.state
+
+    async def __aenter__(self) -> ProjectionRunner:
+        """``async with runner:`` follows the source in the block; the store stays open."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
     @property
     def running(self) -> bool:
@@ -233,8 +210,6 @@ class ProjectionRunner:
         finally:
             await stream.close()
         return False
-
-    # -- processing -----------------------------------------------------------
 
     async def process(self, events: Sequence[StoredEvent]) -> None:
         """Apply ``events`` (one delivery); failures go through the failure policy."""
