@@ -16,30 +16,11 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime
 
+from kiroku.domain.numbers import MAX_POSITION, ascii_digits, parse_int
+from kiroku.domain.numbers import shown as _shown
 from kiroku.errors import InputError
 
 __all__ = ["MAX_POSITION", "MAX_SEARCH", "fts_query", "parse_as_of", "parse_int"]
-
-MAX_POSITION = 2**63 - 1
-"""The largest integer a journal stores (SQLite's and PostgreSQL's signed 64-bit)."""
-
-_ASCII_DIGITS = frozenset("0123456789")
-
-
-def parse_int(raw: str, name: str, *, low: int = 0, high: int = MAX_POSITION) -> int:
-    """``raw`` as an integer in ``low..high``; an :class:`InputError` naming ``name`` otherwise.
-
-    Only ASCII digits, with an optional leading ``-`` when ``low`` is negative;
-    no sign, spaces, underscores or other scripts' digits.
-    """
-    digits = raw[1:] if raw.startswith("-") and low < 0 else raw
-    if not digits or len(digits) > len(str(max(abs(low), abs(high)))) or not _ascii(digits):
-        raise InputError(f"{name}={_shown(raw)} must be an integer in {low}..{high}")
-    value = int(raw)
-    if not low <= value <= high:
-        raise InputError(f"{name}={_shown(raw)} must be an integer in {low}..{high}")
-    return value
-
 
 _ISO_CHARS = frozenset("0123456789-:.+TZtz ")
 _MAX_ISO = 40
@@ -48,7 +29,7 @@ _MAX_ISO = 40
 def parse_as_of(raw: str, name: str = "as_of") -> int | datetime:
     """A global position (ASCII digits, bounded) or an ISO 8601 time as an aware UTC
     datetime (UTC when no zone is given); an :class:`InputError` for anything else."""
-    if raw and _ascii(raw):
+    if raw and ascii_digits(raw):
         return parse_int(raw, name)
     if not raw or len(raw) > _MAX_ISO or not all(c in _ISO_CHARS for c in raw):
         raise InputError(f"{name}={_shown(raw)} is neither a position nor an ISO 8601 time")
@@ -84,12 +65,3 @@ def fts_query(raw: str, name: str = "q") -> str:
     if bad is not None:
         raise InputError(f"{name} must not contain control characters, got U+{ord(bad):04X}")
     return " ".join('"' + word.replace('"', '""') + '"' for word in text.split())
-
-
-def _ascii(digits: str) -> bool:
-    return all(c in _ASCII_DIGITS for c in digits)
-
-
-def _shown(raw: str) -> str:
-    """The offending value, quoted and cut, so an error never echoes a megabyte back."""
-    return repr(raw if len(raw) <= 40 else raw[:40] + "…")

@@ -17,6 +17,7 @@ from kiroku.cli.app import CliContext, pass_cli
 from kiroku.cli.arguments import check_parked_ref, check_projection
 from kiroku.cli.owner import owning
 from kiroku.cli.readside import app_option, open_host, parse_ref, parse_start, run
+from kiroku.domain.numbers import ascii_digits, parse_int
 from kiroku.errors import DataDirectoryBusyError, InputError, KirokuError
 from kiroku.projections.model import Progress as RebuildProgress
 from kiroku.projections.model import RunnerState, RunnerStatus
@@ -206,15 +207,16 @@ async def _list_parked(data: Path, app_ref: str, name: str | None, everything: b
 
 async def _resolve(data: Path, app_ref: str, action: str, ref: str, reason: str | None) -> None:
     name, sep, ident = ref.rpartition(":")
-    if not sep or not ident.isdigit():
+    if not sep or not ascii_digits(ident):
         raise InputError(f"A parked event is named NAME:ID (see `kiroku parked`), got {ref!r}")
+    number = parse_int(ident, "ID", low=1)
     async with open_host(data, app_ref) as host:
         if action == "retry":
-            await host.retry(name, int(ident))
+            await host.retry(name, number)
         else:
             if not reason:
                 raise InputError(f"skip {ref} needs --reason: nothing is skipped without a record")
-            await host.skip(name, int(ident), reason, by=f"{getpass.getuser()} (command line)")
+            await host.skip(name, number, reason, by=f"{getpass.getuser()} (command line)")
     click.echo(f"{ref}: {'applied' if action == 'retry' else 'skipped'}")
 
 

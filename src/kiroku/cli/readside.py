@@ -19,6 +19,7 @@ from typing import TypeVar
 import click
 
 from kiroku.app import DEFAULT_APP, App, load_app
+from kiroku.domain.numbers import ascii_digits, parse_int
 from kiroku.errors import ConfigError, InputError, KirokuError
 from kiroku.journal.protocol import Journal
 from kiroku.projections.host import ProjectionHost
@@ -94,8 +95,8 @@ def _left_to_the_server(name: str) -> None:
 
 def parse_start(text: str) -> int | datetime:
     """A position (``1200``) or an ISO time (``2024-05-01T12:00``; UTC if no offset)."""
-    if text.isdigit():
-        return int(text)
+    if ascii_digits(text):
+        return parse_int(text, "--from")
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
@@ -105,8 +106,8 @@ def parse_start(text: str) -> int | datetime:
 
 def parse_ref(text: str) -> int | uuid.UUID:
     """An event by position (``42``) or by event id (a UUID)."""
-    if text.isdigit():
-        return int(text)
+    if ascii_digits(text):
+        return parse_int(text, "position")
     try:
         return uuid.UUID(text)
     except ValueError:

@@ -25,6 +25,7 @@ from kiroku.corrections.events import RETRACTED_TYPE, EventRetracted, is_system_
 from kiroku.corrections.exclusion import find_retraction
 from kiroku.corrections.window import CompensationWindow
 from kiroku.domain.envelope import NewEvent, StoredEvent
+from kiroku.domain.numbers import ascii_digits, parse_int
 from kiroku.errors import InputError, RetractionRefusedError, WrongExpectedVersionError
 from kiroku.journal.protocol import Journal
 from kiroku.schema.codec import encode_json
@@ -104,8 +105,8 @@ class RetractionService:
             return await self.journal.get_event(ref)
         if isinstance(ref, str):
             ref = ref.strip()
-            if ref.isdigit():
-                return await self.journal.get_event(int(ref))
+            if ascii_digits(ref):
+                return await self.journal.get_event(parse_int(ref, "position", low=1))
             try:
                 ref = uuid.UUID(ref)
             except ValueError:
