@@ -348,7 +348,7 @@ def _prepare(conn: sqlite3.Connection, path: str) -> None:
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         conn.execute("PRAGMA synchronous = FULL")
         found = conn.execute("PRAGMA user_version").fetchone()[0]
-        if found <= SCHEMA_VERSION:
+        if found < SCHEMA_VERSION:  # a current journal is opened without a write lock
             conn.executescript(
                 f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             )
