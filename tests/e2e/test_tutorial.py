@@ -52,6 +52,10 @@ def test_the_schema_lists_only_the_apps_event_types(bank: Path) -> None:
     names = set(re.findall(r'"(\w+\.\w+)"', listed.stdout))
     assert {"bank.AccountOpened", "bank.MoneyDeposited", "bank.MoneyWithdrawn"} <= names
     assert not [n for n in names if n.startswith("chat.")]
+    drawn = _run(bank, *KIROKU, "catalog", "--app", "bank:app", "--format", "json")
+    assert drawn.returncode == 0, drawn.stderr
+    assert "bank.MoneyDeposited" in drawn.stdout
+    assert "chat." not in drawn.stdout
 
 
 def test_serve_runs_the_app_with_the_read_api_and_no_chat_routes(bank: Path) -> None:
