@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -203,10 +205,17 @@ def _report_stop(task: asyncio.Task[None]) -> None:
 
 
 def load_app(ref: str) -> App:
-    """Import ``package.module:attr`` and return the App there; ConfigError says why not."""
+    """Import ``package.module:attr`` and return the App there; ConfigError says why not.
+
+    The working directory is searched too (as ``python -m`` does), so ``--app
+    bank:app`` finds ``./bank.py`` without ``PYTHONPATH=.``.
+    """
     module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(f"An app reference looks like 'package.module:attr', got {ref!r}")
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.append(here)  # after the installed packages: a local file never shadows them
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:

@@ -61,7 +61,12 @@ class ChatServer:
 
     @classmethod
     def start(
-        cls, data_dir: Path, *, demo: bool = False, extra: tuple[str, ...] = ()
+        cls,
+        data_dir: Path,
+        *,
+        demo: bool = False,
+        extra: tuple[str, ...] = (),
+        cwd: Path | None = None,
     ) -> ChatServer:
         data_dir.mkdir(parents=True, exist_ok=True)
         log_path = data_dir.parent / f"{data_dir.name}-server-{time.monotonic_ns()}.log"
@@ -70,7 +75,7 @@ class ChatServer:
             args.append("--demo")
         with open(log_path, "wb") as out:
             process = subprocess.Popen(
-                _kiroku(*args), stdout=out, stderr=subprocess.STDOUT, env=_env()
+                _kiroku(*args), stdout=out, stderr=subprocess.STDOUT, env=_env(), cwd=cwd
             )
         port = _wait_for_port(process, log_path)
         return cls(data_dir, process, port, log_path, demo)

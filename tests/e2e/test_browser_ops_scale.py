@@ -184,11 +184,11 @@ def test_the_page_fits_a_phone(
             assert box["height"] <= 120, f"a projection row is {box['height']} px tall"
         screenshot(page, "ops-390")
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "ops-390-top.png"))
+        page.screenshot(path=str(ARTIFACTS / "ops-390-top.png"), animations="disabled")
         page.evaluate("document.getElementById('parked-title').scrollIntoView()")
-        page.screenshot(path=str(ARTIFACTS / "ops-390-parked.png"))
+        page.screenshot(path=str(ARTIFACTS / "ops-390-parked.png"), animations="disabled")
         page.evaluate("document.getElementById('events-title').scrollIntoView()")
-        page.screenshot(path=str(ARTIFACTS / "ops-390-events.png"))
+        page.screenshot(path=str(ARTIFACTS / "ops-390-events.png"), animations="disabled")
         tab.assert_no_script_errors()
     finally:
         tab.close()

@@ -13,7 +13,14 @@ from kiroku import DomainError, NotFoundError, OverloadedError
 from kiroku.api.auth import USERS_FILE, TokenStore, hash_token
 from kiroku.api.problems import problem, status_of
 from kiroku.api.sse import format_event
-from kiroku.apps.chat import http_corrections, http_live, http_ops, http_read, http_write
+from kiroku.apps.chat import (
+    http_corrections,
+    http_live,
+    http_ops,
+    http_ops_app,
+    http_read,
+    http_write,
+)
 from kiroku.apps.chat.openapi import document
 from kiroku.apps.chat.rules import (
     MessageNotFoundError,
@@ -126,11 +133,12 @@ def test_an_sse_event_splits_multi_line_data() -> None:
 
 def _routes() -> set[tuple[str, str]]:
     found = set()
-    for module in (http_write, http_read, http_live, http_ops, http_corrections):
-        for route in module.routes():
-            assert isinstance(route, Route)
-            path = route.path.replace(":int}", "}")
-            found |= {(path, m.lower()) for m in route.methods or () if m != "HEAD"}
+    modules = (http_write, http_read, http_live, http_ops, http_corrections)
+    every = [r for m in modules for r in m.routes()] + http_ops_app.routes(with_me=False)
+    for route in every:
+        assert isinstance(route, Route)
+        path = route.path.replace(":int}", "}")
+        found |= {(path, m.lower()) for m in route.methods or () if m != "HEAD"}
     return found
 
 

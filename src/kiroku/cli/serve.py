@@ -29,7 +29,7 @@ from kiroku.app import App, load_app
 from kiroku.apps.chat.demo import ensure_demo
 from kiroku.apps.chat.http_corrections import app_catalog
 from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
-from kiroku.apps.chat.server import build_app
+from kiroku.apps.chat.server import build_app, is_the_chat
 from kiroku.catalog import Catalog
 from kiroku.cli.app import CliContext, pass_cli
 from kiroku.cli.journal_app import claim_journal
@@ -127,6 +127,9 @@ async def _serve(
     catalog = checked_catalog(chat)
     node = await open_node(data, chat, _sqlite_for(chat), options)
     app = build_app(node, start_node=False, catalog=catalog, limits=limits)
+    if demo and not is_the_chat(node):
+        await node.close()
+        raise click.UsageError(f"--demo seeds the chat's rooms; the app {chat.name!r} has none")
     app.state.demo = demo
     await node.start()
     try:

@@ -7,6 +7,7 @@ the ``Room`` aggregate on the write side and four read models on the read side.
 from __future__ import annotations
 
 from kiroku import App, FailurePolicy
+from kiroku.apps.chat.events import REGISTRY
 from kiroku.apps.chat.room import Room, RoomState
 from kiroku.apps.chat.views import History, Rooms, Search, Timeline
 
@@ -14,6 +15,7 @@ __all__ = ["Room", "RoomState", "app"]
 
 app = App(
     "chat",
+    REGISTRY,
     deciders=[Room()],
     projections=[Timeline(), Rooms(), History(), Search()],
     policies={"chat.search": FailurePolicy(on_exhausted="continue")},

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from kiroku import event
+from kiroku import Registry, event
+from kiroku.corrections import EventRetracted
 
 __all__ = [
+    "REGISTRY",
     "MemberAdded",
     "MemberRemoved",
     "MessageDeleted",
@@ -26,8 +28,12 @@ __all__ = [
     "RoomRenamed",
 ]
 
+REGISTRY = Registry([EventRetracted])
+"""The chat's own event types (and retractions): never the default registry, so an
+app of one's own that uses ``DEFAULT_REGISTRY`` does not list the chat's types."""
 
-@event("chat.RoomCreated", version=1)
+
+@event("chat.RoomCreated", version=1, registry=REGISTRY)
 @dataclass(frozen=True, slots=True)
 class RoomCreated:
     room_id: str
@@ -36,7 +42,7 @@ class RoomCreated:
     members: tuple[str, ...]  # the owner first, then the invited members
 
 
-@event("chat.RoomRenamed", version=1)
+@event("chat.RoomRenamed", version=1, registry=REGISTRY)
 @dataclass(frozen=True, slots=True)
 class RoomRenamed:
     room_id: str
@@ -44,7 +50,7 @@ class RoomRenamed:
     by: str
 
 
-@event("chat.MemberAdded", version=1)
+@event("chat.MemberAdded", version=1, registry=REGISTRY)
 @dataclass(frozen=True, slots=True)
 class MemberAdded:
     room_id: str
@@ -52,7 +58,7 @@ class MemberAdded:
     by: str
 
 
-@event("chat.MemberRemoved", version=1)
+@event("chat.MemberRemoved", version=1, registry=REGISTRY)
 @dataclass(frozen=True, slots=True)
 class MemberRemoved:
     room_id: str
@@ -60,7 +66,7 @@ class MemberRemoved:
     by: str
 
 
-@event("chat.MessagePosted", version=1)
+@event("chat.MessagePosted", version=1, registry=REGISTRY)
 @dataclass(frozen=True, slots=True)
 class MessagePosted:
     room_id: str
@@ -69,7 +75,7 @@ class MessagePosted:
     body: str
 
 
-@event("chat.MessageEdited", version=1)
+@event("chat.MessageEdited", version=1, registry=REGISTRY)
 @dataclass(frozen=True, slots=True)
 class MessageEdited:
     room_id: str
@@ -78,7 +84,7 @@ class MessageEdited:
     by: str
 
 
-@event("chat.MessageDeleted", version=1)
+@event("chat.MessageDeleted", version=1, registry=REGISTRY)
 @dataclass(frozen=True, slots=True)
 class MessageDeleted:
     room_id: str
@@ -86,7 +92,7 @@ class MessageDeleted:
     by: str
 
 
-@event("chat.ReadMarked", version=1)
+@event("chat.ReadMarked", version=1, registry=REGISTRY)
 @dataclass(frozen=True, slots=True)
 class ReadMarked:
     """``user`` has read the room up to and including ``message_id``."""
@@ -96,7 +102,7 @@ class ReadMarked:
     message_id: str
 
 
-@event("chat.RoomArchived", version=1)
+@event("chat.RoomArchived", version=1, registry=REGISTRY)
 @dataclass(frozen=True, slots=True)
 class RoomArchived:
     room_id: str

@@ -29,7 +29,36 @@ def openapi_paths() -> dict[str, JSON]:
         group=obj(["projection", "error"], projection=_S, error=_S),
         reason={"type": "string", "maxLength": 1000},
     )  # fmt: skip
+    read = "/api/read/{projection}"
+    projection = param("projection", "path", _S)
+    collection = param("collection", "path", _S)
     return {
+        "/api/app": {
+            "get": operation(
+                "Which app is served: its name, whether it is the chat, its projections", 200,
+                obj(["name", "chat", "projections"]), errors=(), secure=False,
+            )
+        },
+        read: {
+            "get": operation(
+                "A projection's document collections", 200, obj(["projection", "collections"]),
+                errors=_ERR, params=[projection],
+            )
+        },
+        read + "/{collection}": {
+            "get": operation(
+                "A page of a collection's documents in id order", 200,
+                obj(["documents", "next"], documents=page, next={"type": ["string", "null"]}),
+                errors=_ERR,
+                params=[projection, collection, param("after", "query", _S), _limit(500)],
+            )
+        },
+        read + "/{collection}/{id}": {
+            "get": operation(
+                "One document", 200, obj(["id", "doc"]), errors=_ERR,
+                params=[projection, collection, param("id", "path", _S)],
+            )
+        },
         "/api/admin/events": {
             "get": operation(
                 "The journal newest first (or oldest first from ?after=), a page and a cursor",

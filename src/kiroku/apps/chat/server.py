@@ -1,7 +1,10 @@
-"""The chat HTTP application: Write API, Read API, live streams, operations, web UI.
+"""The HTTP application: operations, the generic read API and the web UI for any
+app, and the chat's Write API, Read API and live streams when the app is the chat.
 
 ``build_app(node)`` only wires routes to a ``ChatNode``; starting and stopping
 the node is the lifespan's job, so tests and ``kiroku serve`` share one path.
+Another app (``kiroku serve --app bank:app``) gets no chat route: its
+projections' documents are read through ``/api/read/...`` instead.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from kiroku.api.limits import StreamLimits
 from kiroku.api.observe import Gauge, Metrics, ObserveMiddleware
 from kiroku.api.problems import handle_error, handle_http
 from kiroku.api.server import ServerOptions
-from kiroku.apps.chat import http_corrections, http_live, http_ops, http_read, http_write
+from kiroku.apps.chat import (
+    http_corrections,
+    http_live,
+    http_ops,
+    http_ops_app,
+    http_read,
+    http_write,
+)
 from kiroku.apps.chat.http_common import is_stream, stream_owner
 from kiroku.apps.chat.node import ChatNode
 from kiroku.apps.chat.openapi import document
@@ -80,6 +90,13 @@ def _stream_limits(node: ChatNode, options: ServerOptions) -> Middleware:
     )  # fmt: skip
 
 
+def is_the_chat(node: ChatNode) -> bool:
+    """Whether the node runs the reference chat (its rooms, streams and pages)."""
+    from kiroku.apps.chat import app as chat_app  # the package imports this module's peers
+
+    return node.app is chat_app
+
+
 def build_app(
     node: ChatNode,
     *,
@@ -89,10 +106,11 @@ def build_app(
 ) -> Starlette:
     """The app over ``node``; ``catalog`` is the one start-up checked (else built here);
     ``limits`` caps the live streams (the defaults when None)."""
+    chat = is_the_chat(node)
+    chat_routes = [*http_write.routes(), *http_read.routes(), *http_live.routes()] if chat else []
     routes: list[BaseRoute] = [
-        *http_write.routes(),
-        *http_read.routes(),
-        *http_live.routes(),
+        *chat_routes,
+        *http_ops_app.routes(with_me=not chat),
         *http_ops.routes(),
         *http_corrections.routes(),
         Route("/openapi.json", openapi, methods=["GET"]),
@@ -130,6 +148,7 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.node = node
+    app.state.chat = chat
     app.state.metrics = metrics
     app.state.ops = ops
     app.state.catalog = catalog if catalog is not None else http_corrections.app_catalog(node.app)

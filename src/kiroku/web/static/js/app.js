@@ -3,6 +3,7 @@
 import { ApiError, getToken, request, setToken } from "./api.js";
 import { renderChat } from "./chat.js";
 import { fill, h } from "./dom.js";
+import { renderDocuments } from "./documents.js";
 import { renderOps } from "./ops.js";
 import { setTitleBase, setUnread, setUnseen } from "./title.js";
 
@@ -18,6 +19,7 @@ const MAX_NOTICES = 4;
 const NOTICE_MS = 8000; // notices dismiss themselves; the × closes one sooner
 
 let me = null; // {name, admin} of the signed-in user
+let served = { chat: true }; // GET /api/app: which app the server runs
 let cleanup = () => {}; // closes the current view's streams and timers
 
 /** Show an error to the user: problem+json title and detail, dismissable. */
@@ -105,6 +107,7 @@ function renderSignIn(message) {
     const token = input.value.trim();
     try {
       me = await request("GET", "/api/me", { token });
+      served = await request("GET", "/api/app", { token });
     } catch (failure) {
       error.textContent =
         failure instanceof ApiError && failure.status === 401
@@ -154,6 +157,7 @@ function signedIn() {
   document.getElementById("whoami").hidden = false;
   document.getElementById("whoami-name").textContent = me.name + (me.admin ? " (admin)" : "");
   document.getElementById("nav-ops").hidden = !me.admin;
+  document.querySelector('[data-nav="rooms"]').textContent = served.chat ? "Chat" : "Documents";
   if (!location.hash || location.hash === "#" || location.hash === "#/") location.hash = "#/rooms";
   else route();
 }
@@ -174,6 +178,9 @@ function route() {
   if (parts[0] === "ops" && me.admin) {
     resetTitle("Operations · kiroku");
     cleanup = renderOps(main, ctx);
+  } else if (!served.chat) {
+    resetTitle(`${served.name} · kiroku`);
+    cleanup = renderDocuments(main, ctx, served);
   } else {
     const roomId = parts[0] === "rooms" ? parts[1] || null : null;
     cleanup = renderChat(main, ctx, roomId);
@@ -189,6 +196,7 @@ async function boot() {
   }
   try {
     me = await request("GET", "/api/me");
+    served = await request("GET", "/api/app");
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) signOut("Please sign in again.");
     else {

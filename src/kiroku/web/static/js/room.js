@@ -1,21 +1,21 @@
 // One open room: header, live timeline, composer, members and the time slider.
 
-import { ApiError, command, listOf, notePosition, read } from "./api.js";
+import { command, listOf, notePosition, read } from "./api.js";
 import { debounce, fill, h } from "./dom.js";
 import { refreshTimes } from "./format.js";
 import { composerForm, renameForm } from "./forms.js";
 import { followRoom } from "./live.js";
 import { newMessages } from "./newmarker.js";
+import { roomAttempt } from "./roomerrors.js";
 import { endedText, roomStatus } from "./roomstatus.js";
 import { setTitleBase } from "./title.js";
 import { drawMembers } from "./members.js";
 import { readMarker } from "./readmarks.js";
 import { drawBanner, drawRoomActions } from "./roomhead.js";
 import { drawTimeline, editInPlace, MessageStore, shortType } from "./timeline.js";
-import { timeSlider } from "./timetravel.js";
+import { readHistory, timeSlider } from "./timetravel.js";
 
 const PAGE = 50;
-const HISTORY_PAGE = 1000;
 const MINUTE_MS = 60_000;
 let pendingIds = 0;
 
@@ -61,21 +61,7 @@ export function renderRoom(pane, ctx, roomId) {
   const fresh = newMessages(scroller);
   const composer = composerForm(send);
 
-  /** Errors name the room by its name, not its id. */
-  function named(error) {
-    const name = s.room?.name;
-    if (!name || !(error instanceof ApiError)) return error;
-    const say = (text) => String(text ?? "").replaceAll(`'${roomId}'`, `"${name}"`);
-    return new ApiError(error.status, say(error.title), say(error.detail), error.type);
-  }
-  async function attempt(action) {
-    try {
-      return await action();
-    } catch (error) {
-      ctx.showError(named(error));
-      return undefined;
-    }
-  }
+  const attempt = roomAttempt(ctx, roomId, () => s.room?.name);
 
   /** Show one's message at once; the write side's answer marks it sent, the stream confirms. */
   async function send(body) {
@@ -318,22 +304,10 @@ export function renderRoom(pane, ctx, roomId) {
     drawHeader();
   }
 
-  /** The room's whole audit log, oldest first, read page by page. */
-  async function readHistory() {
-    const all = [];
-    for (;;) {
-      const after = all.length ? all[all.length - 1].version : 0;
-      const answer = await read(`${path}/history`, { after, limit: HISTORY_PAGE });
-      const page = listOf(answer, "events");
-      all.push(...page);
-      if (page.length < HISTORY_PAGE) return all;
-    }
-  }
-
   async function toggleHistory() {
     travel.el.hidden = !travel.el.hidden;
     if (!travel.el.hidden) {
-      const entries = await ctx.attempt(readHistory);
+      const entries = await attempt(() => readHistory(path));
       if (entries && !travel.el.hidden) {
         s.history = entries;
         travel.setEntries(s.history);

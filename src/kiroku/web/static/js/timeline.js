@@ -68,6 +68,7 @@ export class MessageStore {
       case "MessagePosted":
         if (this.byId.get(id)?.pending) return this.patch(id, { pending: null });
         if (this.byId.has(id)) return false;
+        if (this.adopt(id, data)) return true;
         this.byId.set(id, {
           message_id: id,
           author: data.author,
@@ -103,6 +104,21 @@ export class MessageStore {
     if (!message || this.byId.has(id)) return; // the live stream was quicker
     this.byId.set(id, { ...message, message_id: id, pending: "sent", position });
     this.order.push(id);
+  }
+
+  /** The stream was quicker than the write's answer: the message sent takes the real id. */
+  adopt(id, data) {
+    const at = this.order.findIndex((x) => {
+      const m = this.byId.get(x);
+      return m.pending === "sending" && m.author === data.author && m.body === data.body;
+    });
+    if (at < 0) return false;
+    const tempId = this.order[at];
+    const message = this.byId.get(tempId);
+    this.byId.delete(tempId);
+    this.byId.set(id, { ...message, message_id: id, pending: null });
+    this.order[at] = id;
+    return true;
   }
 
   dropPending(tempId) {

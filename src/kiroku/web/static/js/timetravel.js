@@ -1,5 +1,6 @@
 // The time slider: one step per event of the room, the last step is "now".
 
+import { listOf, read } from "./api.js";
 import { fill, fullTime, h } from "./dom.js";
 import { shortType } from "./timeline.js";
 
@@ -115,4 +116,18 @@ export function timeSlider(onMoment) {
     show();
   };
   return { el, setEntries, focus: () => slider.focus() };
+}
+
+const HISTORY_PAGE = 1000;
+
+/** A room's whole audit log, oldest first, read page by page. */
+export async function readHistory(path) {
+  const all = [];
+  for (;;) {
+    const after = all.length ? all[all.length - 1].version : 0;
+    const answer = await read(`${path}/history`, { after, limit: HISTORY_PAGE });
+    const page = listOf(answer, "events");
+    all.push(...page);
+    if (page.length < HISTORY_PAGE) return all;
+  }
 }
