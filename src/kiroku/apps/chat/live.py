@@ -36,7 +36,7 @@ from kiroku.api.sse import format_event
 from kiroku.apps.chat.http_read import rooms_of
 from kiroku.projections import Document, ReadView
 
-__all__ = ["HISTORY", "ROOMS", "LiveHub", "list_frame", "room_frames"]
+__all__ = ["HISTORY", "ROOMS", "LiveHub", "list_frame"]
 
 log = logging.getLogger("kiroku.chat.live")
 
@@ -50,14 +50,6 @@ RETRY_SECONDS = 0.5
 END_REMOVED = control_frame("end", "member-removed")
 END_REVOKED = control_frame("end", "token-revoked")
 END_UNREADABLE = control_frame("end", "user-store-unreadable")
-
-
-async def room_frames(view: ReadView, room_id: str, after: int) -> list[tuple[int, bytes]]:
-    """A page of the room's events after version ``after``, each encoded as its SSE frame."""
-    docs = await view.collection("events").query(
-        {"room_id": room_id}, filters=[("version", ">", after)], order_by="version", limit=PAGE
-    )
-    return [(_version(doc), _frame(doc)) for doc in docs]
 
 
 def list_frame(position: int, data: bytes) -> bytes:
@@ -167,6 +159,22 @@ class LiveHub:
             if isinstance(room, dict):
                 self._watching.setdefault(str(room.get("room_id")), set()).add(user)
         return position, msgspec.json.encode({"rooms": found})
+
+    async def replay_room(self, listener: Listener, after: int) -> list[tuple[int, bytes]]:
+        """A page of ``listener``'s room after ``after``, cut at the caller's own removal.
+
+        A removal after the access check ends the stream here as it would in a
+        published chunk: a long replay must not carry past it."""
+        docs = await self._history().collection("events").query(
+            {"room_id": listener.key}, filters=[("version", ">", after)], order_by="version",
+            limit=PAGE,
+        )  # fmt: skip
+        frames = [(_version(doc), _frame(doc)) for doc in docs]
+        at = None if listener.admin else _removals(docs).get(listener.user)
+        if at is None or at <= listener.checked_at:
+            return frames
+        listener.end(END_REMOVED, keep_pending=False)  # what it holds is in this page
+        return [(version, frame) for version, frame in frames if version <= at]
 
     # -- publishing ---------------------------------------------------------------
 
