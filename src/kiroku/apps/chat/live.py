@@ -46,6 +46,7 @@ ROOMS = "chat.rooms"
 """The read model whose commits feed the callers' room-list streams."""
 PAGE = 500
 RETRY_SECONDS = 0.5
+HEARTBEAT_SECONDS = 15.0
 
 END_REMOVED = control_frame("end", "member-removed")
 END_REVOKED = control_frame("end", "token-revoked")
@@ -108,6 +109,7 @@ class LiveHub:
         self._tasks = [
             asyncio.create_task(self._publish_forever(), name="kiroku-live-publish"),
             asyncio.create_task(self._watch_users(), name="kiroku-live-users"),
+            asyncio.create_task(self._beat_forever(), name="kiroku-live-heartbeat"),
         ]
 
     def close(self) -> None:
@@ -257,6 +259,13 @@ class LiveHub:
                 if listener.memo != data:  # sent only when it changed
                     listener.memo = data
                     self.lists.deliver(listener, chunk)
+
+    async def _beat_forever(self) -> None:
+        """Keep-alive comments on quiet streams, so proxies keep them and gone clients show."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            self.rooms.beat()
+            self.lists.beat()
 
     # -- access -------------------------------------------------------------------
 
