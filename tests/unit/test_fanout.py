@@ -3,6 +3,7 @@ a slow listener with a resume frame, and an end after which nothing is queued.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from kiroku.api.fanout import Chunk, Fanout, Listener, control_frame
@@ -29,7 +30,7 @@ async def test_every_listener_gets_the_same_bytes() -> None:
     for listener in fanout.at("room"):
         fanout.deliver(listener, c)
     for listener in listeners:
-        taken = await listener.take(0.1)
+        taken = await listener.take()
         assert taken is not None
         assert taken[0].data is c.data
 
@@ -42,7 +43,7 @@ async def test_a_listener_past_its_bound_is_dropped_with_a_resume_frame() -> Non
         fanout.deliver(slow, chunk(v))
     assert fanout.drops == 1
     assert slow.ended
-    assert await slow.take(0.1) == []  # what it held is gone: it re-reads from Last-Event-ID
+    assert await slow.take() == []  # what it held is gone: it re-reads from Last-Event-ID
     final = slow.final()
     assert final is not None
     assert final.startswith(b"event: resume\n")
@@ -54,14 +55,29 @@ async def test_nothing_is_queued_after_the_end() -> None:
     listener.offer(chunk(1))
     listener.end(control_frame("end", "member-removed"), keep_pending=True)
     listener.offer(chunk(2))
-    taken = await listener.take(0.1)
+    taken = await listener.take()
     assert taken is not None
     assert [c.last for c in taken] == [1]
     assert listener.final() == b'event: end\ndata: {"reason":"member-removed"}\n\n'
 
 
-async def test_a_quiet_listener_times_out_for_a_keep_alive() -> None:
-    assert await Listener("room", "bob").take(0.01) is None
+async def test_a_heartbeat_wakes_only_listeners_that_sent_nothing_since_the_last() -> None:
+    fanout = Fanout()
+    quiet, busy = Listener("room", "quiet"), Listener("room", "busy")
+    fanout.add(quiet)
+    fanout.add(busy)
+    waiting = asyncio.create_task(quiet.take())
+    await asyncio.sleep(0)
+    fanout.deliver(busy, chunk(1))
+    fanout.beat()
+    assert await waiting is None  # woken for a keep-alive, with nothing to send
+    busy_taken = await busy.take()
+    assert busy_taken is not None
+    assert [c.last for c in busy_taken] == [1]
+    waiting = asyncio.create_task(busy.take())
+    await asyncio.sleep(0)
+    fanout.beat()  # busy sent before the first beat, nothing since: now it is woken
+    assert await asyncio.wait_for(waiting, 1) is None
 
 
 def test_listeners_are_counted_and_leave() -> None:

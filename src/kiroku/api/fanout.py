@@ -82,6 +82,7 @@ class Listener:
         "_limit",
         "_pending",
         "_queue",
+        "_quiet",
         "_waiter",
         "admin",
         "checked_at",
@@ -101,6 +102,7 @@ class Listener:
         self._queue: list[Chunk] = []  # a list and a bare future: an idle listener is small
         self._waiter: asyncio.Future[None] | None = None
         self._final: bytes | None = None
+        self._quiet = True  # nothing sent since the last heartbeat
 
     @property
     def ended(self) -> bool:
@@ -114,6 +116,7 @@ class Listener:
             return False
         self._queue.append(chunk)
         self._pending += len(chunk.data)
+        self._quiet = False
         self._wake()
         return True
 
@@ -131,17 +134,25 @@ class Listener:
         self._final = frame
         self._wake()
 
-    async def take(self, wait: float) -> list[Chunk] | None:
-        """What is queued, waiting up to ``wait`` s; None if nothing came (send a keep-alive)."""
+    def beat(self) -> None:
+        """A heartbeat: wake the stream for a keep-alive if nothing was sent since the last one.
+
+        One task beats every listener (``Fanout.beat``) rather than each wait
+        arming and cancelling its own timer: a wake-up costs a future, no timer."""
+        if self._quiet:
+            self._wake()
+        self._quiet = True
+
+    async def take(self) -> list[Chunk] | None:
+        """What is queued, once there is something; None when woken by a heartbeat."""
         if not self._queue and self._final is None:
             self._waiter = asyncio.get_running_loop().create_future()
             try:
-                async with asyncio.timeout(wait):  # a timer, not a task per wait like wait_for
-                    await self._waiter
-            except TimeoutError:
-                return None
+                await self._waiter
             finally:
                 self._waiter = None
+            if not self._queue and self._final is None:
+                return None
         taken, self._queue = self._queue, []
         self._pending = 0
         return taken
@@ -156,23 +167,33 @@ class Fanout:
 
     def __init__(self) -> None:
         self._keys: dict[str, set[Listener]] = {}
+        self._count = 0
         self.drops = 0
         self.closed = False
 
     def __len__(self) -> int:
-        return sum(len(found) for found in self._keys.values())
+        return self._count
 
     def add(self, listener: Listener) -> None:
         if self.closed:
             listener.end(b"", keep_pending=False)
-        self._keys.setdefault(listener.key, set()).add(listener)
+        found = self._keys.setdefault(listener.key, set())
+        if listener not in found:
+            found.add(listener)
+            self._count += 1
 
     def discard(self, listener: Listener) -> None:
         found = self._keys.get(listener.key)
-        if found is not None:
-            found.discard(listener)
+        if found is not None and listener in found:
+            found.remove(listener)
+            self._count -= 1
             if not found:
                 del self._keys[listener.key]
+
+    def beat(self) -> None:
+        """Every listener that sent nothing since the last beat sends a keep-alive."""
+        for listener in self:
+            listener.beat()
 
     def keys(self) -> list[str]:
         return list(self._keys)

@@ -46,9 +46,7 @@ def last_event_id(request: Request) -> int | None:
     return None if raw is None else parse_int(raw, "Last-Event-ID")
 
 
-async def _body(
-    listener: Listener, cursor: int, replay: Replay | None, heartbeat: float
-) -> AsyncIterator[bytes]:
+async def _body(listener: Listener, cursor: int, replay: Replay | None) -> AsyncIterator[bytes]:
     yield b"retry: 2000\n\n"
     while replay is not None and not listener.ended:
         page = await replay(cursor)
@@ -57,7 +55,7 @@ async def _body(
         cursor = page[-1][0]
         yield b"".join(frame for _, frame in page)
     while True:
-        chunks = await listener.take(heartbeat)
+        chunks = await listener.take()
         if chunks is None:
             yield _KEEP_ALIVE
             continue
@@ -80,11 +78,10 @@ class SseResponse(StreamingResponse):
     """
 
     def __init__(
-        self, fanout: Fanout, listener: Listener, cursor: int, replay: Replay | None = None,
-        *, heartbeat: float = 15.0,
-    ) -> None:  # fmt: skip
+        self, fanout: Fanout, listener: Listener, cursor: int, replay: Replay | None = None
+    ) -> None:
         super().__init__(
-            _body(listener, cursor, replay, heartbeat),
+            _body(listener, cursor, replay),
             media_type="text/event-stream", headers=_HEADERS,
         )  # fmt: skip
         self._fanout, self._listener = fanout, listener

@@ -27,7 +27,7 @@ from kiroku.api.auth import Principal
 from kiroku.api.fanout import Fanout, Listener
 from kiroku.api.sse import SseResponse, last_event_id
 from kiroku.apps.chat.http_common import caller, int_param, member_room, node_of
-from kiroku.apps.chat.live import HISTORY, list_frame, room_frames
+from kiroku.apps.chat.live import list_frame
 from kiroku.errors import AuthenticationError
 
 __all__ = ["routes"]
@@ -49,7 +49,7 @@ async def stream(request: Request) -> Response:
     room_id = request.path_params["room_id"]
     last, after = last_event_id(request), int_param(request, "after")
     node = node_of(request)
-    hub, host = node.read.hub, node.read.host
+    hub = node.read.hub
     listener = _listen(request, hub.rooms, room_id, who)
     try:
         room = await member_room(request, who, room_id)
@@ -62,7 +62,7 @@ async def stream(request: Request) -> Response:
     cursor = last if last is not None else checked if after is None else after
 
     async def replay(cursor: int) -> list[tuple[int, bytes]]:
-        return await room_frames(host.reader(HISTORY), room_id, cursor)
+        return await hub.replay_room(listener, cursor)
 
     return SseResponse(hub.rooms, listener, cursor, replay)
 

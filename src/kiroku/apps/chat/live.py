@@ -36,7 +36,7 @@ from kiroku.api.sse import format_event
 from kiroku.apps.chat.http_read import rooms_of
 from kiroku.projections import Document, ReadView
 
-__all__ = ["HISTORY", "ROOMS", "LiveHub", "list_frame", "room_frames"]
+__all__ = ["HISTORY", "ROOMS", "LiveHub", "list_frame"]
 
 log = logging.getLogger("kiroku.chat.live")
 
@@ -46,18 +46,11 @@ ROOMS = "chat.rooms"
 """The read model whose commits feed the callers' room-list streams."""
 PAGE = 500
 RETRY_SECONDS = 0.5
+HEARTBEAT_SECONDS = 15.0
 
 END_REMOVED = control_frame("end", "member-removed")
 END_REVOKED = control_frame("end", "token-revoked")
 END_UNREADABLE = control_frame("end", "user-store-unreadable")
-
-
-async def room_frames(view: ReadView, room_id: str, after: int) -> list[tuple[int, bytes]]:
-    """A page of the room's events after version ``after``, each encoded as its SSE frame."""
-    docs = await view.collection("events").query(
-        {"room_id": room_id}, filters=[("version", ">", after)], order_by="version", limit=PAGE
-    )
-    return [(_version(doc), _frame(doc)) for doc in docs]
 
 
 def list_frame(position: int, data: bytes) -> bytes:
@@ -116,6 +109,7 @@ class LiveHub:
         self._tasks = [
             asyncio.create_task(self._publish_forever(), name="kiroku-live-publish"),
             asyncio.create_task(self._watch_users(), name="kiroku-live-users"),
+            asyncio.create_task(self._beat_forever(), name="kiroku-live-heartbeat"),
         ]
 
     def close(self) -> None:
@@ -167,6 +161,22 @@ class LiveHub:
             if isinstance(room, dict):
                 self._watching.setdefault(str(room.get("room_id")), set()).add(user)
         return position, msgspec.json.encode({"rooms": found})
+
+    async def replay_room(self, listener: Listener, after: int) -> list[tuple[int, bytes]]:
+        """A page of ``listener``'s room after ``after``, cut at the caller's own removal.
+
+        A removal after the access check ends the stream here as it would in a
+        published chunk: a long replay must not carry past it."""
+        docs = await self._history().collection("events").query(
+            {"room_id": listener.key}, filters=[("version", ">", after)], order_by="version",
+            limit=PAGE,
+        )  # fmt: skip
+        frames = [(_version(doc), _frame(doc)) for doc in docs]
+        at = None if listener.admin else _removals(docs).get(listener.user)
+        if at is None or at <= listener.checked_at:
+            return frames
+        listener.end(END_REMOVED, keep_pending=False)  # what it holds is in this page
+        return [(version, frame) for version, frame in frames if version <= at]
 
     # -- publishing ---------------------------------------------------------------
 
@@ -249,6 +259,13 @@ class LiveHub:
                 if listener.memo != data:  # sent only when it changed
                     listener.memo = data
                     self.lists.deliver(listener, chunk)
+
+    async def _beat_forever(self) -> None:
+        """Keep-alive comments on quiet streams, so proxies keep them and gone clients show."""
+        while True:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            self.rooms.beat()
+            self.lists.beat()
 
     # -- access -------------------------------------------------------------------
 
