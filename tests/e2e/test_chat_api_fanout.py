@@ -61,7 +61,7 @@ async def collect(
 ) -> list[Frame]:
     path = f"/api/rooms/{room}/stream"
     async with client.stream("GET", path, headers={**bearer(token), **headers}) as s:
-        reader, seen = SseReader(s), []
+        reader, seen = SseReader(s), list[Frame]()
         while len(seen) < count:
             frame = await reader.next(30)
             assert frame is not None, seen

@@ -156,7 +156,10 @@ async def test_a_bad_last_event_id_is_a_400(
     room = await make_room(client, ann, [])
     answer = await client.get(
         f"/api/rooms/{room}/stream",
-        headers={**bearer(ann), "Last-Event-ID": header.encode()},
+        headers=[
+            *((k.encode(), v.encode()) for k, v in bearer(ann).items()),
+            (b"Last-Event-ID", header.encode()),
+        ],
     )
     assert answer.status_code == 400, answer.text
     assert "Last-Event-ID" in answer.json()["detail"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from kiroku.api.sse import format_event
+from kiroku.api.frames import format_event
 
 __all__ = ["DEFAULT_MAX_PENDING", "Chunk", "Fanout", "Listener", "control_frame"]
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from kiroku.api.frames import format_event
 from kiroku.api.params import parse_int
 
 if TYPE_CHECKING:
@@ -28,16 +29,6 @@ Replay = Callable[[int], Awaitable[Sequence[tuple[int, bytes]]]]
 
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _KEEP_ALIVE = b": keep-alive\n\n"
-
-
-def format_event(data: str, *, ident: str | None = None, event: str | None = None) -> bytes:
-    lines = []
-    if ident is not None:
-        lines.append(f"id: {ident}")
-    if event is not None:
-        lines.append(f"event: {event}")
-    lines.extend(f"data: {line}" for line in data.split("\n"))
-    return ("\n".join(lines) + "\n\n").encode()
 
 
 def last_event_id(request: Request) -> int | None:

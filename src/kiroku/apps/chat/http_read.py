@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from kiroku import JSON, NotFoundError, stream_name
+from kiroku import NotFoundError, stream_name
 from kiroku.api.params import fts_query
 from kiroku.apps.chat.demo import demo_tokens
 from kiroku.apps.chat.http_common import (
@@ -25,11 +25,12 @@ from kiroku.apps.chat.http_common import (
     wait_for_reads,
 )
 from kiroku.apps.chat.past import resolve_as_of, room_as_of
+from kiroku.apps.chat.room_list import rooms_of
 from kiroku.apps.chat.rules import MessageNotFoundError, RoomNotFoundError
 from kiroku.apps.chat.views import History, Rooms, Timeline, message_key
-from kiroku.projections import Document, Filter, Projection, ReadView
+from kiroku.projections import Filter, Projection, ReadView
 
-__all__ = ["rooms_of", "routes"]
+__all__ = ["routes"]
 
 _PROJECTIONS: dict[str, type[Projection]] = {
     "chat.rooms": Rooms,
@@ -70,35 +71,6 @@ async def list_rooms(request: Request) -> JSONResponse:
     await wait_for_reads(request, ["chat.rooms"])
     found = await rooms_of(node_of(request).read.host.reader("chat.rooms"), who.name)
     return JSONResponse({"rooms": found})
-
-
-async def rooms_of(view: ReadView, user: str) -> list[JSON]:
-    """``user``'s rooms with last message and unread count, most recent activity first.
-
-    Shared by ``GET /api/rooms`` and the caller's live stream, so both say the same."""
-    rooms, members = view.collection("rooms"), view.collection("members")
-    found: list[JSON] = []
-    for membership in await members.query({"user": user}, order_by="room_id"):
-        room = await rooms.get(str(membership["room_id"]))
-        if room is None:
-            continue
-        unread = await view.collection("msgs").count(
-            {"room_id": room["room_id"], "deleted": False},
-            filters=[("seq", ">", membership["read_seq"]), ("author", "!=", user)],
-        )
-        found.append(_room_summary(room, unread))
-    found.sort(key=_activity, reverse=True)
-    return found
-
-
-def _room_summary(room: Document, unread: int) -> JSON:
-    keys = ("room_id", "name", "owner", "archived", "version", "last_message")
-    return {**{k: room.get(k) for k in keys}, "unread": unread}
-
-
-def _activity(summary: JSON) -> str:
-    last = summary.get("last_message") if isinstance(summary, dict) else None
-    return str(last.get("posted_at", "")) if isinstance(last, dict) else ""
 
 
 async def room_details(request: Request) -> JSONResponse:

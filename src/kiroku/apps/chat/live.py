@@ -33,7 +33,7 @@ from kiroku import BatchCommitted, ProjectionHost, id_of
 from kiroku.api.auth import MAX_AGE, TokenStore
 from kiroku.api.fanout import DEFAULT_MAX_PENDING, Chunk, Fanout, Listener, control_frame
 from kiroku.api.sse import format_event
-from kiroku.apps.chat.http_read import rooms_of
+from kiroku.apps.chat.room_list import rooms_of
 from kiroku.projections import Document, ReadView
 
 __all__ = ["HISTORY", "ROOMS", "LiveHub", "list_frame"]
