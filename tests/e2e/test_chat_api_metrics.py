@@ -41,7 +41,8 @@ def test_metrics_are_served_without_a_token_and_leak_nothing_per_user(server: Ch
     for secret in secrets:
         assert secret not in text
     labels = set(re.findall(r'(\w+)="', text))
-    assert labels <= {"method", "route", "status", "projection", "le"}
+    assert labels <= {"method", "route", "status", "projection", "le", "stream"}
+    assert set(re.findall(r'stream="([^"]*)"', text)) <= {"room", "list"}  # kinds, never ids
     routes = set(re.findall(r'route="([^"]*)"', text))
     assert all(r == "other" or r.startswith("/") for r in routes)
     assert "/api/rooms/{room_id}/messages" in routes

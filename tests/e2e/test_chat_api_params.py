@@ -25,7 +25,15 @@ from starlette.routing import Route
 from kiroku.api.problems import handle_error
 
 BAD_INTEGERS = ["²", "٣", "\uff15", "9" * 24, "-1", "1e3", " 7"]
-FILLER = {"room_id": "", "message_id": "", "user": "bob", "name": "chat.rooms"}
+FILLER = {
+    "room_id": "",
+    "message_id": "",
+    "user": "bob",
+    "name": "chat.rooms",
+    "projection": "chat.rooms",
+    "collection": "rooms",
+    "id": "x",
+}
 
 
 @pytest.fixture(scope="module")

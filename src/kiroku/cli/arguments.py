@@ -12,7 +12,8 @@ from __future__ import annotations
 import click
 
 from kiroku.app import load_app
-from kiroku.errors import ConfigError, ProjectionNotFoundError
+from kiroku.domain.numbers import ascii_digits, parse_int
+from kiroku.errors import ConfigError, InputError, ProjectionNotFoundError
 
 __all__ = ["check_parked_ref", "check_projection"]
 
@@ -28,10 +29,13 @@ def check_projection(app_ref: str, name: str) -> None:
 def check_parked_ref(app_ref: str, ref: str) -> tuple[str, int]:
     """``NAME:ID`` split and checked: the projection exists and the id is a number."""
     name, sep, ident = ref.rpartition(":")
-    if not sep or not ident.isdigit() or not name:
+    if not sep or not ascii_digits(ident) or not name:
         raise click.BadParameter(
             f"A parked event is named NAME:ID (see `kiroku parked`), got {ref!r}",
             param_hint="NAME:ID",
         )
     check_projection(app_ref, name)
-    return name, int(ident)
+    try:
+        return name, parse_int(ident, "ID")
+    except InputError as e:
+        raise click.BadParameter(str(e), param_hint="NAME:ID") from e

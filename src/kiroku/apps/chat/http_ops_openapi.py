@@ -9,9 +9,15 @@ from __future__ import annotations
 from kiroku import JSON
 from kiroku.api.openapi import json_body, obj, operation, param
 
-__all__ = ["openapi_paths"]
+__all__ = ["STREAM", "openapi_paths"]
+
+STREAM: JSON = {
+    "type": "string", "maxLength": 200, "pattern": "^([a-z][a-z0-9_.]*-[A-Za-z0-9_.:@+=~-]+)?$",
+}  # fmt: skip
+"""A stream name (``category-id``), or empty for every stream."""
 
 _S: JSON = {"type": "string"}
+_REF: JSON = {"type": "string", "pattern": "^[a-z][a-z0-9_.]*:[0-9]{1,18}$"}
 _POS: JSON = {"type": "integer", "minimum": 0}
 _ERR = (400, 401, 403, 404)
 
@@ -25,10 +31,14 @@ def openapi_paths() -> dict[str, JSON]:
     cursor: JSON = {"type": ["object", "null"]}
     bulk = obj(
         ["action"], action={"enum": ["retry", "skip"]},
-        refs={"type": "array", "items": _S, "maxItems": 1000},
+        refs={"type": "array", "items": _REF, "minItems": 1, "maxItems": 1000},
         group=obj(["projection", "error"], projection=_S, error=_S),
         reason={"type": "string", "maxLength": 1000},
     )  # fmt: skip
+    # either a selection or a group, and a skip always says why
+    bulk["oneOf"] = [{"required": ["refs"]}, {"required": ["group"]}]
+    bulk["if"] = {"properties": {"action": {"const": "skip"}}}
+    bulk["then"] = {"required": ["reason"], "properties": {"reason": {"pattern": "\\S"}}}
     read = "/api/read/{projection}"
     projection = param("projection", "path", _S)
     collection = param("collection", "path", _S)
@@ -68,7 +78,7 @@ def openapi_paths() -> dict[str, JSON]:
                     param("before", "query", {"type": "integer", "minimum": 1}),
                     param("after", "query", _POS), param("at", "query", _S),
                     param("id", "query", _S), param("type", "query", _S),
-                    param("stream", "query", _S), _limit(1000),
+                    param("stream", "query", STREAM), _limit(1000),
                 ],
             )
         },

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse
 from kiroku import JSON, HandlerError, InputError, KirokuError, ProjectionHost
 from kiroku.api.body import read_json
 from kiroku.apps.chat.http_common import int_param, node_of, require_admin
+from kiroku.domain.numbers import ascii_digits, parse_int
 
 __all__ = ["bulk", "groups", "parked"]
 
@@ -81,9 +82,9 @@ def _cursor(request: Request, names: list[str]) -> tuple[int, int]:
     if not raw:
         return 0, 0
     name, _, ident = raw.rpartition(":")
-    if name not in names or not ident.isdigit():
+    if name not in names or not ascii_digits(ident):
         raise InputError(f"cursor={raw!r} is not a cursor this list gave")
-    return names.index(name), int(ident)
+    return names.index(name), parse_int(ident, "cursor")
 
 
 def _ids(
@@ -170,10 +171,11 @@ def _selected(host: ProjectionHost, body: BulkBody) -> list[tuple[str, int]]:
     picked: list[tuple[str, int]] = []
     for ref in body.refs:
         name, sep, ident = ref.rpartition(":")
-        if not sep or not ident.isdigit() or int(ident) >= 2**63:
+        if not sep or not ascii_digits(ident):
             raise InputError(f"A parked event is named projection:id, got {ref!r}")
+        number = parse_int(ident, "id")
         host.runner(name)
-        picked.append((name, int(ident)))
+        picked.append((name, number))
     return picked
 
 
@@ -193,7 +195,7 @@ async def bulk(request: Request) -> JSONResponse:
             if body.action == "retry":
                 await host.retry(name, ident)
             else:
-                await host.skip(name, ident, f"{body.reason.strip()} (by {who.name})")
+                await host.skip(name, ident, body.reason.strip(), by=who.name)
             done += 1
         except (HandlerError, KirokuError) as e:
             failed.append({"ref": f"{name}:{ident}", "error": str(e)})

@@ -12,6 +12,7 @@ from kiroku import JSON
 from kiroku.api.openapi import PROBLEM_SCHEMA, json_body, obj, operation, param, ref
 from kiroku.api.params import MAX_POSITION, MAX_SEARCH
 from kiroku.apps.chat.http_corrections import openapi_paths as correction_paths
+from kiroku.apps.chat.http_ops_openapi import STREAM
 from kiroku.apps.chat.http_ops_openapi import openapi_paths as ops_list_paths
 
 __all__ = ["document"]
@@ -47,9 +48,6 @@ SEARCH: JSON = {
     "pattern": "^(?=[\\s\\S]*\\S)[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$",
 }  # fmt: skip
 
-STREAM: JSON = {
-    "type": "string", "maxLength": 200, "pattern": "^([a-z][a-z0-9_.]*-[A-Za-z0-9_.:@+=~-]+)?$",
-}  # fmt: skip
 READ_ERR = (400, 401, 403, 404, 422, 503)
 WRITE_ERR = (400, 401, 403, 404, 409, 413, 422, 503)
 ADMIN_ERR = (400, 401, 403, 404)
