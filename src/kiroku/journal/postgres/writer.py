@@ -218,7 +218,7 @@ class GroupWriter:
             ),
         )
         async with conn.transaction():
-            cur = await conn.execute(_APPEND_BATCH, params, prepare=True)
+            cur = await conn.execute(_APPEND_BATCH, params)
             return await cur.fetchall()
 
     def _settle(self, batch: list[_Pending], outcomes: list[tuple[Any, ...]]) -> None:
