@@ -130,7 +130,7 @@ class GroupWriter:
         batch: list[_Pending] = []
         while self._queue and len(batch) < self._max_batch:
             batch.append(self._queue.popleft())
-        if not self._queue:
+        if not self._queue and not self._closing:  # closing: every writer must see it
             self._ready.clear()
         return batch
 
@@ -173,7 +173,8 @@ class GroupWriter:
     def _take_all(self) -> list[_Pending]:
         rest = list(self._queue)
         self._queue.clear()
-        self._ready.clear()
+        if not self._closing:
+            self._ready.clear()
         return rest
 
     async def _commit(
