@@ -34,13 +34,13 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed
 
 from kiroku.domain.envelope import NewEvent, StoredEvent
 from kiroku.domain.streams import validate_stream
-from kiroku.errors import EventNotFoundError, InputError, JournalClosedError
+from kiroku.errors import EventNotFoundError, InputError, JournalClosedError, JournalError
 from kiroku.journal.checks import check_append
 from kiroku.journal.postgres import queries as q
 from kiroku.journal.postgres.errors import convert_error, describe_target
 from kiroku.journal.postgres.follow import Horizon, HorizonWatch, follow
 from kiroku.journal.postgres.listen import Listener, Notifier, Wakeup
-from kiroku.journal.postgres.migrate import migrate
+from kiroku.journal.postgres.migrate import migrate, missing_migrations
 from kiroku.journal.postgres.rows import (
     START,
     Append,
@@ -153,11 +153,19 @@ class PostgreSQLJournal:
             try:
                 if create:
                     await migrate(conn, schema)
+                missing = await missing_migrations(conn, schema)
             finally:
                 await conn.close()
+            if missing:
+                raise JournalError(
+                    f"the journal schema {schema} at {journal.target} lacks migrations"
+                    f" {missing}: run `kiroku db migrate --journal …`"
+                )
             await journal._pool.open(wait=True, timeout=connect_timeout)
-        except (psycopg.Error, OSError) as e:
+        except (psycopg.Error, OSError, JournalError) as e:
             await journal._pool.close()
+            if isinstance(e, JournalError):
+                raise
             raise convert_error(e, "opening the journal", journal.target) from e
         journal._notifier = Notifier(journal._connect, journal.channel)
         journal._listener = Listener(journal._connect, journal.channel, journal._wakeup)
