@@ -1,13 +1,18 @@
-"""PostgreSQLJournal keeps the journal contract, including across reopening."""
+"""PostgreSQLJournal keeps the journal contract, including across reopening, and
+the interleaved-appenders property that every backend runs."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from functools import partial
 
 import pytest
+from hypothesis import given, settings
+from test_append_interleavings import Step, plans
+from test_append_interleavings import _run as run_plan  # the shared property's runner
 
 from kiroku.journal.postgres import PostgreSQLJournal
 from kiroku.testing.journal_contract import JournalContract, JournalFactory
-from kiroku.testing.postgres import fresh_database
+from kiroku.testing.postgres import fresh_database, require_server
 
 pytestmark = pytest.mark.postgres
 
@@ -23,3 +28,15 @@ class TestPostgreSQLJournal(JournalContract):
     @pytest.fixture
     def journal_factory(self, dsn: str) -> JournalFactory:
         return partial(PostgreSQLJournal.open, dsn, poll_interval=0.5)
+
+
+async def _in_fresh_database(plan: list[list[Step]]) -> None:
+    async with fresh_database() as dsn:
+        await run_plan(await PostgreSQLJournal.open(dsn), plan)
+
+
+@settings(max_examples=15, deadline=None)
+@given(plan=plans)
+def test_interleaved_appenders_on_postgres(plan: list[list[Step]]) -> None:
+    require_server()
+    asyncio.run(_in_fresh_database(plan))

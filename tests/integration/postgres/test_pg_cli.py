@@ -16,6 +16,7 @@ from pgkit import (
 )
 
 from kiroku.cli import main
+from kiroku.errors import JournalError
 from kiroku.journal.postgres import PostgreSQLJournal
 from kiroku.journal.protocol import ANY, Snapshot
 from kiroku.journal.sqlite import SQLiteJournal
@@ -33,6 +34,8 @@ async def _kiroku(*args: str) -> Result:
 
 
 async def test_migrate_creates_the_schema_once(dsn: str) -> None:
+    with pytest.raises(JournalError, match="kiroku db migrate"):
+        await PostgreSQLJournal.open(dsn, create=False)
     first = await _kiroku("db", "migrate", "--journal", _url(dsn))
     assert first.exit_code == 0, first.output
     assert "applied 1" in first.output

@@ -4,6 +4,7 @@ half-written, and the journal works again once the database is back."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 
 import psycopg
@@ -69,3 +70,18 @@ async def test_appends_during_an_outage_fail_fast_and_atomically(dsn: str) -> No
             else:  # lost with the connection: all of it or none (a COMMIT may have landed)
                 assert stored in ([], sent[f"room-{i}"])
         assert await direct.read_stream("during-1") == []
+
+
+async def test_opening_an_unreachable_database_names_it() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(StorageUnavailableError, match=f"127.0.0.1:{port}"):
+        await PostgreSQLJournal.open(f"postgresql://nobody@127.0.0.1:{port}/x", connect_timeout=2)
+
+
+async def test_without_prepared_statements_for_transaction_poolers(dsn: str) -> None:
+    async with await PostgreSQLJournal.open(dsn, prepared_statements=False) as journal:
+        for version in range(8):  # past psycopg's threshold for preparing a statement
+            await journal.append("room-1", version, events(1))
+        assert [e.version for e in await journal.read_all(0)] == list(range(1, 9))

@@ -121,3 +121,12 @@ async def test_two_processes_racing_on_streams_keep_each_streams_order(dsn: str)
     finally:
         await a.close()
         await b.close()
+
+
+async def test_closing_with_several_writers_finishes_what_is_queued(dsn: str) -> None:
+    journal = await PostgreSQLJournal.open(dsn, writers=3, max_batch=4)
+    appends = [asyncio.ensure_future(journal.append(f"room-{i}", 0, events(1))) for i in range(60)]
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(journal.close(), 20)
+    results = await asyncio.gather(*appends, return_exceptions=True)
+    assert all(isinstance(r, AppendResult) for r in results), results

@@ -30,20 +30,18 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolClosed
 
 from kiroku.domain.envelope import NewEvent, StoredEvent
 from kiroku.domain.streams import validate_stream
-from kiroku.errors import EventNotFoundError, InputError, JournalClosedError
+from kiroku.errors import EventNotFoundError, InputError, JournalClosedError, JournalError
 from kiroku.journal.checks import check_append
+from kiroku.journal.postgres import queries as q
 from kiroku.journal.postgres.errors import convert_error, describe_target
 from kiroku.journal.postgres.follow import Horizon, HorizonWatch, follow
 from kiroku.journal.postgres.listen import Listener, Notifier, Wakeup
-from kiroku.journal.postgres.migrate import migrate
+from kiroku.journal.postgres.migrate import migrate, missing_migrations
 from kiroku.journal.postgres.rows import (
-    EVENT_COLUMNS,
-    SNAPSHOT_COLUMNS,
     START,
     Append,
     Cursor,
@@ -59,11 +57,6 @@ __all__ = ["Horizon", "PostgreSQLJournal"]
 log = logging.getLogger(__name__)
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,40}")
-_R = ", ".join(f"r.{c.strip()}" for c in EVENT_COLUMNS.split(","))
-_READ_FROM_POSITION = (
-    f"SELECT {_R}, r.tx::text FROM cursor_at(%s) c,"
-    " LATERAL read_after(coalesce(c.tx, '0'::xid8), coalesce(c.position, 0), %s) r"
-)
 
 
 class PostgreSQLJournal:
@@ -78,6 +71,7 @@ class PostgreSQLJournal:
         connect_timeout: float,
         poll_interval: float,
         horizon_warning: float,
+        prepared_statements: bool = True,
     ) -> None:
         """Prefer ``open``: this only wires the parts; ``open`` starts them."""
         if not _SCHEMA_NAME.fullmatch(schema):
@@ -97,6 +91,8 @@ class PostgreSQLJournal:
             "connect_timeout": max(1, round(connect_timeout)),
             "options": f"-c search_path={schema} -c TimeZone=UTC",
         }
+        if not prepared_statements:  # pgbouncer in transaction mode, before 1.21
+            self._options["prepare_threshold"] = None
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
             conninfo,
             min_size=1,
@@ -127,6 +123,7 @@ class PostgreSQLJournal:
         poll_interval: float = 2.0,
         horizon_warning: float = 10.0,
         create: bool = True,
+        prepared_statements: bool = True,
     ) -> PostgreSQLJournal:
         """Connect to ``dsn`` and use the journal in ``schema``.
 
@@ -136,7 +133,9 @@ class PostgreSQLJournal:
         ``max_batch`` appends; ``writers=N, max_batch=1`` is one transaction per
         append. Readers poll every ``poll_interval`` seconds when no NOTIFY
         arrives, and log a warning once a transaction has held them back for
-        ``horizon_warning`` seconds. Unreachable: StorageUnavailableError.
+        ``horizon_warning`` seconds. ``prepared_statements=False`` for poolers
+        that cannot keep them (pgbouncer in transaction mode before 1.21).
+        Unreachable: StorageUnavailableError.
         """
         if writers < 1 or max_batch < 1:
             raise InputError(f"writers and max_batch must be >= 1, got {writers}, {max_batch}")
@@ -147,17 +146,26 @@ class PostgreSQLJournal:
             connect_timeout=connect_timeout,
             poll_interval=poll_interval,
             horizon_warning=horizon_warning,
+            prepared_statements=prepared_statements,
         )
         try:
             conn = await journal._connect()
             try:
                 if create:
                     await migrate(conn, schema)
+                missing = await missing_migrations(conn, schema)
             finally:
                 await conn.close()
+            if missing:
+                raise JournalError(
+                    f"the journal schema {schema} at {journal.target} lacks migrations"
+                    f" {missing}: run `kiroku db migrate --journal …`"
+                )
             await journal._pool.open(wait=True, timeout=connect_timeout)
-        except (psycopg.Error, OSError) as e:
+        except (psycopg.Error, OSError, JournalError) as e:
             await journal._pool.close()
+            if isinstance(e, JournalError):
+                raise
             raise convert_error(e, "opening the journal", journal.target) from e
         journal._notifier = Notifier(journal._connect, journal.channel)
         journal._listener = Listener(journal._connect, journal.channel, journal._wakeup)
@@ -251,28 +259,13 @@ class PostgreSQLJournal:
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         validate_stream(snapshot.stream)
-        await self._fetch(
-            f"saving the snapshot of {snapshot.stream}",
-            "INSERT INTO snapshots (stream, version, state_type, state_version, data, taken_at,"
-            " metadata) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (stream) DO UPDATE"
-            " SET version = EXCLUDED.version, state_type = EXCLUDED.state_type,"
-            " state_version = EXCLUDED.state_version, data = EXCLUDED.data,"
-            " taken_at = EXCLUDED.taken_at, metadata = EXCLUDED.metadata RETURNING 1",
-            (
-                snapshot.stream,
-                snapshot.version,
-                snapshot.state_type,
-                snapshot.state_version,
-                snapshot.data,
-                snapshot.taken_at,
-                Jsonb(dict(snapshot.metadata)),
-            ),
-        )
+        doing = f"saving the snapshot of {snapshot.stream}"
+        await self._fetch(doing, q.SAVE_SNAPSHOT, q.snapshot_params(snapshot))
 
     async def delete_before(self, stream: str, version: int) -> int:
         validate_stream(stream)
         doing = f"deleting {stream} before version {version}"
-        return int(await self._scalar(doing, "SELECT delete_before(%s, %s)", (stream, version)))
+        return int(await self._scalar(doing, q.DELETE_BEFORE, (stream, version)))
 
     # -- reads -------------------------------------------------------------------
 
@@ -282,8 +275,7 @@ class PostgreSQLJournal:
         hi = 2**62 if to_version is None else to_version
         rows = await self._fetch(
             f"reading stream {stream}",
-            f"SELECT {EVENT_COLUMNS} FROM events"
-            " WHERE stream = %s AND version BETWEEN %s AND %s ORDER BY version",
+            q.READ_STREAM,
             (stream, from_version, hi),
         )
         return to_stored(rows)
@@ -295,7 +287,7 @@ class PostgreSQLJournal:
         whenever transactions commit in the order they began.
         """
         doing = f"reading after position {after_position}"
-        return to_stored(await self._fetch(doing, _READ_FROM_POSITION, (after_position, limit)))
+        return to_stored(await self._fetch(doing, q.READ_FROM_POSITION, (after_position, limit)))
 
     def subscribe(
         self, after_position: int = 0, batch_size: int = 1000
@@ -322,7 +314,7 @@ class PostgreSQLJournal:
             return START
         rows = await self._fetch(
             f"finding position {position}",
-            "SELECT tx::text, position FROM cursor_at(%s)",
+            q.CURSOR_AT,
             (position,),
         )
         return START if not rows or rows[0][0] is None else (rows[0][0], rows[0][1])
@@ -330,24 +322,22 @@ class PostgreSQLJournal:
     async def horizon(self) -> Horizon:
         rows = await self._fetch(
             "reading the horizon",
-            "SELECT xmin::text, waiting_events, oldest_age_seconds FROM horizon()",
+            q.HORIZON,
         )
         xmin, waiting, age = rows[0]
         return Horizon(xmin, int(waiting), float(age))
 
     async def head_position(self) -> int:
-        return int(await self._scalar("reading the head position", "SELECT head_position()"))
+        return int(await self._scalar("reading the head position", q.HEAD_POSITION))
 
     async def stream_version(self, stream: str) -> int:
-        found = await self._scalar(
-            f"reading {stream}", "SELECT version FROM streams WHERE stream = %s", (stream,)
-        )
+        found = await self._scalar(f"reading {stream}", q.STREAM_VERSION, (stream,))
         return 0 if found is None else int(found)
 
     async def get_event(self, position: int) -> StoredEvent:
         rows = await self._fetch(
             f"reading {position}",
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE position = %s",
+            q.GET_EVENT,
             (position,),
         )
         if not rows:
@@ -357,7 +347,7 @@ class PostgreSQLJournal:
     async def find_event(self, event_id: uuid.UUID) -> StoredEvent:
         rows = await self._fetch(
             f"finding {event_id}",
-            f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id = %s",
+            q.FIND_EVENT,
             (event_id,),
         )
         if not rows:
@@ -370,7 +360,7 @@ class PostgreSQLJournal:
             raise InputError(f"position_at needs a timezone-aware datetime, got {when}")
         found = await self._scalar(
             f"finding {when}",
-            "SELECT position FROM events WHERE occurred_at <= %s ORDER BY position DESC LIMIT 1",
+            q.POSITION_AT,
             (when,),
         )
         return 0 if found is None else int(found)
@@ -378,7 +368,7 @@ class PostgreSQLJournal:
     async def load_snapshot(self, stream: str) -> Snapshot | None:
         rows = await self._fetch(
             f"loading the snapshot of {stream}",
-            f"SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE stream = %s",
+            q.LOAD_SNAPSHOT,
             (stream,),
         )
         return to_snapshot(rows[0]) if rows else None

@@ -15,7 +15,14 @@ from typing import Any
 
 from psycopg import AsyncConnection, sql
 
-__all__ = ["MIGRATIONS", "Migration", "applied_versions", "migrate", "read_sql"]
+__all__ = [
+    "MIGRATIONS",
+    "Migration",
+    "applied_versions",
+    "migrate",
+    "missing_migrations",
+    "read_sql",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +78,12 @@ async def applied_versions(conn: AsyncConnection[Any], schema: str) -> list[int]
     query = sql.SQL("SELECT version FROM {}.schema_migrations ORDER BY version")
     cur = await conn.execute(query.format(sql.Identifier(schema)))
     return [r[0] for r in await cur.fetchall()]
+
+
+async def missing_migrations(conn: AsyncConnection[Any], schema: str) -> list[int]:
+    """The versions this code needs that ``schema`` has not applied."""
+    applied = set(await applied_versions(conn, schema))
+    return [m.version for m in MIGRATIONS if m.version not in applied]
 
 
 async def migrate(conn: AsyncConnection[Any], schema: str) -> list[Migration]:

@@ -1,10 +1,11 @@
 """Group commit for the PostgreSQL journal.
 
 Appends queue up; each writer task takes everything queued (up to
-``max_batch``) and runs it as one call of ``append_batch`` in one transaction:
-one round trip and one commit for the lot. Appends that arrive while a commit
-is in flight form the next batch, so the busier the journal, the more appends
-share a commit, with no timer and no added latency when it is idle.
+``max_batch``) and runs it as one call of ``append_batch``, a single statement
+and so a single transaction: one round trip and one commit for the lot.
+Appends that arrive while a commit is in flight form the next batch, so the
+busier the journal, the more appends share a commit, with no timer and no
+added latency when it is idle.
 
 Expected rejections (a stale expected version) come back as outcomes and cost
 nothing. If a constraint breaks (a duplicate event id, or another process
@@ -129,7 +130,7 @@ class GroupWriter:
         batch: list[_Pending] = []
         while self._queue and len(batch) < self._max_batch:
             batch.append(self._queue.popleft())
-        if not self._queue:
+        if not self._queue and not self._closing:  # closing: every writer must see it
             self._ready.clear()
         return batch
 
@@ -172,7 +173,8 @@ class GroupWriter:
     def _take_all(self) -> list[_Pending]:
         rest = list(self._queue)
         self._queue.clear()
-        self._ready.clear()
+        if not self._closing:
+            self._ready.clear()
         return rest
 
     async def _commit(
@@ -217,9 +219,10 @@ class GroupWriter:
                 )
             ),
         )
-        async with conn.transaction():
-            cur = await conn.execute(_APPEND_BATCH, params, prepare=True)
-            return await cur.fetchall()
+        # One statement on an autocommit connection is one transaction, in one
+        # round trip: no BEGIN and COMMIT of their own.
+        cur = await conn.execute(_APPEND_BATCH, params)
+        return await cur.fetchall()
 
     def _settle(self, batch: list[_Pending], outcomes: list[tuple[Any, ...]]) -> None:
         head = 0
