@@ -21,7 +21,9 @@ LISTENERS = 20
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
-    running = ChatServer.start(tmp_path_factory.mktemp("fanout") / "data")
+    # one user holds more streams here than the default per-user cap allows
+    extra = ("--max-streams-per-user", str(4 * LISTENERS))
+    running = ChatServer.start(tmp_path_factory.mktemp("fanout") / "data", extra=extra)
     yield running
     assert running.stop() == 0, running.log()
 
