@@ -105,10 +105,12 @@ class Tab:
     def post(self, body: str) -> None:
         self.page.get_by_label("Message", exact=True).fill(body)
         self.page.get_by_role("button", name="Send").click()
-        expect(self.message(body)).to_be_visible()
+        # shown at once as pending; settled once the live stream confirms it
+        expect(self.message(body)).to_be_visible(timeout=15_000)
 
     def message(self, body: str) -> Locator:
-        return self.page.locator("#timeline .message").filter(has_text=body)
+        """A settled message (the stream confirmed it), not one's own pending copy."""
+        return self.page.locator("#timeline .message:not([data-pending])").filter(has_text=body)
 
     def assert_no_script_errors(self) -> None:
         assert self.errors == [], f"the page reported errors: {self.errors}"

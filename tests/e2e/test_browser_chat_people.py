@@ -124,7 +124,8 @@ def test_an_own_post_the_read_side_cannot_show_yet_stays_on_screen(
     expect(status).to_have_text("Messages are delayed", timeout=15_000)
     ann.page.get_by_label("Message", exact=True).fill("can anyone see this?")
     ann.page.get_by_role("button", name="Send").click()
-    mine = ann.message("can anyone see this?")
+    # still pending: the read side has not confirmed it
+    mine = ann.page.locator("#timeline .message[data-pending]").filter(has_text="can anyone see")
     expect(mine).to_be_visible()
     expect(mine).to_contain_text(re.compile(r"Sent \(position \d+\) · messages are delayed"))
     expect(ann.page.get_by_label("Message", exact=True)).to_have_value("")
