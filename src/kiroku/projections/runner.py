@@ -30,7 +30,13 @@ from kiroku.projections.model import (
 )
 from kiroku.projections.projection import Projection
 from kiroku.projections.rebuild_needed import pending_rebuild
-from kiroku.projections.source import CatchUpSource, EventSource, JournalSource, Prefetch
+from kiroku.projections.source import (
+    Acknowledging,
+    CatchUpSource,
+    EventSource,
+    JournalSource,
+    Prefetch,
+)
 from kiroku.projections.store import ProjectionStore, is_store_failure
 from kiroku.schema.codec import Codec
 
@@ -191,6 +197,8 @@ class ProjectionRunner:
                 events = [e for e in batch if until is None or e.position <= until]
                 if events:
                     await self.process(events)
+                if isinstance(source, Acknowledging):
+                    await source.settled(batch)  # committed: a bus may ack it now
                 await asyncio.sleep(0)  # a long catch-up must not starve readers on this loop
                 if until is not None and self.position >= until:
                     return False

@@ -44,7 +44,7 @@ class NatsOptions:
     publish_timeout: float = 10.0
     ack_wait: float = 30.0  # a batch must be committed and acked within this
     max_deliver: int = 5
-    backoff: tuple[float, ...] = (30.0, 60.0, 120.0, 300.0)  # ack_wait before each redelivery
+    backoff: tuple[float, ...] = (10.0, 30.0, 120.0, 300.0)  # waits before each redelivery
     lease_ttl: float = 5.0
     connect_deadline: float = 5.0  # seconds to reach the server at start
 
