@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kiroku.bus.errors import LeaseLostError
-from kiroku.bus.protocol import Delivery
+from kiroku.bus.protocol import DeadLetterHandler, Delivery
 from kiroku.bus.subjects import DEFAULT_PARTITIONS, partition_of
 from kiroku.domain.envelope import StoredEvent
 
@@ -83,6 +83,9 @@ class _MemoryConsumer:
         attempt = self.state.unacked.get(index, 0) + 1
         self.state.unacked[index] = attempt
         return _MemoryDelivery(self.bus.log[index], attempt, index, self.state, self.bus)
+
+    async def dead_letters(self, handle: DeadLetterHandler) -> int:
+        return 0  # redelivers without limit: nothing is ever given up on
 
     async def close(self) -> None:
         self.state.redeliver.extend(sorted(self.state.unacked))

@@ -18,12 +18,15 @@ in a few methods:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from kiroku.domain.envelope import StoredEvent
 
-__all__ = ["Bus", "Checkpoint", "Consumer", "Delivery", "Lease"]
+__all__ = ["Bus", "Checkpoint", "Consumer", "DeadLetterHandler", "Delivery", "Lease"]
+
+DeadLetterHandler = Callable[[StoredEvent, int], Awaitable[None]]
+"""Told of an event the bus gave up on (delivered the maximum times without an ack)."""
 
 
 @runtime_checkable
@@ -47,6 +50,11 @@ class Consumer(Protocol):
 
     async def fetch(self, limit: int, timeout: float) -> list[Delivery]:  # noqa: ASYNC109 - a pull consumer's fetch takes its expiry
         """Up to ``limit`` deliveries; ``[]`` if none came within ``timeout`` seconds."""
+        ...
+
+    async def dead_letters(self, handle: DeadLetterHandler) -> int:
+        """Hand each event the bus stopped redelivering to ``handle`` (with its delivery
+        count), forgetting it only once ``handle`` returned; returns how many."""
         ...
 
     async def close(self) -> None: ...

@@ -13,6 +13,10 @@ When the runner stops (or reloads after another process wrote its store),
 deliveries fetched but not committed are handed back at once (``nak``) rather
 than left to time out. Rebuilds and replays never come here: they read the
 journal (``CatchUpSource``).
+
+Events the bus gave up on (``MaxDeliver`` reached: the projector kept dying
+before its commit) are handed to ``on_dead_letter`` (the projector role parks
+them in the projection's parked list, so they are never skipped unseen).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 
-from kiroku.bus.protocol import Bus, Delivery
+from kiroku.bus.protocol import Bus, DeadLetterHandler, Delivery
 from kiroku.domain.envelope import StoredEvent
 
 __all__ = ["BusSource"]
@@ -37,12 +41,15 @@ class BusSource:
         partitions: Sequence[int] | None = None,
         batch_size: int = 500,
         fetch_timeout: float = 2.0,
+        on_dead_letter: DeadLetterHandler | None = None,
     ) -> None:
         self.bus = bus
         self.consumer_name = consumer
         self.partitions = partitions
         self.batch_size = batch_size
         self.fetch_timeout = fetch_timeout
+        self.on_dead_letter = on_dead_letter
+        self.dead_letters = 0
         self.delivered = 0
         self.redelivered = 0
         self._open: list[tuple[Sequence[StoredEvent], list[Delivery]]] = []
@@ -53,8 +60,12 @@ class BusSource:
         runner's per-stream versions decide."""
         consumer = await self.bus.consumer(self.consumer_name, self.partitions)
         try:
+            fetches = 0
             while True:
                 deliveries = await consumer.fetch(self.batch_size, self.fetch_timeout)
+                fetches += 1
+                if self.on_dead_letter is not None and (not deliveries or fetches % 50 == 0):
+                    self.dead_letters += await consumer.dead_letters(self.on_dead_letter)
                 if not deliveries:
                     continue
                 self.delivered += len(deliveries)

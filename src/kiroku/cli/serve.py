@@ -1,4 +1,5 @@
-"""``kiroku serve``: the chat system in one process on an embedded SQLite journal.
+"""``kiroku serve``: the chat system in one process on an embedded SQLite journal,
+or one share of it (``--role``) over a shared journal and bus (``kiroku.roles``).
 
 Shutdown on SIGINT/SIGTERM is graceful and ordered: live streams end first (so
 the HTTP server is not left waiting on them), the server stops taking requests
@@ -25,14 +26,14 @@ import uvicorn
 from kiroku.app import App, load_app
 from kiroku.apps.chat.demo import ensure_demo
 from kiroku.apps.chat.http_corrections import app_catalog
-from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
+from kiroku.apps.chat.node import ChatNode, RuntimeOptions
 from kiroku.apps.chat.server import build_app
 from kiroku.catalog import Catalog
 from kiroku.cli.app import CliContext, pass_cli
 from kiroku.cli.owner import owning
-from kiroku.errors import KirokuError
-from kiroku.journal.protocol import Journal
-from kiroku.journal.sqlite import SQLiteJournal
+from kiroku.errors import ConfigError, KirokuError
+from kiroku.roles import RoleSpec, open_roles, parse_roles
+from kiroku.roles.http import install_readyz
 
 __all__ = ["register"]
 
@@ -43,10 +44,6 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def register(group: click.Group) -> None:
     group.add_command(serve)
-
-
-async def _sqlite(data_dir: Path) -> Journal:
-    return await SQLiteJournal.open(data_dir / JOURNAL_FILE)
 
 
 class _Server(uvicorn.Server):
@@ -95,7 +92,7 @@ def checked_catalog(app: App) -> Catalog:
 
 
 async def _serve(
-    data: Path,
+    spec: RoleSpec,
     host: str,
     port: int,
     demo: bool,
@@ -105,33 +102,96 @@ async def _serve(
 ) -> None:
     chat = load_app(app_ref)
     catalog = checked_catalog(chat)
-    node = await open_node(data, chat, _sqlite, options)
+    roles = await open_roles(spec, chat, options)
+    node = roles.node
     app = build_app(node, start_node=False, catalog=catalog)
+    roles.reader_only()
+    install_readyz(app, roles)
     app.state.demo = demo
-    await node.start()
+    await roles.start()
     try:
-        if demo:
+        if demo and "write" in roles.roles:
             for row in await ensure_demo(node):
                 admin = " (admin)" if row["admin"] else ""
                 click.echo(f"demo user {row['name']}{admin}: {row['token']}")
+        click.echo(f"kiroku: roles {', '.join(sorted(spec.roles))}")
+        if not roles.serves_http:
+            async with roles.consumers():
+                await _until_signal()
+            return
         config = uvicorn.Config(
             app, host=host, port=port, log_level=level, access_log=False, log_config=None,
             timeout_graceful_shutdown=10, lifespan="on",
         )  # fmt: skip
         server = _Server(config, node)
-        runtime = node.write.runtime
-        async with chat.run_consumers(node.write.journal, runtime, data, codec=runtime.codec):
+        async with roles.consumers():
             await server.serve()
         if not server.started:
             raise click.ClickException(f"Could not start serving on {host}:{port} (see above)")
     finally:
-        await node.close()
+        await roles.close()
+
+
+async def _until_signal() -> None:
+    """A process without HTTP (relay, projector) runs until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in _SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in _SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+def role_spec(
+    data: Path, role: str, journal: str | None, bus: str | None, read_store: str | None
+) -> RoleSpec:
+    """The roles and URLs, defaulting to the embedded layout under the data directory."""
+    try:
+        return RoleSpec(
+            roles=parse_roles(role, bus or None),
+            journal=journal or f"sqlite:///{data / JOURNAL_FILE}",
+            bus=bus or None,
+            read_store=read_store or f"sqlite:///{data}",
+        )
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint="--role") from e
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="KIROKU_HOST")
 @click.option("--port", default=8000, show_default=True, type=int, envvar="KIROKU_PORT")
 @click.option("--demo", is_flag=True, help="Create demo users and rooms; print their tokens.")
+@click.option(
+    "--role",
+    default="all",
+    show_default=True,
+    envvar="KIROKU_ROLE",
+    help="Roles of this process: write, relay, projector, read or all (joined by commas).",
+)
+@click.option(
+    "--journal",
+    "journal_url",
+    default=None,
+    envvar="KIROKU_JOURNAL",
+    help="sqlite:///PATH or postgresql://… (default: sqlite:///DATA/journal.db).",
+)
+@click.option(
+    "--bus",
+    "bus_url",
+    default=None,
+    envvar="KIROKU_BUS",
+    help="memory or nats://HOST:PORT (default: none, projectors follow the journal).",
+)
+@click.option(
+    "--read-store",
+    "read_store",
+    default=None,
+    envvar="KIROKU_READ_STORE",
+    help="sqlite:///DIR for read models and users (default: sqlite:///DATA).",
+)
 @click.option(
     "--app", "app_ref", default="kiroku.apps.chat:app", show_default=True, envvar="KIROKU_APP"
 )
@@ -182,6 +242,10 @@ def serve(
     host: str,
     port: int,
     demo: bool,
+    role: str,
+    journal_url: str | None,
+    bus_url: str | None,
+    read_store: str | None,
     app_ref: str,
     log_level: str,
     snapshot_every: int,
@@ -201,10 +265,14 @@ def serve(
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    spec = role_spec(cli.data, role, journal_url, bus_url, read_store)
     cli.data.mkdir(parents=True, exist_ok=True)
     try:
-        with owning(cli.data, "kiroku serve"):
-            click.echo(f"kiroku: serving {cli.data.resolve()}")
-            asyncio.run(_serve(cli.data, host, port, demo, app_ref, log_level, options))
+        spec.check()
+        # The process that writes the read stores owns their directory.
+        owner = owning(spec.read_dir, "kiroku serve") if "projector" in spec.roles else None
+        with owner or contextlib.nullcontext():
+            click.echo(f"kiroku: serving {spec.read_dir.resolve()}")
+            asyncio.run(_serve(spec, host, port, demo, app_ref, log_level, options))
     except KirokuError as e:
         raise click.ClickException(str(e)) from e

@@ -25,6 +25,7 @@ from nats.js.kv import KeyValue
 
 from kiroku.bus.errors import BusError, BusUnavailableError
 from kiroku.bus.nats.consumer import NatsConsumer
+from kiroku.bus.nats.dead import DeadLetters, dead_stream_config
 from kiroku.bus.nats.kv import NatsCheckpoint, NatsLease
 from kiroku.bus.nats.wire import encode_event
 from kiroku.bus.subjects import DEFAULT_PARTITIONS, subject_of, token
@@ -89,10 +90,11 @@ class NatsBus:
             name=o.stream, subjects=[f"{o.prefix}.>"], storage=StorageType.FILE,
             duplicate_window=o.duplicate_window,
         )  # fmt: skip
-        try:
-            await self.js.stream_info(o.stream)
-        except jse.NotFoundError:
-            await self.js.add_stream(config)
+        for wanted in (config, dead_stream_config(o.stream)):
+            try:
+                await self.js.stream_info(wanted.name or "")
+            except jse.NotFoundError:
+                await self.js.add_stream(wanted)
 
     async def publish(self, events: Sequence[StoredEvent]) -> None:
         o = self.options
@@ -121,7 +123,8 @@ class NatsBus:
             await self.js.add_consumer(self.options.stream, config)
             return await self.js.pull_subscribe_bind(durable, stream=self.options.stream)
 
-        return NatsConsumer(durable, subscribe)
+        dead = DeadLetters(self.js, self.options.stream, durable)
+        return NatsConsumer(durable, subscribe, dead)
 
     def consumer_config(self, durable: str, partitions: Sequence[int] | None) -> ConsumerConfig:
         o = self.options

@@ -20,8 +20,9 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from kiroku.bus.nats.dead import DeadLetters
 from kiroku.bus.nats.wire import decode_event
-from kiroku.bus.protocol import Delivery
+from kiroku.bus.protocol import DeadLetterHandler, Delivery
 from kiroku.domain.envelope import StoredEvent
 
 __all__ = ["NatsConsumer", "NatsDelivery"]
@@ -46,8 +47,11 @@ class NatsDelivery:
 class NatsConsumer:
     """``fetch`` never raises for a bus hiccup: it returns ``[]`` and heals itself."""
 
-    def __init__(self, name: str, subscribe: Subscribe, *, stall_after: int = 5) -> None:
+    def __init__(
+        self, name: str, subscribe: Subscribe, dead: DeadLetters, *, stall_after: int = 5
+    ) -> None:
         self.name = name
+        self.dead = dead
         self._subscribe = subscribe
         self._sub: JetStreamContext.PullSubscription | None = None
         self.stall_after = stall_after
@@ -69,6 +73,14 @@ class NatsConsumer:
             return []
         self.empty = 0
         return [NatsDelivery(decode_event(m.data), m.metadata.num_delivered or 1, m) for m in msgs]
+
+    async def dead_letters(self, handle: DeadLetterHandler) -> int:
+        try:
+            return await self.dead.drain(handle)
+        except (nats.errors.Error, OSError) as e:
+            log.warning("consumer %s: reading dead letters failed: %s", self.name, e)
+            self.dead.reset()
+            return 0
 
     async def _subscription(self) -> JetStreamContext.PullSubscription:
         if self._sub is None:
