@@ -31,6 +31,7 @@ __all__ = [
     "bus_from_url",
     "journal_from_url",
     "parse_roles",
+    "safe_url",
     "sqlite_path",
 ]
 
@@ -113,7 +114,7 @@ async def journal_from_url(url: str) -> Journal:
         except KirokuError:
             raise
         except Exception as e:  # the driver's own errors: name the server
-            raise StartupError(f"Cannot open the PostgreSQL journal at {_safe(url)}: {e}") from e
+            raise StartupError(f"Cannot open the PostgreSQL journal at {safe_url(url)}: {e}") from e
     path = sqlite_path(url, "journal")
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -139,7 +140,7 @@ async def bus_from_url(url: str | None) -> Bus | None:
         raise StartupError(str(e)) from e
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for error messages and logs."""
     head, sep, tail = url.partition("@")
     if not sep or ":" not in head.split("//", 1)[-1]:
