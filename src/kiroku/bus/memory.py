@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 from kiroku.bus.errors import LeaseLostError
@@ -141,6 +141,10 @@ class MemoryBus:
                 self.log.append(event)
         self.wake()
 
+    async def send(self, events: Sequence[StoredEvent]) -> Awaitable[None]:
+        await self.publish(events)
+        return _done()
+
     async def consumer(self, name: str, partitions: Sequence[int] | None = None) -> _MemoryConsumer:
         wanted = frozenset(partitions) if partitions is not None else None
         state = self._states.get(name)
@@ -168,3 +172,7 @@ class MemoryBus:
 
     async def close(self) -> None:
         self.wake()
+
+
+async def _done() -> None:
+    return None

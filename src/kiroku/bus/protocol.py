@@ -94,6 +94,12 @@ class Bus(Protocol):
         """Publish in order; return once every event is acknowledged by the bus."""
         ...
 
+    async def send(self, events: Sequence[StoredEvent]) -> Awaitable[None]:
+        """Publish in order without waiting for the acks: returns what completes once
+        every event is acknowledged (raising if any was not). The next ``send`` may
+        follow at once and stays behind this one."""
+        ...
+
     async def consumer(self, name: str, partitions: Sequence[int] | None = None) -> Consumer:
         """The durable consumer ``name`` (created if new), optionally for some partitions."""
         ...

@@ -9,9 +9,11 @@ middle of, and those events carry the same ``Nats-Msg-Id`` (the event id) as the
 new relay's, so the bus drops them inside its dedupe window, and consumers'
 per-stream version checks absorb anything older.
 
-The checkpoint is advanced only after the bus acknowledged the whole batch: a
-relay killed between publish and checkpoint republishes from the last
-checkpoint, and the duplicates are absorbed the same way.
+The checkpoint is advanced only after the bus acknowledged the whole batch (and
+every batch before it: up to ``in_flight`` batches are sent ahead, in order,
+while the oldest awaits its acks): a relay killed between publish and
+checkpoint republishes from the last checkpoint, and the duplicates are
+absorbed the same way.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ import contextlib
 import logging
 import os
 import socket
+from asyncio import FIRST_COMPLETED
+from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from kiroku.bus.errors import BusError, LeaseLostError
 from kiroku.bus.protocol import Bus, Checkpoint, Lease
+from kiroku.domain.envelope import StoredEvent
 from kiroku.journal.protocol import Journal
 
 __all__ = ["Relay", "RelayStatus"]
@@ -58,6 +64,7 @@ class Relay:
         lease_ttl: float = 5.0,
         batch_size: int = 1000,
         retry_delay: float = 0.5,
+        in_flight: int = 4,
     ) -> None:
         self.journal = journal
         self.bus = bus
@@ -66,6 +73,7 @@ class Relay:
         self.lease_ttl = lease_ttl
         self.batch_size = batch_size
         self.retry_delay = retry_delay
+        self.in_flight = in_flight
         self.active = False
         self.position = 0
         self.published = 0
@@ -119,17 +127,48 @@ class Relay:
             await lease.confirm()
 
     async def _publish(self, lease: Lease, checkpoint: Checkpoint) -> None:
+        """Send batches as the journal yields them, up to ``in_flight`` unacknowledged,
+        and checkpoint each once it (and so every batch before it) is acknowledged."""
         self.position = await checkpoint.load()
         self.active, self.error = True, None
-        async for batch in self.journal.subscribe(self.position, self.batch_size):
-            await lease.confirm()
-            await self.bus.publish(batch)
-            await lease.confirm()
-            await checkpoint.save(batch[-1].position)
-            self.position = batch[-1].position
-            self.published += len(batch)
-            self._advanced.set()
-            self._advanced = asyncio.Event()
+        stream = aiter(self.journal.subscribe(self.position, self.batch_size))
+        pending: deque[tuple[int, int, asyncio.Task[None]]] = deque()
+        reading: asyncio.Future[list[StoredEvent]] = asyncio.ensure_future(anext(stream))
+        try:
+            while True:
+                if pending:
+                    either: set[asyncio.Future[Any]] = {reading, pending[0][2]}
+                    await asyncio.wait(either, return_when=FIRST_COMPLETED)
+                    if pending[0][2].done() or len(pending) >= self.in_flight:
+                        await self._advance(lease, checkpoint, pending.popleft())
+                        continue
+                try:
+                    batch = await reading
+                except StopAsyncIteration:
+                    break
+                reading = asyncio.ensure_future(anext(stream))
+                await lease.confirm()
+                acked = asyncio.ensure_future(await self.bus.send(batch))
+                pending.append((batch[-1].position, len(batch), acked))
+            while pending:
+                await self._advance(lease, checkpoint, pending.popleft())
+        finally:
+            reading.cancel()
+            for *_, task in pending:
+                task.cancel()
+            await asyncio.gather(reading, *(t for *_, t in pending), return_exceptions=True)
+
+    async def _advance(
+        self, lease: Lease, checkpoint: Checkpoint, sent: tuple[int, int, asyncio.Task[None]]
+    ) -> None:
+        position, count, acked = sent
+        await acked
+        await lease.confirm()
+        await checkpoint.save(position)
+        self.position = position
+        self.published += count
+        self._advanced.set()
+        self._advanced = asyncio.Event()
 
     async def wait_for(self, position: int) -> None:
         """Until the relay's checkpoint reaches ``position`` (tests and benchmarks)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 
 import nats
@@ -27,8 +27,8 @@ from kiroku.bus.errors import BusError, BusUnavailableError
 from kiroku.bus.nats.consumer import NatsConsumer
 from kiroku.bus.nats.dead import DeadLetters, dead_stream_config
 from kiroku.bus.nats.kv import NatsCheckpoint, NatsLease
-from kiroku.bus.nats.wire import encode_event
-from kiroku.bus.subjects import DEFAULT_PARTITIONS, subject_of, token
+from kiroku.bus.nats.publisher import BatchPublisher
+from kiroku.bus.subjects import DEFAULT_PARTITIONS, token
 from kiroku.domain.envelope import StoredEvent
 
 __all__ = ["NatsBus", "NatsOptions"]
@@ -58,6 +58,9 @@ class NatsBus:
         self.options = options
         self.partitions = options.partitions
         self._kv: dict[str, KeyValue] = {}
+        self._publisher = BatchPublisher(
+            nc, options.prefix, options.partitions, options.publish_timeout
+        )
 
     @classmethod
     async def connect(cls, url: str, options: NatsOptions | None = None) -> NatsBus:
@@ -97,21 +100,19 @@ class NatsBus:
                 await self.js.add_stream(wanted)
 
     async def publish(self, events: Sequence[StoredEvent]) -> None:
-        o = self.options
+        await (await self.send(events))
+
+    async def send(self, events: Sequence[StoredEvent]) -> Awaitable[None]:
         try:
-            pending = [
-                await self.js.publish_async(
-                    subject_of(o.prefix, e, o.partitions),
-                    encode_event(e),
-                    headers={"Nats-Msg-Id": str(e.event_id)},
-                )
-                for e in events
-            ]
-            async with asyncio.timeout(o.publish_timeout):
-                await asyncio.gather(*pending)
+            acked = await self._publisher.send(events)
         except (nats.errors.Error, TimeoutError) as e:
-            for future in pending if "pending" in locals() else []:
-                future.cancel()
+            raise BusError(f"publish to {self.url} failed: {type(e).__name__}: {e}") from e
+        return self._converted(acked)
+
+    async def _converted(self, acked: Awaitable[None]) -> None:
+        try:
+            await acked
+        except (nats.errors.Error, TimeoutError) as e:
             raise BusError(f"publish to {self.url} failed: {type(e).__name__}: {e}") from e
 
     async def consumer(self, name: str, partitions: Sequence[int] | None = None) -> NatsConsumer:
