@@ -105,8 +105,9 @@ class Relay:
                 log.warning("relay %s: %s; retrying", self.holder, self.error)
             finally:
                 self.active = False
-                with contextlib.suppress(Exception):
-                    await lease.release()
+                with contextlib.suppress(Exception):  # bounded: the bus may be down
+                    async with asyncio.timeout(self.lease_ttl):
+                        await lease.release()
             await asyncio.sleep(self.retry_delay)
 
     async def _while_held(self, lease: Lease) -> None:

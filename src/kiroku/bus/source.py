@@ -21,6 +21,8 @@ them in the projection's parked list, so they are never skipped unseen).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 
@@ -74,8 +76,11 @@ class BusSource:
                 self._open.append((events, deliveries))
                 yield events
         finally:
-            await self._hand_back()
-            await consumer.close()
+            # bounded: a bus that is down must not hold up a runner's stop
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.fetch_timeout + 5):
+                    await self._hand_back()
+                    await consumer.close()
 
     async def settled(self, batch: Sequence[StoredEvent]) -> None:
         """The runner committed ``batch``: acknowledge its deliveries."""

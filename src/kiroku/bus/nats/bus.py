@@ -161,7 +161,11 @@ class NatsBus:
 
     async def close(self) -> None:
         if not self.nc.is_closed:
-            await self.nc.close()
+            try:
+                async with asyncio.timeout(5):  # a flush to a dead server must not hang
+                    await self.nc.close()
+            except TimeoutError:
+                log.warning("closing the connection to %s timed out", self.url)
 
 
 def consumer_name(name: str, partitions: Sequence[int] | None) -> str:
