@@ -28,6 +28,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from kiroku.bus.cancel import recancel
 from kiroku.bus.errors import BusError, LeaseLostError
 from kiroku.bus.protocol import Bus, Checkpoint, Lease
 from kiroku.domain.envelope import StoredEvent
@@ -126,6 +127,7 @@ class Relay:
         while True:
             await asyncio.sleep(self.lease_ttl / 3)
             await lease.confirm()
+            recancel()
 
     async def _publish(self, lease: Lease, checkpoint: Checkpoint) -> None:
         """Send batches as the journal yields them, up to ``in_flight`` unacknowledged,
@@ -137,6 +139,7 @@ class Relay:
         reading: asyncio.Future[list[StoredEvent]] = asyncio.ensure_future(anext(stream))
         try:
             while True:
+                recancel()
                 if pending:
                     either: set[asyncio.Future[Any]] = {reading, pending[0][2]}
                     await asyncio.wait(either, return_when=FIRST_COMPLETED)

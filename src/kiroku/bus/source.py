@@ -26,6 +26,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 
+from kiroku.bus.cancel import recancel
 from kiroku.bus.protocol import Bus, DeadLetterHandler, Delivery
 from kiroku.domain.envelope import StoredEvent
 
@@ -65,6 +66,7 @@ class BusSource:
             fetches = 0
             while True:
                 deliveries = await consumer.fetch(self.batch_size, self.fetch_timeout)
+                recancel()
                 fetches += 1
                 if self.on_dead_letter is not None and (not deliveries or fetches % 50 == 0):
                     self.dead_letters += await consumer.dead_letters(self.on_dead_letter)

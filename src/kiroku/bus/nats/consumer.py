@@ -20,6 +20,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
+from kiroku.bus.cancel import recancel
 from kiroku.bus.nats.dead import DeadLetters
 from kiroku.bus.nats.wire import decode_event
 from kiroku.bus.protocol import DeadLetterHandler, Delivery
@@ -59,6 +60,12 @@ class NatsConsumer:
         self.resubscribed = 0
 
     async def fetch(self, limit: int, timeout: float) -> list[Delivery]:  # noqa: ASYNC109 - a pull consumer's fetch takes its expiry
+        try:
+            return await self._fetch(limit, timeout)
+        finally:
+            recancel()  # nats-py may have swallowed a stop
+
+    async def _fetch(self, limit: int, timeout: float) -> list[Delivery]:  # noqa: ASYNC109
         try:
             sub = await self._subscription()
             msgs = await sub.fetch(limit, timeout=timeout, heartbeat=min(1.0, timeout / 3))

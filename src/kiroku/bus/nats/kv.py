@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 import nats.js.errors as jse
 from nats.js.kv import KeyValue
 
+from kiroku.bus.cancel import recancel
 from kiroku.bus.errors import LeaseLostError
 
 __all__ = ["NatsCheckpoint", "NatsLease"]
@@ -42,6 +43,7 @@ class NatsLease:
             except jse.KeyWrongLastSequenceError:
                 if await self._adopt():
                     return
+            recancel()
             await asyncio.sleep(self.ttl / 5)
 
     async def _adopt(self) -> bool:
