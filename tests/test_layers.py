@@ -19,7 +19,7 @@ LAYERS: dict[str, int] = {
     "domain": 1,
     "schema": 2,
     "journal": 3,
-    "bus": 3,
+    "bus": 4,  # the relay follows a journal
     "corrections": 4,
     "catalog": 5,
     "runtime": 5,
@@ -30,7 +30,8 @@ LAYERS: dict[str, int] = {
     "web": 6,
     "kiroku": 7,  # the curated public API, kiroku/__init__.py
     "apps": 8,  # built on the public API
-    "cli": 9,
+    "roles": 9,  # one process's share of the system, composed over an app's node
+    "cli": 10,
 }
 
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from kiroku.cli import main
-from kiroku.cli.journal_app import JournalOwnedError, claim_journal, journal_app
 from kiroku.journal.sqlite import SQLiteJournal
+from kiroku.journal.sqlite.ownership import JournalOwnedError, claim_journal, journal_app
 
 sys.path.insert(0, str(Path(__file__).parent))
 

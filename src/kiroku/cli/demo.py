@@ -21,10 +21,10 @@ from pathlib import Path
 import click
 
 from kiroku.cli.app import CliContext, pass_cli
-from kiroku.cli.journal_app import claim_journal
 from kiroku.domain.decider import Decider
 from kiroku.errors import DomainError, KirokuError
 from kiroku.journal.sqlite import SQLiteJournal
+from kiroku.journal.sqlite.ownership import claim_journal
 from kiroku.runtime import Runtime
 from kiroku.schema import Codec, Registry, event
 

@@ -19,7 +19,6 @@ import click
 
 from kiroku.app import load_app
 from kiroku.cli.app import CliContext, pass_cli
-from kiroku.cli.journal_app import claim_journal
 from kiroku.cli.readside import app_option, open_host
 from kiroku.corrections import (
     BlastRadiusSource,
@@ -32,6 +31,7 @@ from kiroku.corrections import (
     parse_duration,
 )
 from kiroku.errors import ConfigError, KirokuError
+from kiroku.journal.sqlite.ownership import claim_journal
 from kiroku.projections import LedgerEntry
 
 __all__ = ["register"]

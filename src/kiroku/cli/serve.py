@@ -1,4 +1,5 @@
-"""``kiroku serve``: the chat system in one process on an embedded SQLite journal.
+"""``kiroku serve``: the chat system in one process on an embedded SQLite journal,
+or one share of it (``--role``) over a shared journal and bus (``kiroku.roles``).
 
 Shutdown on SIGINT/SIGTERM is graceful and ordered: live streams end first (so
 the HTTP server is not left waiting on them), the server stops taking requests
@@ -15,7 +16,7 @@ import logging
 import signal
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -28,16 +29,15 @@ from kiroku.api.server import run as run_loop
 from kiroku.app import App, load_app
 from kiroku.apps.chat.demo import ensure_demo
 from kiroku.apps.chat.http_corrections import app_catalog
-from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
+from kiroku.apps.chat.node import ChatNode, RuntimeOptions
 from kiroku.apps.chat.server import build_app, is_the_chat
 from kiroku.catalog import Catalog
 from kiroku.cli.app import CliContext, pass_cli
-from kiroku.cli.journal_app import claim_journal
 from kiroku.cli.owner import owning
 from kiroku.cli.server_options import server_options
-from kiroku.errors import KirokuError
-from kiroku.journal.protocol import Journal
-from kiroku.journal.sqlite import SQLiteJournal
+from kiroku.errors import ConfigError, KirokuError
+from kiroku.roles import RoleSpec, open_roles, parse_roles
+from kiroku.roles.http import install_readyz
 
 __all__ = ["register"]
 
@@ -48,21 +48,6 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 def register(group: click.Group) -> None:
     group.add_command(serve)
-
-
-def _sqlite_for(app: App) -> Callable[[Path], Awaitable[Journal]]:
-    """Opens the data directory's journal for ``app``, refusing one another app claimed."""
-
-    async def open_journal(data_dir: Path) -> Journal:
-        journal = await SQLiteJournal.open(data_dir / JOURNAL_FILE)
-        try:
-            await asyncio.to_thread(claim_journal, data_dir / JOURNAL_FILE, app.name)
-        except BaseException:
-            await journal.close()
-            raise
-        return journal
-
-    return open_journal
 
 
 class _Server(uvicorn.Server):
@@ -114,7 +99,7 @@ def checked_catalog(app: App) -> Catalog:
 
 
 async def _serve(
-    data: Path,
+    spec: RoleSpec,
     host: str,
     port: int,
     demo: bool,
@@ -125,31 +110,67 @@ async def _serve(
 ) -> None:
     chat = load_app(app_ref)
     catalog = checked_catalog(chat)
-    node = await open_node(data, chat, _sqlite_for(chat), options)
+    roles = await open_roles(spec, chat, options)
+    node = roles.node
     app = build_app(node, start_node=False, catalog=catalog, limits=limits)
     if demo and not is_the_chat(node):
-        await node.close()
+        await roles.close()
         raise click.UsageError(f"--demo seeds the chat's rooms; the app {chat.name!r} has none")
+    roles.reader_only()
+    if not spec.embedded:  # one process runs everything: the app's own /readyz says it all
+        install_readyz(app, roles)
     app.state.demo = demo
-    await node.start()
+    await roles.start()
     try:
-        if demo:
+        if demo and "write" in roles.roles:
             for row in await ensure_demo(node):
                 admin = " (admin)" if row["admin"] else ""
                 click.echo(f"demo user {row['name']}{admin}: {row['token']}")
+        click.echo(f"kiroku: roles {', '.join(sorted(spec.roles))}")
+        if not roles.serves_http:
+            async with roles.consumers():
+                await _until_signal()
+            return
         config = uvicorn.Config(
             app, host=host, port=port, log_level=level, access_log=False, log_config=None,
             timeout_graceful_shutdown=10, lifespan="on", http=guarded_protocol(limits),
             timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float works
         )  # fmt: skip
         server = _Server(config, node)
-        runtime = node.write.runtime
-        async with chat.run_consumers(node.write.journal, runtime, data, codec=runtime.codec):
+        async with roles.consumers():
             await server.serve()
         if not server.started:
             raise click.ClickException(f"Could not start serving on {host}:{port} (see above)")
     finally:
-        await node.close()
+        await roles.close()
+
+
+async def _until_signal() -> None:
+    """A process without HTTP (relay, projector) runs until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in _SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in _SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+def role_spec(
+    data: Path, role: str, journal: str | None, bus: str | None, read_store: str | None
+) -> RoleSpec:
+    """The roles and URLs, defaulting to the embedded layout under the data directory."""
+    try:
+        return RoleSpec(
+            roles=parse_roles(role, bus or None),
+            journal=journal or f"sqlite:///{data / JOURNAL_FILE}",
+            bus=bus or None,
+            read_store=read_store or f"sqlite:///{data}",
+        )
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint="--role") from e
 
 
 @click.command()
@@ -158,6 +179,34 @@ async def _serve(
     "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), envvar="KIROKU_PORT"
 )
 @click.option("--demo", is_flag=True, help="Create demo users and rooms; print their tokens.")
+@click.option(
+    "--role",
+    default="all",
+    show_default=True,
+    envvar="KIROKU_ROLE",
+    help="Roles of this process: write, relay, projector, read or all (joined by commas).",
+)
+@click.option(
+    "--journal",
+    "journal_url",
+    default=None,
+    envvar="KIROKU_JOURNAL",
+    help="sqlite:///PATH or postgresql://… (default: sqlite:///DATA/journal.db).",
+)
+@click.option(
+    "--bus",
+    "bus_url",
+    default=None,
+    envvar="KIROKU_BUS",
+    help="memory or nats://HOST:PORT (default: none, projectors follow the journal).",
+)
+@click.option(
+    "--read-store",
+    "read_store",
+    default=None,
+    envvar="KIROKU_READ_STORE",
+    help="sqlite:///DIR for read models and users (default: sqlite:///DATA).",
+)
 @click.option(
     "--app", "app_ref", default="kiroku.apps.chat:app", show_default=True, envvar="KIROKU_APP"
 )
@@ -217,6 +266,10 @@ def serve(
     host: str,
     port: int,
     demo: bool,
+    role: str,
+    journal_url: str | None,
+    bus_url: str | None,
+    read_store: str | None,
     app_ref: str,
     log_level: str,
     log_format: LogFormat,
@@ -235,10 +288,14 @@ def serve(
         max_live=max_live,
         idle_timeout=idle_timeout,
     )
+    spec = role_spec(cli.data, role, journal_url, bus_url, read_store)
     cli.data.mkdir(parents=True, exist_ok=True)
     try:
-        with QueuedLogging(log_level, log_format), owning(cli.data, "kiroku serve"):
-            click.echo(f"kiroku: serving {cli.data.resolve()}")
-            run_loop(_serve(cli.data, host, port, demo, app_ref, log_level, options, limits))
+        spec.check()
+        # The process that writes the read stores owns their directory.
+        owner = owning(spec.read_dir, "kiroku serve") if "projector" in spec.roles else None
+        with QueuedLogging(log_level, log_format), owner or contextlib.nullcontext():
+            click.echo(f"kiroku: serving {spec.read_dir.resolve()}")
+            run_loop(_serve(spec, host, port, demo, app_ref, log_level, options, limits))
     except KirokuError as e:
         raise click.ClickException(str(e)) from e

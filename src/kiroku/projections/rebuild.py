@@ -181,6 +181,7 @@ async def rebuild(
     host.stores.swap(name, generation)
     shadow.listeners.extend(live.listeners)
     shadow.on_rebuild_needed = live.on_rebuild_needed  # serving now: it tells the host
+    shadow.source = live.source  # follows what the live one followed (the journal or a bus)
     host.install(name, shadow)
     live.store.close()
     if was_running:

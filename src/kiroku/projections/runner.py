@@ -32,6 +32,7 @@ from kiroku.projections.projection import Projection
 from kiroku.projections.rebuild_needed import pending_rebuild
 from kiroku.projections.skips import SkipBook
 from kiroku.projections.source import (
+    Acknowledging,
     CatchUpSource,
     EventSource,
     JournalSource,
@@ -203,6 +204,8 @@ class ProjectionRunner:
                 events = [e for e in batch if until is None or e.position <= until]
                 if events:
                     await self.process(events)
+                if isinstance(source, Acknowledging):
+                    await source.settled(batch)  # committed: a bus may ack it now
                 await asyncio.sleep(0)  # a long catch-up must not starve readers on this loop
                 if until is not None and self.position >= until:
                     return False

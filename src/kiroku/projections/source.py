@@ -15,7 +15,14 @@ from typing import Protocol, runtime_checkable
 from kiroku.domain.envelope import StoredEvent, utc_now
 from kiroku.journal.protocol import Journal
 
-__all__ = ["CatchUpSource", "EventSource", "JournalSource", "Prefetch", "lag_behind"]
+__all__ = [
+    "Acknowledging",
+    "CatchUpSource",
+    "EventSource",
+    "JournalSource",
+    "Prefetch",
+    "lag_behind",
+]
 
 
 @runtime_checkable
@@ -23,6 +30,13 @@ class EventSource(Protocol):
     def batches(self, after: int) -> AsyncIterator[Sequence[StoredEvent]]:
         """Batches of events after ``after``; may repeat or reorder, must not lose any."""
         ...
+
+
+@runtime_checkable
+class Acknowledging(Protocol):
+    """A source told when a batch it yielded is committed (a bus acks it then, not before)."""
+
+    async def settled(self, batch: Sequence[StoredEvent]) -> None: ...
 
 
 class JournalSource:

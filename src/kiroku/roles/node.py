@@ -1,0 +1,163 @@
+"""One process's share of the system: the roles it runs, composed from one codebase.
+
+``open_roles`` opens the journal, the bus and the read stores the ``RoleSpec``
+names (a clear ``StartupError`` when one cannot be reached) and builds the same
+``ChatNode`` as the embedded server; ``start`` then runs only what the roles
+ask for:
+
+- ``write``: the runtime (Write API) and the app's consumers (process managers);
+- ``projector``: the projection runners, fed by the bus when there is one (a
+  durable consumer per projection, dead letters parked), else by the journal;
+  each committed batch is pushed to read processes (``CommitSender``);
+- ``read``: the Read API, live streams and web page; without the projector in
+  this process it follows the projector's commits by push (``CommitReceiver``):
+  re-reads the checkpoint, wakes ``min_position`` waiters and the live streams;
+- ``relay``: journal -> bus, one active at a time (lease), standbys wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from kiroku.app import App
+from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
+from kiroku.bus.protocol import Bus
+from kiroku.bus.relay import Relay
+from kiroku.bus.source import BusSource
+from kiroku.journal.protocol import Journal
+from kiroku.projections.model import BatchCommitted
+from kiroku.roles.commits import CommitReceiver, CommitSender
+from kiroku.roles.deadletter import parker
+from kiroku.roles.spec import RoleSpec, bus_from_url, journal_from_url
+
+__all__ = ["RoleNode", "open_roles"]
+
+log = logging.getLogger("kiroku.roles")
+
+
+class RoleNode:
+    def __init__(self, spec: RoleSpec, node: ChatNode, bus: Bus | None) -> None:
+        self.spec = spec
+        self.roles = spec.roles
+        self.node = node
+        self.bus = bus
+        self.relay: Relay | None = None
+        self.sender: CommitSender | None = None
+        self.receiver: CommitReceiver | None = None
+        self._telling: set[asyncio.Future[None]] = set()
+
+    @property
+    def serves_http(self) -> bool:
+        return bool({"write", "read"} & self.roles)
+
+    async def start(self) -> None:
+        host = self.node.read.host
+        if "projector" in self.roles:
+            if self.bus is not None:
+                for runner in host.runners.values():
+                    runner.source = BusSource(self.bus, runner.name, on_dead_letter=parker(runner))
+            if not self.spec.embedded:
+                self.sender = CommitSender(self.spec.read_dir)
+                host.listeners.append(self.sender.send)
+            await self.node.start()
+        elif "read" in self.roles:
+            for runner in host.runners.values():
+                runner.reload()
+            self.receiver = await CommitReceiver.open(self.spec.read_dir, self.observed)
+        if "relay" in self.roles:
+            assert self.bus is not None  # RoleSpec.check
+            self.relay = Relay(self.node.write.journal, self.bus)
+            await self.relay.start()
+
+    def reader_only(self) -> None:
+        """Called after the HTTP app is built: a node without the projector never
+        rebuilds (the projector process does; this one follows its swap)."""
+        if "projector" not in self.roles:
+            self.node.read.host.on_rebuild_needed = _ignore
+
+    def observed(self, note: BatchCommitted) -> None:
+        """Another process committed a batch: follow it, then tell listeners (SSE)."""
+        host = self.node.read.host
+        if note.projection not in host.projections:
+            return
+        runner = host.runner(note.projection)
+        generation = host.stores.generation(note.projection)
+        if runner.store.path != host.stores.path(note.projection, generation):
+            fresh = host.make_runner(note.projection, generation)
+            runner.store.close()  # the projector rebuilt and swapped: serve the new one
+            runner = fresh
+        runner.reload()
+        host.install(note.projection, runner)  # read-your-writes waiters look again
+        for listener in list(host.listeners):
+            result = listener(note)
+            if result is not None:
+                task = asyncio.ensure_future(result)
+                self._telling.add(task)
+                task.add_done_callback(self._telling.discard)
+
+    @contextlib.asynccontextmanager
+    async def consumers(self) -> AsyncIterator[None]:
+        """The app's consumers (process managers) run beside the write side."""
+        if "write" not in self.roles:
+            yield
+            return
+        runtime = self.node.write.runtime
+        app, journal = self.node.app, self.node.write.journal
+        async with app.run_consumers(journal, runtime, self.spec.read_dir, codec=runtime.codec):
+            yield
+
+    async def ready(self) -> dict[str, str]:
+        """Per role: "ok" or why not (``/readyz``)."""
+        out: dict[str, str] = {}
+        journal = self.node.write.journal
+        try:
+            await journal.head_position()
+            journal_ok = "ok"
+        except Exception as e:
+            journal_ok = f"journal unreachable: {e}"
+        for role in sorted(self.roles):
+            out[role] = journal_ok
+        if "projector" in self.roles:
+            unready = await self.node.read.host.unready()
+            why = "; ".join(f"{name}: {reason}" for name, reason in sorted(unready.items()))
+            out["projector"] = why or journal_ok
+        if self.relay is not None:
+            status = self.relay.status()
+            out["relay"] = "ok" if status.active or status.error is None else status.error
+        return out
+
+    async def close(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
+        if self.receiver is not None:
+            self.receiver.close()
+        await self.node.close()
+        if self.sender is not None:
+            self.sender.close()
+        if self.bus is not None:
+            await self.bus.close()
+
+
+def _ignore(name: str) -> None:
+    log.info("%s calls for a rebuild: the projector process runs it", name)
+
+
+async def open_roles(spec: RoleSpec, app: App, options: RuntimeOptions) -> RoleNode:
+    spec.check()
+    journal = await journal_from_url(spec.journal, app.name)
+    try:
+        bus = await bus_from_url(spec.bus)
+    except BaseException:
+        await journal.close()
+        raise
+
+    async def given(_: Path) -> Journal:
+        return journal
+
+    spec.read_dir.mkdir(parents=True, exist_ok=True)
+    node = await open_node(spec.read_dir, app, given, options)
+    return RoleNode(spec, node, bus)

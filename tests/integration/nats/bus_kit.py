@@ -1,0 +1,77 @@
+"""Events and buses shared by the bus tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from nats_kit import unique
+
+from kiroku import Codec, Journal, Recorded, Registry, event
+from kiroku.bus.nats import NatsBus, NatsOptions
+from kiroku.journal.protocol import ANY
+from kiroku.projections import Projection, Tx, handles
+
+REGISTRY = Registry()
+
+
+@event("bus.Noted", version=1, registry=REGISTRY)
+@dataclass(frozen=True, slots=True)
+class Noted:
+    text: str
+
+
+CODEC = Codec(REGISTRY)
+
+
+class Notes(Projection):
+    """Every note of a stream in order: a note applied twice shows as a repeated entry."""
+
+    name = "bus.notes"
+    delay = 0.0  # seconds per event, to make a kill land mid-batch
+
+    @handles(Noted)
+    async def noted(self, tx: Tx, e: Recorded[Noted]) -> None:
+        if self.delay:
+            await asyncio.sleep(self.delay)  # a slow handler keeps the batch open
+        notes = tx.collection("notes")
+        doc = await notes.get(e.stream_id) or {"texts": []}
+        texts = doc["texts"]
+        assert isinstance(texts, list)
+        await notes.put(e.stream_id, {"texts": [*texts, e.data.text], "version": e.version})
+
+
+async def note(journal: Journal, stream: str, *texts: str) -> int:
+    result = await journal.append(stream, ANY, CODEC.encode_all([Noted(t) for t in texts]))
+    return result.position
+
+
+def options(**overrides: object) -> NatsOptions:
+    """A stream and subjects of this test's own on the shared server."""
+    base = {"stream": unique("T"), "prefix": unique("t"), "lease_ttl": 1.5}
+    base.update(overrides)
+    return NatsOptions(**base)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def nats_bus(url: str, opts: NatsOptions) -> AsyncIterator[NatsBus]:
+    bus = await NatsBus.connect(url, opts)
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
+async def read_model(data_dir: str, journal: Journal) -> dict[str, object]:
+    """Every document of ``bus.notes`` as the serving store holds it."""
+    from kiroku import ProjectionHost
+
+    host = ProjectionHost(journal, [Notes()], data_dir, codec=CODEC)
+    try:
+        await host.runner("bus.notes").open()
+        notes = host.reader("bus.notes").collection("notes")
+        return {doc_id: await notes.get(doc_id) for doc_id in await notes.ids()}
+    finally:
+        await host.close()
