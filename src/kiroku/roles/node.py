@@ -67,6 +67,7 @@ class RoleNode:
         elif "read" in self.roles:
             for runner in host.runners.values():
                 runner.reload()
+            self.node.read.hub.start()  # live streams, fed by the projector's commit notes
             self.receiver = await CommitReceiver.open(self.spec.read_dir, self.observed)
         if "relay" in self.roles:
             assert self.bus is not None  # RoleSpec.check
