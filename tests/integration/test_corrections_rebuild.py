@@ -4,38 +4,13 @@ beside a running server does — reaches the running host, which rebuilds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from kits.hosts import caught_up, hosted
+from kits.till import CODEC, Sold, Total
 
-from kiroku import Codec, Recorded, Registry, event
-from kiroku.corrections import EventRetracted, RetractionService
+from kiroku.corrections import RetractionService
 from kiroku.journal.sqlite import SQLiteJournal
-from kiroku.projections import Projection, Tx, handles
-
-REG = Registry([EventRetracted])
-CODEC = Codec(REG)
-
-
-@event("t.rbx.Sold", registry=REG)
-@dataclass(frozen=True, slots=True)
-class Sold:
-    amount: int
-
-
-class Total(Projection):
-    name: ClassVar[str] = "total"
-    on_retraction = "rebuild"
-
-    @handles(Sold)
-    async def sold(self, tx: Tx, r: Recorded[Sold]) -> None:
-        col = tx.collection("total")
-        doc = await col.get("all") or {"total": 0}
-        total = doc["total"]
-        assert isinstance(total, int)
-        await col.put("all", {"total": total + r.data.amount})
 
 
 async def test_a_retraction_from_another_journal_object_rebuilds_a_running_host(
