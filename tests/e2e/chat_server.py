@@ -25,15 +25,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from kiroku import NewEvent
 from kiroku.journal.protocol import ANY
 from kiroku.journal.sqlite import SQLiteJournal
 
-__all__ = ["ChatServer", "ServerStartError"]
+__all__ = ["ChatServer", "ServerStartError", "bearer", "server_fixture"]
 
 _READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
 _START_TIMEOUT = 30.0
@@ -153,3 +156,21 @@ def _wait_for_port(process: subprocess.Popen[bytes], log_path: Path) -> int:
     raise ServerStartError(
         f"kiroku serve did not start in {_START_TIMEOUT}s:\n{log_path.read_text()}"
     )
+
+
+def server_fixture(label: str) -> object:
+    """A test module's ``server`` fixture: one chat server over a fresh data
+    directory for the whole module, which must exit cleanly at the end."""
+
+    @pytest.fixture(scope="module", name="server")
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
+        running = ChatServer.start(tmp_path_factory.mktemp(label) / "data")
+        yield running
+        assert running.stop() == 0, running.log()
+
+    return server
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The headers that present ``token``."""
+    return {"Authorization": f"Bearer {token}"}

@@ -9,15 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from chat_server import ChatServer
+from chat_server import ChatServer, bearer
 
 PROJECTIONS = ("chat.timeline", "chat.rooms", "chat.history", "chat.search")
 WRITERS = 16
 ENOUGH = 300  # acknowledged messages before the kill
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def post_until_refused(

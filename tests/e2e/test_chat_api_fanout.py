@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from chat_server import ChatServer
+from chat_server import ChatServer, bearer
 from sse_reader import Frame, SseReader
 
 LISTENERS = 20
@@ -33,10 +33,6 @@ async def client(server: ChatServer) -> AsyncIterator[httpx.AsyncClient]:
     limits = httpx.Limits(max_connections=LISTENERS + 10)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30, limits=limits) as c:
         yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def make_room(client: httpx.AsyncClient, owner: str, members: list[str]) -> str:

@@ -6,20 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from chat_server import ChatServer
+from chat_server import ChatServer, bearer, server_fixture
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
-    running = ChatServer.start(tmp_path_factory.mktemp("live") / "data")
-    yield running
-    assert running.stop() == 0, running.log()
+server = server_fixture("live")
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +26,6 @@ def tokens(server: ChatServer) -> dict[str, str]:
 async def client(server: ChatServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as c:
         yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def sse_events(response: httpx.Response, count: int) -> list[dict[str, Any]]:

@@ -7,31 +7,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from chat_server import ChatServer
+from chat_server import ChatServer, bearer, server_fixture
 from sse_reader import Frame, SseReader
 
 from kiroku.api.auth import USERS_FILE
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
-    running = ChatServer.start(tmp_path_factory.mktemp("live-access") / "data")
-    yield running
-    assert running.stop() == 0, running.log()
+server = server_fixture("live-access")
 
 
 @pytest.fixture
 async def client(server: ChatServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as c:
         yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def make_room(client: httpx.AsyncClient, owner: str, members: list[str]) -> str:

@@ -5,12 +5,12 @@ by error whatever the position, and bulk actions refuse what they cannot do."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from chat_server import ChatServer
+from chat_server import ChatServer, server_fixture
 
 from kiroku import NewEvent
 from kiroku.journal.protocol import ANY
@@ -19,11 +19,7 @@ from kiroku.journal.sqlite import SQLiteJournal
 POISONED = 23
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
-    running = ChatServer.start(tmp_path_factory.mktemp("lists") / "data")
-    yield running
-    assert running.stop() == 0, running.log()
+server = server_fixture("lists")
 
 
 @pytest.fixture(scope="module")

@@ -6,32 +6,25 @@ lets a stopped projection run on; every refusal is a problem document."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from chat_server import ChatServer
+from chat_server import ChatServer, server_fixture
+from chat_server import bearer as auth
 
 Json = dict[str, Any]
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
-    running = ChatServer.start(tmp_path_factory.mktemp("parked") / "data")
-    yield running
-    assert running.stop() == 0, running.log()
+server = server_fixture("parked")
 
 
 @pytest.fixture
 async def http(server: ChatServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
         yield client
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def parked_at(http: httpx.AsyncClient, admin: str, position: int, count: int) -> list[Json]:

@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from chat_server import ChatServer
+from chat_server import ChatServer, bearer, server_fixture
 
 Rooms = dict[str, dict[str, Any]]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
-    running = ChatServer.start(tmp_path_factory.mktemp("room-list") / "data")
-    yield running
-    assert running.stop() == 0, running.log()
+server = server_fixture("room-list")
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +28,6 @@ def tokens(server: ChatServer) -> dict[str, str]:
 async def client(server: ChatServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as c:
         yield c
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def next_rooms(lines: AsyncIterator[str]) -> Rooms:

@@ -8,11 +8,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
-from chat_server import ChatServer
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from chat_server import ChatServer, bearer
 
 
 async def until_ready(client: httpx.AsyncClient, seconds: float = 30.0) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from click.testing import CliRunner
+from kits.hosts import caught_up
 
-from kiroku import App, Codec, Projection, ProjectionHost, Recorded, Registry, Tx, event, handles
+from kiroku import App, Codec, Projection, Recorded, Registry, Tx, event, handles
 from kiroku.apps.travel.walkthrough import walkthrough
 from kiroku.cli import main
 from kiroku.corrections import EventRetracted
@@ -42,9 +43,8 @@ async def _seed(path: Path) -> str:
     try:
         new = CODEC.encode(Ordered("tea"))
         await journal.append("order-1", 0, [new])
-        host = ProjectionHost(journal, list(APP.projections), path, codec=CODEC)
-        await host.catch_up()
-        await host.close()
+        async with caught_up(journal, *APP.projections, data=path, codec=CODEC):
+            pass
         return str(new.event_id)
     finally:
         await journal.close()
@@ -128,11 +128,10 @@ async def _met_by_a_server_that_crashed(path: Path) -> None:
     """A host whose runner met the retraction, noted it, and stopped before rebuilding."""
     journal = await SQLiteJournal.open(path / "journal.db")
     try:
-        host = ProjectionHost(
-            journal, [Tally()], path, codec=CODEC, on_rebuild_needed=lambda name: None
-        )
-        await host.catch_up()
-        await host.close()
+        async with caught_up(
+            journal, Tally(), data=path, codec=CODEC, on_rebuild_needed=lambda name: None
+        ):
+            pass
     finally:
         await journal.close()
 

@@ -3,15 +3,15 @@ and rebuilds that exclude retracted events — with the real projection runner."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 from kits.hosts import HostMaker
+from kits.till import CODEC, Noted, Sold
 
-from kiroku import JSON, Codec, MemoryJournal, Recorded, Registry, event
+from kiroku import JSON, MemoryJournal, Recorded
 from kiroku.corrections import (
     VOIDED_TYPE,
     EventRetracted,
@@ -29,21 +29,6 @@ from kiroku.projections import (
     Tx,
     handles,
 )
-
-REG = Registry([EventRetracted])
-CODEC = Codec(REG)
-
-
-@event("t.shop.Sold", registry=REG)
-@dataclass(frozen=True, slots=True)
-class Sold:
-    amount: int
-
-
-@event("t.shop.Noted", registry=REG)
-@dataclass(frozen=True, slots=True)
-class Noted:
-    text: str
 
 
 class Revenue(Projection):

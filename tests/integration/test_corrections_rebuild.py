@@ -4,36 +4,13 @@ beside a running server does — reaches the running host, which rebuilds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
-from kiroku import Codec, Recorded, Registry, event
-from kiroku.corrections import EventRetracted, RetractionService
+from kits.hosts import caught_up, hosted
+from kits.till import CODEC, Sold, Total
+
+from kiroku.corrections import RetractionService
 from kiroku.journal.sqlite import SQLiteJournal
-from kiroku.projections import Projection, ProjectionHost, Tx, handles
-
-REG = Registry([EventRetracted])
-CODEC = Codec(REG)
-
-
-@event("t.rbx.Sold", registry=REG)
-@dataclass(frozen=True, slots=True)
-class Sold:
-    amount: int
-
-
-class Total(Projection):
-    name: ClassVar[str] = "total"
-    on_retraction = "rebuild"
-
-    @handles(Sold)
-    async def sold(self, tx: Tx, r: Recorded[Sold]) -> None:
-        col = tx.collection("total")
-        doc = await col.get("all") or {"total": 0}
-        total = doc["total"]
-        assert isinstance(total, int)
-        await col.put("all", {"total": total + r.data.amount})
 
 
 async def test_a_retraction_from_another_journal_object_rebuilds_a_running_host(
@@ -43,9 +20,7 @@ async def test_a_retraction_from_another_journal_object_rebuilds_a_running_host(
     async with await SQLiteJournal.open(path) as served, await SQLiteJournal.open(path) as other:
         wrong = (await served.append("till-1", 0, [CODEC.encode(Sold(500))])).position
         await served.append("till-2", 0, [CODEC.encode(Sold(7))])
-        host = ProjectionHost(served, [Total()], tmp_path / "data", codec=CODEC)
-        await host.start()
-        try:
+        async with hosted(served, Total(), data=tmp_path / "data", codec=CODEC) as host:
             await host.wait_for(await served.head_position(), timeout=10)
             report = await RetractionService(other).retract(wrong, reason="twice", by="cli")
             # SQLiteJournal wakes its subscribers on its own appends; one made through
@@ -58,8 +33,6 @@ async def test_a_retraction_from_another_journal_object_rebuilds_a_running_host(
             assert host.stores.generation("total") == 2
             assert not host.rebuild_pending("total")
             assert host.runner("total").running  # the new generation follows the journal
-        finally:
-            await host.close()
 
 
 async def test_a_retraction_appended_while_the_host_was_down_is_rebuilt_on_start(
@@ -69,19 +42,14 @@ async def test_a_retraction_appended_while_the_host_was_down_is_rebuilt_on_start
     async with await SQLiteJournal.open(path) as served, await SQLiteJournal.open(path) as other:
         wrong = (await served.append("till-1", 0, [CODEC.encode(Sold(500))])).position
         await served.append("till-2", 0, [CODEC.encode(Sold(7))])
-        host = ProjectionHost(served, [Total()], tmp_path / "data", codec=CODEC)
-        await host.catch_up()
-        await host.close()
+        async with caught_up(served, Total(), data=tmp_path / "data", codec=CODEC):
+            pass
         await RetractionService(other).retract(wrong, reason="twice", by="cli")
 
-        host = ProjectionHost(served, [Total()], tmp_path / "data", codec=CODEC)
-        await host.start()
-        try:
+        async with hosted(served, Total(), data=tmp_path / "data", codec=CODEC) as host:
             await host.wait_for(await other.head_position(), timeout=10)
             await host.rebuilds.join()
             doc = await host.reader("total").collection("total").get("all")
             assert doc == {"total": 7}
             assert host.stores.generation("total") == 2
             assert not host.rebuild_pending("total")
-        finally:
-            await host.close()

@@ -4,9 +4,8 @@ passes over the skipped event on the record, and never fails it again."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import msgspec
+from kits.hosts import HostMaker
 
 from kiroku import Codec, MemoryJournal, RetractionService
 from kiroku.apps.chat import app as chat
@@ -35,10 +34,6 @@ async def history() -> tuple[MemoryJournal, int, int]:
     return journal, first.position, garbage.position
 
 
-def chat_host(journal: MemoryJournal, data: Path) -> ProjectionHost:
-    return ProjectionHost(journal, list(chat.projections), data, codec=CODEC, default_policy=STOP)
-
-
 async def bodies(host: ProjectionHost) -> list[object]:
     found = await host.reader("chat.timeline").collection("messages").query(order_by="seq")
     return [m["body"] for m in found]
@@ -52,9 +47,9 @@ async def assert_skipped_on_record(host: ProjectionHost, position: int) -> None:
     assert host.parked() == []
 
 
-async def test_every_later_pass_honours_a_skip(tmp_path: Path) -> None:
+async def test_every_later_pass_honours_a_skip(make_host: HostMaker) -> None:
     journal, first, garbage = await history()
-    host = chat_host(journal, tmp_path)
+    host = make_host(journal, *chat.projections, codec=CODEC, default_policy=STOP)
     await host.catch_up()
     for name in host.names:
         (parked,) = host.parked(name)
@@ -73,7 +68,8 @@ async def test_every_later_pass_honours_a_skip(tmp_path: Path) -> None:
     assert host.skipped("chat.rooms")[0].by == "ann"
     await host.close()
 
-    restarted = chat_host(journal, tmp_path)  # the decision outlives the process
+    # the decision outlives the process
+    restarted = make_host(journal, *chat.projections, codec=CODEC, default_policy=STOP)
     await restarted.start()
     report = await RetractionService(journal).retract(first, reason="posted by mistake", by="ops")
     await restarted.on_retraction(report)  # the automatic rebuilds pass over it as well

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from kits.domain import CODEC, Boards, Noted, Notes, Opened, append
-from kits.hosts import HostMaker
+from kits.domain import Boards, Noted, Notes, Opened, append
+from kits.hosts import HostMaker, caught_up
 
 from kiroku import MemoryJournal
-from kiroku.projections import Document, ProjectionHost, RunnerState
+from kiroku.projections import Document, RunnerState
 
 
 async def notes(n: int) -> MemoryJournal:
@@ -24,11 +24,8 @@ async def notes(n: int) -> MemoryJournal:
 
 
 async def built(journal: MemoryJournal, data: Path) -> list[Document]:
-    host = ProjectionHost(journal, [Boards(), Notes()], data, codec=CODEC)
-    await host.catch_up()
-    docs = await host.reader("test.boards").collection("boards").query(order_by="id")
-    await host.close()
-    return docs
+    async with caught_up(journal, Boards(), Notes(), data=data) as host:
+        return await host.reader("test.boards").collection("boards").query(order_by="id")
 
 
 @pytest.mark.parametrize("damage", [b"garbage, not SQLite" * 100, b""])

@@ -18,10 +18,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kits.hosts import caught_up
+
 from kiroku import Codec, Decider, Recorded, Runtime, Snapshot
 from kiroku.domain.envelope import NewEvent
 from kiroku.journal.sqlite import SQLiteJournal
-from kiroku.projections import FailurePolicy, Projection, ProjectionHost, Tx, handles
+from kiroku.projections import FailurePolicy, Projection, Tx, handles
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "schema"
 sys.path.insert(0, str(FIXTURES))
@@ -155,17 +157,13 @@ async def test_an_application_that_knows_v3_reads_an_old_release_journal(tmp_pat
         assert (snapshot.version, snapshot.state_version) == (4, 2)
 
         # Projections: handlers receive v3 shapes; schema_version tells what was stored.
-        host = ProjectionHost(journal, [ShopTotals()], data_dir, codec=CODEC)
-        try:
-            await host.catch_up()
+        async with caught_up(journal, ShopTotals(), data=data_dir, codec=CODEC) as host:
             view = host.reader("shop.totals")
             assert await view.collection("carts").get("cart-1") == {
                 "total_cents": 7200,
                 "stored_versions": [1, 1, 2, 3],
             }
             assert await view.collection("orders").get("9") == {"customer": "aiko"}
-        finally:
-            await host.close()
 
         # The old bytes are still exactly what the old release wrote.
         first = await journal.get_event(1)
@@ -217,15 +215,13 @@ async def test_unreadable_events_are_parked_with_their_reason_not_guessed(tmp_pa
         await journal.append("cart-2", 0, [old("shop.ItemAdded", 4, {**newer, "currency": "EUR"})])
         await journal.append("cart-3", 0, [old("shop.ItemAdded", 1, odd)])
         policy = FailurePolicy(attempts=1, on_exhausted="continue")
-        host = ProjectionHost(journal, [ShopTotals()], data_dir, codec=CODEC, default_policy=policy)
-        try:
-            await host.catch_up()
+        async with caught_up(
+            journal, ShopTotals(), data=data_dir, codec=CODEC, default_policy=policy
+        ) as host:
             parked = {p.stream: p for p in host.parked("shop.totals")}
             carts = host.reader("shop.totals").collection("carts")
             assert await carts.get("cart-1") is not None  # the rest went on
             assert await carts.get("cart-2") is None
-        finally:
-            await host.close()
     assert sorted(parked) == ["cart-2", "cart-3"]
     assert (parked["cart-2"].position, parked["cart-2"].kind) == (5, "failed")
     assert "schema version 4, newer than the 3 this code knows" in parked["cart-2"].error

@@ -9,6 +9,7 @@ from typing import cast
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kits.hosts import caught_up
 
 from kiroku import Codec, MemoryJournal
 from kiroku.apps.travel import (
@@ -34,7 +35,6 @@ from kiroku.corrections import (
     SQLiteHoldStore,
     exclude_retracted,
 )
-from kiroku.projections import ProjectionHost
 from kiroku.runtime import Runtime
 
 CODEC = Codec(REGISTRY)
@@ -136,14 +136,10 @@ async def test_invoice_totals_match_the_reservation_and_survive_retractions_and_
     kept = exclude_retracted(await journal.read_stream("reservation-r1"))
     expected = Reservation().fold(cast(ReservationEvent, CODEC.decode(e).data) for e in kept)
     folder = tmp_path / f"read-{uuid.uuid4().hex}"  # one fresh read store per example
-    host = ProjectionHost(journal, [InvoiceProjection()], folder, codec=CODEC)
-    try:
-        await host.catch_up()
+    async with caught_up(journal, InvoiceProjection(), data=folder, codec=CODEC) as host:
         live = await host.reader(InvoiceProjection.name).collection(COLLECTION).get("r1")
         await host.rebuild(InvoiceProjection.name)
         rebuilt = await host.reader(InvoiceProjection.name).collection(COLLECTION).get("r1")
-    finally:
-        await host.close()
     assert live == rebuilt
     assert live is not None
     total = expected.itinerary.total if expected.status == "booked" else 0

@@ -2,8 +2,10 @@
 
 ``make_host(journal, Boards(), Notes(), batch_size=2)`` builds a host over the
 test's ``tmp_path`` with the kit's codec; every host it made is closed after
-the test. ``hosted(...)`` is the same as an ``async with`` that also starts the
-runners, for code outside a test function's fixtures.
+the test. Outside a test function's fixtures (helpers, hypothesis examples):
+``hosted(...)`` is an ``async with`` that also starts the runners, and
+``caught_up(...)`` one that runs every projection to the journal's head once,
+without runners following it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypedDict, Unpack
 
 import pytest
 
@@ -19,7 +21,23 @@ from kiroku import Codec, Journal
 from kiroku.projections import FailurePolicy, Projection, ProjectionHost
 from kits.domain import CODEC
 
-__all__ = ["HostMaker", "hosted", "make_host"]
+__all__ = ["HostMaker", "HostOptions", "caught_up", "hosted", "make_host", "new_host"]
+
+
+class HostOptions(TypedDict, total=False):
+    codec: Codec
+    policies: Mapping[str, FailurePolicy] | None
+    default_policy: FailurePolicy | None
+    batch_size: int
+    on_rebuild_needed: Callable[[str], None] | None
+
+
+def new_host(
+    journal: Journal, *projections: Projection, data: Path | str, **options: Unpack[HostOptions]
+) -> ProjectionHost:
+    """A host over ``data``, with the kit's codec unless told otherwise; the caller closes it."""
+    options.setdefault("codec", CODEC)
+    return ProjectionHost(journal, list(projections), data, **options)
 
 
 class HostMaker(Protocol):
@@ -28,11 +46,7 @@ class HostMaker(Protocol):
         journal: Journal,
         *projections: Projection,
         data: Path | None = None,
-        codec: Codec = CODEC,
-        policies: Mapping[str, FailurePolicy] | None = None,
-        default_policy: FailurePolicy | None = None,
-        batch_size: int = 1000,
-        on_rebuild_needed: Callable[[str], None] | None = None,
+        **options: Unpack[HostOptions],
     ) -> ProjectionHost: ...
 
 
@@ -44,22 +58,9 @@ async def make_host(tmp_path: Path) -> AsyncIterator[HostMaker]:
         journal: Journal,
         *projections: Projection,
         data: Path | None = None,
-        codec: Codec = CODEC,
-        policies: Mapping[str, FailurePolicy] | None = None,
-        default_policy: FailurePolicy | None = None,
-        batch_size: int = 1000,
-        on_rebuild_needed: Callable[[str], None] | None = None,
+        **options: Unpack[HostOptions],
     ) -> ProjectionHost:
-        host = ProjectionHost(
-            journal,
-            list(projections),
-            data or tmp_path,
-            codec=codec,
-            policies=policies,
-            default_policy=default_policy,
-            batch_size=batch_size,
-            on_rebuild_needed=on_rebuild_needed,
-        )
+        host = new_host(journal, *projections, data=data or tmp_path, **options)
         made.append(host)
         return host
 
@@ -70,7 +71,19 @@ async def make_host(tmp_path: Path) -> AsyncIterator[HostMaker]:
 
 @contextlib.asynccontextmanager
 async def hosted(
-    journal: Journal, *projections: Projection, data: Path, codec: Codec = CODEC
+    journal: Journal, *projections: Projection, data: Path | str, **options: Unpack[HostOptions]
 ) -> AsyncIterator[ProjectionHost]:
-    async with ProjectionHost(journal, list(projections), data, codec=codec) as host:
+    async with new_host(journal, *projections, data=data, **options) as host:
         yield host
+
+
+@contextlib.asynccontextmanager
+async def caught_up(
+    journal: Journal, *projections: Projection, data: Path | str, **options: Unpack[HostOptions]
+) -> AsyncIterator[ProjectionHost]:
+    host = new_host(journal, *projections, data=data, **options)
+    try:
+        await host.catch_up()
+        yield host
+    finally:
+        await host.close()

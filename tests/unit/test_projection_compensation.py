@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
 from kits.hosts import HostMaker
+from kits.till import CODEC, Noted, Sold, Total, sell, total
 
-from kiroku import Codec, MemoryJournal, Recorded, Registry, event
+from kiroku import MemoryJournal, Recorded
 from kiroku.corrections import (
     CompensationWindow,
     EventRetracted,
@@ -20,7 +20,6 @@ from kiroku.corrections import (
     handles_retraction,
 )
 from kiroku.errors import RegistrationError
-from kiroku.journal.protocol import ANY
 from kiroku.projections import (
     Outcome,
     Projection,
@@ -30,21 +29,6 @@ from kiroku.projections import (
     Tx,
     handles,
 )
-
-REG = Registry()
-CODEC = Codec(REG)
-
-
-@event("t.till.Sold", registry=REG)
-@dataclass(frozen=True, slots=True)
-class Sold:
-    amount: int
-
-
-@event("t.till.Noted", registry=REG)
-@dataclass(frozen=True, slots=True)
-class Noted:
-    text: str
 
 
 class Sales(Projection):
@@ -69,25 +53,6 @@ class Sales(Projection):
         await tx.collection("sales").delete(str(original.position))
 
 
-class Total(Projection):
-    """A running total, hard to undo piecemeal: compensated by a rebuild."""
-
-    name: ClassVar[str] = "total"
-    on_retraction = "rebuild"
-
-    @handles(Sold)
-    async def sold(self, tx: Tx, r: Recorded[Sold]) -> None:
-        col = tx.collection("total")
-        doc = await col.get("all") or {"total": 0}
-        total = doc["total"]
-        assert isinstance(total, int)
-        await col.put("all", {"total": total + r.data.amount})
-
-
-async def sell(journal: MemoryJournal, stream: str, *events: object) -> int:
-    return (await journal.append(stream, ANY, CODEC.encode_all(list(events)))).position
-
-
 def retractions(journal: MemoryJournal, host: ProjectionHost | None = None) -> RetractionService:
     return RetractionService(
         journal,
@@ -100,11 +65,6 @@ def retractions(journal: MemoryJournal, host: ProjectionHost | None = None) -> R
 async def amounts(host: ProjectionHost) -> list[object]:
     docs = await host.reader("sales").collection("sales").query(order_by="id")
     return [d["amount"] for d in docs]
-
-
-async def total(host: ProjectionHost) -> object:
-    doc = await host.reader("total").collection("total").get("all")
-    return None if doc is None else doc["total"]
 
 
 async def test_a_retraction_handler_undoes_the_original_exactly_once(make_host: HostMaker) -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
-from kits.domain import CODEC, Boards, Counts, Noted, Opened, append
+from kits.domain import Boards, Counts, Noted, Opened, append
 from kits.hosts import HostMaker
 
 from kiroku import (
@@ -61,11 +60,9 @@ def _sick() -> None:
 FAST = FailurePolicy(attempts=3, backoff=0.001)
 
 
-def host_for(tmp_path: Path, journal: MemoryJournal, on_exhausted: str) -> ProjectionHost:
+def host_for(make_host: HostMaker, journal: MemoryJournal, on_exhausted: str) -> ProjectionHost:
     policy = FailurePolicy(attempts=3, backoff=0.001, on_exhausted=on_exhausted)  # type: ignore[arg-type]
-    return ProjectionHost(
-        journal, [Fragile(), Counts()], tmp_path, codec=CODEC, default_policy=policy
-    )
+    return make_host(journal, Fragile(), Counts(), default_policy=policy)
 
 
 async def notes(host: ProjectionHost, board: str) -> object:
@@ -73,12 +70,12 @@ async def notes(host: ProjectionHost, board: str) -> object:
     return None if doc is None else doc["notes"]
 
 
-async def test_stop_parks_the_event_and_stops_before_it(tmp_path: Path) -> None:
+async def test_stop_parks_the_event_and_stops_before_it(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     await append(journal, "board-1", Opened("a"), Noted("ok"))
     poison = await append(journal, "board-1", Noted("poison"))
     last = await append(journal, "board-2", Opened("b"), Noted("fine"))
-    host = host_for(tmp_path, journal, "stop")
+    host = host_for(make_host, journal, "stop")
     await host.catch_up()
     runner = host.runner("test.fragile")
     assert runner.state is RunnerState.FAILED
@@ -108,13 +105,13 @@ async def test_stop_parks_the_event_and_stops_before_it(tmp_path: Path) -> None:
     await host.close()
 
 
-async def test_continue_holds_back_the_stream_and_applies_the_rest(tmp_path: Path) -> None:
+async def test_continue_holds_back_the_stream_and_applies_the_rest(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     await append(journal, "board-1", Opened("a"))
     poison = await append(journal, "board-1", Noted("poison"))
     held = await append(journal, "board-1", Noted("after"))
     await append(journal, "board-2", Opened("b"), Noted("fine"))
-    host = host_for(tmp_path, journal, "continue")
+    host = host_for(make_host, journal, "continue")
     await host.catch_up()
     runner = host.runner("test.fragile")
     assert runner.state is RunnerState.STOPPED
@@ -141,10 +138,10 @@ async def test_continue_holds_back_the_stream_and_applies_the_rest(tmp_path: Pat
     await host.close()
 
 
-async def test_a_retry_that_fails_again_stays_parked_and_says_so(tmp_path: Path) -> None:
+async def test_a_retry_that_fails_again_stays_parked_and_says_so(make_host: HostMaker) -> None:
     journal = MemoryJournal()
     await append(journal, "board-1", Opened("a"), Noted("poison"))
-    host = host_for(tmp_path, journal, "continue")
+    host = host_for(make_host, journal, "continue")
     await host.catch_up()
     [parked] = host.parked()
     with pytest.raises(HandlerError, match=r"retry of test\.fragile:1 failed"):

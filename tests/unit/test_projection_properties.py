@@ -13,12 +13,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kits.domain import CODEC, Boards, Counts, Ignored, Noted, Opened, append
+from kits.hosts import caught_up
 
 from kiroku import MemoryJournal, Recorded, StoredEvent
 from kiroku.projections import (
     Outcome,
-    Projection,
-    ProjectionHost,
     ProjectionRunner,
     ProjectionStore,
     Tx,
@@ -152,25 +151,22 @@ async def test_the_ledger_answers_exactly_for_sampled_events(
 ) -> None:
     journal = await journal_of(history)
     with tempfile.TemporaryDirectory() as d:
-        projections: list[Projection] = [Boards(), Counts()]
-        host = ProjectionHost(journal, projections, d, codec=CODEC, batch_size=batch_size)
-        await host.catch_up()
-        unreached = await append(journal, "board-9", Noted("late"))
-        head = unreached - 1
-        sample = data.draw(st.lists(st.integers(1, unreached), max_size=8))
-        for position in sample:
-            event, entries = await host.ledger(position)
-            got = {e.projection: (e.outcome, e.batch) for e in entries}
-            batch = math.ceil(position / batch_size)
-            expected = {
-                "test.boards": (Outcome.NOT_SUBSCRIBED, None)
-                if event.type == "test.Ignored"
-                else (Outcome.APPLIED, batch),
-                "test.counts": (Outcome.APPLIED, batch)
-                if event.type == "test.Noted"
-                else (Outcome.NOT_SUBSCRIBED, None),
-            }
-            if position > head:
-                expected = dict.fromkeys(expected, (Outcome.NOT_REACHED, None))
-            assert got == expected, position
-        await host.close()
+        async with caught_up(journal, Boards(), Counts(), data=d, batch_size=batch_size) as host:
+            unreached = await append(journal, "board-9", Noted("late"))
+            head = unreached - 1
+            sample = data.draw(st.lists(st.integers(1, unreached), max_size=8))
+            for position in sample:
+                event, entries = await host.ledger(position)
+                got = {e.projection: (e.outcome, e.batch) for e in entries}
+                batch = math.ceil(position / batch_size)
+                expected = {
+                    "test.boards": (Outcome.NOT_SUBSCRIBED, None)
+                    if event.type == "test.Ignored"
+                    else (Outcome.APPLIED, batch),
+                    "test.counts": (Outcome.APPLIED, batch)
+                    if event.type == "test.Noted"
+                    else (Outcome.NOT_SUBSCRIBED, None),
+                }
+                if position > head:
+                    expected = dict.fromkeys(expected, (Outcome.NOT_REACHED, None))
+                assert got == expected, position

@@ -4,64 +4,25 @@ needed" with its checkpoint and tells its host, which rebuilds once, durably."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import ClassVar
 
 from kits.hosts import HostMaker
+from kits.till import CODEC, Noted, Sold, Total, sell, total
 
-from kiroku import Codec, MemoryJournal, Recorded, Registry, event
+from kiroku import MemoryJournal
 from kiroku.corrections import (
     CompensationWindow,
-    EventRetracted,
     ManualClock,
     RetractionService,
 )
-from kiroku.journal.protocol import ANY
 from kiroku.projections import (
     FailurePolicy,
     Progress,
-    Projection,
-    ProjectionHost,
     ProjectionRunner,
     ProjectionStore,
-    Tx,
-    handles,
 )
 from kiroku.projections.rebuild_needed import pending_rebuild
-
-REG = Registry([EventRetracted])
-CODEC = Codec(REG)
-
-
-@event("t.rb.Sold", registry=REG)
-@dataclass(frozen=True, slots=True)
-class Sold:
-    amount: int
-
-
-@event("t.rb.Noted", registry=REG)
-@dataclass(frozen=True, slots=True)
-class Noted:
-    text: str
-
-
-class Total(Projection):
-    """A running total: compensated by a rebuild."""
-
-    name: ClassVar[str] = "total"
-    on_retraction = "rebuild"
-
-    @handles(Sold)
-    async def sold(self, tx: Tx, r: Recorded[Sold]) -> None:
-        if r.data.amount < 0:
-            raise ValueError("a negative sale")
-        col = tx.collection("total")
-        doc = await col.get("all") or {"total": 0}
-        total = doc["total"]
-        assert isinstance(total, int)
-        await col.put("all", {"total": total + r.data.amount})
 
 
 class Calls:
@@ -74,10 +35,6 @@ class Calls:
         self.names.append(name)
 
 
-async def put(journal: MemoryJournal, stream: str, *events: object) -> int:
-    return (await journal.append(stream, ANY, CODEC.encode_all(list(events)))).position
-
-
 async def retract(journal: MemoryJournal, position: int) -> int:
     service = RetractionService(
         journal, clock=ManualClock(), window=CompensationWindow(timedelta(hours=24))
@@ -86,17 +43,12 @@ async def retract(journal: MemoryJournal, position: int) -> int:
     return report.retraction.position
 
 
-async def total(host: ProjectionHost) -> object:
-    doc = await host.reader("total").collection("total").get("all")
-    return None if doc is None else doc["total"]
-
-
 async def test_the_note_is_written_with_the_checkpoint_and_a_new_host_rebuilds(
     make_host: HostMaker,
 ) -> None:
     journal = MemoryJournal()
-    wrong = await put(journal, "till-1", Sold(500))
-    await put(journal, "till-2", Sold(7))
+    wrong = await sell(journal, "till-1", Sold(500))
+    await sell(journal, "till-2", Sold(7))
     calls = Calls()
     crashed = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     await crashed.catch_up()
@@ -120,9 +72,9 @@ async def test_the_note_is_written_with_the_checkpoint_and_a_new_host_rebuilds(
 
 async def test_two_retractions_in_one_batch_cause_one_rebuild(make_host: HostMaker) -> None:
     journal = MemoryJournal()
-    first = await put(journal, "till-1", Sold(500))
-    second = await put(journal, "till-2", Sold(60))
-    await put(journal, "till-3", Sold(7))
+    first = await sell(journal, "till-1", Sold(500))
+    second = await sell(journal, "till-2", Sold(60))
+    await sell(journal, "till-3", Sold(7))
     calls = Calls()
     host = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     await host.catch_up()
@@ -139,7 +91,7 @@ async def test_two_retractions_in_one_batch_cause_one_rebuild(make_host: HostMak
 
 async def test_a_redelivered_retraction_is_noted_and_told_once(tmp_path: Path) -> None:
     journal = MemoryJournal()
-    wrong = await put(journal, "till-1", Sold(500))
+    wrong = await sell(journal, "till-1", Sold(500))
     at = await retract(journal, wrong)
     calls = Calls()
     store = ProjectionStore(tmp_path / "total.db", "total")
@@ -157,9 +109,9 @@ async def test_a_rolled_back_batch_notes_nothing_its_committed_prefix_notes_once
     tmp_path: Path,
 ) -> None:
     journal = MemoryJournal()
-    wrong = await put(journal, "till-1", Sold(500))
+    wrong = await sell(journal, "till-1", Sold(500))
     at = await retract(journal, wrong)
-    await put(journal, "till-2", Sold(-1))  # fails: the batch is rolled back, then its prefix
+    await sell(journal, "till-2", Sold(-1))  # fails: the batch is rolled back, then its prefix
     calls = Calls()
     store = ProjectionStore(tmp_path / "total.db", "total")
     policy = FailurePolicy(attempts=1, on_exhausted="continue")
@@ -175,8 +127,8 @@ async def test_a_rolled_back_batch_notes_nothing_its_committed_prefix_notes_once
 
 async def test_a_retraction_of_a_type_never_handled_needs_no_rebuild(make_host: HostMaker) -> None:
     journal = MemoryJournal()
-    note = await put(journal, "note-1", Noted("hello"))
-    await put(journal, "till-1", Sold(7))
+    note = await sell(journal, "note-1", Noted("hello"))
+    await sell(journal, "till-1", Sold(7))
     calls = Calls()
     host = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
     await host.catch_up()
@@ -188,10 +140,10 @@ async def test_a_retraction_of_a_type_never_handled_needs_no_rebuild(make_host: 
 
 async def test_a_retraction_during_a_rebuild_ends_excluded_too(make_host: HostMaker) -> None:
     journal = MemoryJournal()
-    first = await put(journal, "till-1", Sold(500))
-    late = await put(journal, "till-2", Sold(60))
+    first = await sell(journal, "till-1", Sold(500))
+    late = await sell(journal, "till-2", Sold(60))
     for i in range(3, 8):
-        await put(journal, f"till-{i}", Sold(1))
+        await sell(journal, f"till-{i}", Sold(1))
     calls = Calls()
     host = make_host(journal, Total(), batch_size=1, on_rebuild_needed=calls, codec=CODEC)
     await host.catch_up()
@@ -218,8 +170,8 @@ async def test_a_retraction_during_a_rebuild_ends_excluded_too(make_host: HostMa
 
 async def test_shadow_runners_never_call_the_hook(make_host: HostMaker) -> None:
     journal = MemoryJournal()
-    wrong = await put(journal, "till-1", Sold(500))
-    await put(journal, "till-2", Sold(7))
+    wrong = await sell(journal, "till-1", Sold(500))
+    await sell(journal, "till-2", Sold(7))
     await retract(journal, wrong)
     calls = Calls()
     host = make_host(journal, Total(), on_rebuild_needed=calls, codec=CODEC)
@@ -233,7 +185,7 @@ async def test_shadow_runners_never_call_the_hook(make_host: HostMaker) -> None:
 
 async def test_the_hook_can_be_set_after_the_host_is_built(make_host: HostMaker) -> None:
     journal = MemoryJournal()
-    wrong = await put(journal, "till-1", Sold(500))
+    wrong = await sell(journal, "till-1", Sold(500))
     host = make_host(journal, Total(), codec=CODEC)
     calls = Calls()
     host.on_rebuild_needed = calls  # as a server does once its task list exists

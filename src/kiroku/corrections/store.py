@@ -10,53 +10,21 @@ integer microseconds since the epoch so that SQL comparisons are exact.
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from kiroku.corrections.rows import COLUMNS, SCHEMA, event_of, row_of, time_of, us_of
 from kiroku.corrections.service import Exposure
 from kiroku.domain.envelope import StoredEvent
 
 __all__ = ["HoldStatus", "SQLiteHoldStore"]
 
 T = TypeVar("T")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS held_events (
-    consumer TEXT NOT NULL, position INTEGER NOT NULL, stream TEXT NOT NULL,
-    version INTEGER NOT NULL, type TEXT NOT NULL, schema_version INTEGER NOT NULL,
-    data BLOB NOT NULL, event_id TEXT NOT NULL, occurred_at INTEGER NOT NULL,
-    correlation_id TEXT, causation_id TEXT, metadata TEXT NOT NULL,
-    release_at INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'held', settled_at INTEGER,
-    PRIMARY KEY (consumer, position)
-);
-CREATE INDEX IF NOT EXISTS held_due ON held_events (consumer, status, release_at);
-CREATE INDEX IF NOT EXISTS held_by_position ON held_events (position);
-CREATE TABLE IF NOT EXISTS hold_checkpoints (consumer TEXT PRIMARY KEY, position INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS compensations (
-    consumer TEXT NOT NULL, retracted_position INTEGER NOT NULL,
-    retraction_position INTEGER NOT NULL, done_at INTEGER,
-    PRIMARY KEY (consumer, retracted_position)
-);
-"""
-_COLUMNS = (
-    "position, stream, version, type, schema_version, data, event_id, occurred_at, "
-    "correlation_id, causation_id, metadata"
-)
-
-
-def _us(when: datetime) -> int:
-    return (when - _EPOCH) // timedelta(microseconds=1)
-
-
-def _dt(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=us)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +52,7 @@ class SQLiteHoldStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")  # another process may hold the lock
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(SCHEMA)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
@@ -127,9 +95,9 @@ class SQLiteHoldStore:
         def tx(db: sqlite3.Connection) -> None:
             for stored, release_at in held:
                 db.execute(
-                    f"INSERT OR IGNORE INTO held_events (consumer, {_COLUMNS}, release_at) "
+                    f"INSERT OR IGNORE INTO held_events (consumer, {COLUMNS}, release_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (consumer, *_row_of(stored), _us(release_at)),
+                    (consumer, *row_of(stored), us_of(release_at)),
                 )
             for retracted, retraction in retractions:
                 _apply_retraction(db, consumer, retracted, retraction)
@@ -145,12 +113,12 @@ class SQLiteHoldStore:
         """Held events whose release time has come, oldest release first."""
         rows = await self._run(
             lambda db: db.execute(
-                f"SELECT {_COLUMNS} FROM held_events WHERE consumer = ? AND status = 'held' "
+                f"SELECT {COLUMNS} FROM held_events WHERE consumer = ? AND status = 'held' "
                 "AND release_at <= ? ORDER BY release_at, position LIMIT ?",
-                (consumer, _us(now), limit),
+                (consumer, us_of(now), limit),
             ).fetchall()
         )
-        return [_event_of(r) for r in rows]
+        return [event_of(r) for r in rows]
 
     async def next_release_at(self, consumer: str) -> datetime | None:
         row = await self._run(
@@ -159,7 +127,7 @@ class SQLiteHoldStore:
                 (consumer,),
             ).fetchone()
         )
-        return _dt(row[0]) if row and row[0] is not None else None
+        return time_of(row[0]) if row and row[0] is not None else None
 
     async def settle(self, consumer: str, position: int, status: str, at: datetime) -> bool:
         """Move a held event to ``released`` or ``retracted``; False if it was not held."""
@@ -169,7 +137,7 @@ class SQLiteHoldStore:
             lambda db: db.execute(
                 "UPDATE held_events SET status = ?, settled_at = ? "
                 "WHERE consumer = ? AND position = ? AND status = 'held'",
-                (status, _us(at), consumer, position),
+                (status, us_of(at), consumer, position),
             )
         )
         return cursor.rowcount == 1
@@ -189,7 +157,7 @@ class SQLiteHoldStore:
             lambda db: db.execute(
                 "UPDATE compensations SET done_at = ? WHERE consumer = ? "
                 "AND retracted_position = ? AND done_at IS NULL",
-                (_us(at), consumer, retracted_position),
+                (us_of(at), consumer, retracted_position),
             )
         )
         return cursor.rowcount == 1
@@ -216,7 +184,9 @@ class SQLiteHoldStore:
             ).fetchall()
         )
         outcome = {"held": "held", "released": "acted"}
-        return [Exposure(c, outcome[s], _dt(at) if at is not None else None) for c, s, at in rows]
+        return [
+            Exposure(c, outcome[s], time_of(at) if at is not None else None) for c, s, at in rows
+        ]
 
     def close(self) -> None:
         with self._lock:
@@ -263,42 +233,9 @@ def _status(db: sqlite3.Connection, consumer: str) -> HoldStatus:
         consumer=consumer,
         held=int(counts.get("held", 0)),
         oldest_position=int(oldest[0]) if oldest else None,
-        oldest_occurred_at=_dt(oldest[1]) if oldest else None,
-        next_release_at=_dt(nxt) if nxt is not None else None,
+        oldest_occurred_at=time_of(oldest[1]) if oldest else None,
+        next_release_at=time_of(nxt) if nxt is not None else None,
         released=int(counts.get("released", 0)),
         retracted=int(counts.get("retracted", 0)),
         pending_compensations=int(pending),
-    )
-
-
-def _row_of(e: StoredEvent) -> tuple[object, ...]:
-    return (
-        e.position,
-        e.stream,
-        e.version,
-        e.type,
-        e.schema_version,
-        e.data,
-        str(e.event_id),
-        _us(e.occurred_at),
-        e.correlation_id,
-        e.causation_id,
-        json.dumps(dict(e.metadata)),
-    )
-
-
-def _event_of(r: Sequence[Any]) -> StoredEvent:
-    pos, stream, ver, typ, sv, data, eid, occ, corr, caus, meta = r
-    return StoredEvent(
-        position=int(pos),
-        stream=str(stream),
-        version=int(ver),
-        type=str(typ),
-        schema_version=int(sv),
-        data=bytes(data),
-        event_id=uuid.UUID(str(eid)),
-        occurred_at=_dt(int(occ)),
-        correlation_id=None if corr is None else str(corr),
-        causation_id=None if caus is None else str(caus),
-        metadata=json.loads(meta),
     )

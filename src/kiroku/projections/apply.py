@@ -207,18 +207,7 @@ class Applier:
     def hold(self, tx: Tx, event: StoredEvent, work: BatchWork) -> None:
         """Park an event behind an earlier parked event of its stream (policy ``continue``)."""
         detail = f"held behind an earlier parked event of {event.stream}"
-        ledger.park(
-            tx.conn,
-            position=event.position,
-            stream=event.stream,
-            version=event.version,
-            event_id=str(event.event_id),
-            type_name=event.type,
-            kind="held",
-            error=detail,
-            traceback="",
-            attempts=0,
-        )
+        _park(tx, event, "held", detail, traceback="", attempts=0)
         work.parked += 1
         work.exceptions.append((event.position, Outcome.PARKED, detail))
 
@@ -226,22 +215,30 @@ class Applier:
         self, tx: Tx, event: StoredEvent, work: BatchWork, error: BaseException, attempts: int
     ) -> int:
         text = f"{type(error).__name__}: {error}"
-        ident = ledger.park(
-            tx.conn,
-            position=event.position,
-            stream=event.stream,
-            version=event.version,
-            event_id=str(event.event_id),
-            type_name=event.type,
-            kind="failed",
-            error=text,
-            traceback="".join(tb.format_exception(error)),
-            attempts=attempts,
-        )
+        traceback = "".join(tb.format_exception(error))
+        ident = _park(tx, event, "failed", text, traceback=traceback, attempts=attempts)
         work.parked += 1
         work.blocked.add(event.stream)
         work.exceptions.append((event.position, Outcome.PARKED, text))
         return ident
+
+
+def _park(
+    tx: Tx, event: StoredEvent, kind: str, error: str, *, traceback: str, attempts: int
+) -> int:
+    """Park ``event`` in the ledger under its own position, stream and identity."""
+    return ledger.park(
+        tx.conn,
+        position=event.position,
+        stream=event.stream,
+        version=event.version,
+        event_id=str(event.event_id),
+        type_name=event.type,
+        kind=kind,
+        error=error,
+        traceback=traceback,
+        attempts=attempts,
+    )
 
 
 def subscribed_names(projection: Projection, codec: Codec) -> frozenset[str]:

@@ -24,15 +24,14 @@ from kiroku.domain.decider import Decider
 from kiroku.domain.envelope import Folded, Recorded, StoredEvent
 from kiroku.errors import (
     AggregateCrashedError,
-    DecodeError,
     KirokuError,
     RecoveryError,
-    SchemaError,
 )
 from kiroku.journal.protocol import Journal, Snapshot
 from kiroku.runtime.receipts import ReceiptBook
 from kiroku.runtime.result import CommandResult, Receipt, key_of
-from kiroku.schema.codec import Codec, decode_json, encode_json
+from kiroku.runtime.snapshot_state import usable_state
+from kiroku.schema.codec import Codec
 
 __all__ = ["Loaded", "Rehydrator"]
 
@@ -237,65 +236,7 @@ class Rehydrator(Generic[S, C, E]):
 
     def usable(self, snapshot: Snapshot) -> S | None:
         """The snapshot's state in the decider's current shape, or None to rebuild from events."""
-        wanted = self.decider.state_version
-        try:
-            if snapshot.state_version == wanted:
-                return self._restore(snapshot.data)
-            return self._upcast(snapshot, wanted)
-        except SchemaError as e:
-            log.warning(
-                "stream %s: snapshot at version %d is unreadable (%s); rebuilding from events",
-                self.stream,
-                snapshot.version,
-                e,
-            )
-            return None
-
-    def _upcast(self, snapshot: Snapshot, wanted: int) -> S | None:
-        steps = self.decider.snapshot_upcasters
-        have = snapshot.state_version
-        if have > wanted or any(v not in steps for v in range(have, wanted)):
-            log.info(
-                "stream %s: snapshot at version %d has state_version %d, the decider is at %d "
-                "with no upcaster for it; ignoring it and rebuilding from events",
-                self.stream,
-                snapshot.version,
-                have,
-                wanted,
-            )
-            return None
-        raw = decode_json(snapshot.data)
-        for v in range(have, wanted):
-            if not isinstance(raw, dict):
-                return None
-            try:
-                raw = steps[v](raw)
-            except Exception as e:
-                log.warning(
-                    "stream %s: snapshot upcaster v%d->v%d failed (%s: %s); rebuilding from events",
-                    self.stream,
-                    v,
-                    v + 1,
-                    type(e).__name__,
-                    e,
-                )
-                return None
-        log.info(
-            "stream %s: upcast snapshot at version %d from state_version %d to %d",
-            self.stream,
-            snapshot.version,
-            have,
-            wanted,
-        )
-        return self._restore(encode_json(raw))
-
-    def _restore(self, data: bytes) -> S:
-        decider = self.decider
-        stored = self.codec.decode_state(data, decider.snapshot_type)
-        try:
-            return decider.from_snapshot(stored)
-        except (TypeError, ValueError) as e:
-            raise DecodeError(decider.snapshot_type.__qualname__, 0, None, str(e)) from e
+        return usable_state(self.stream, self.decider, self.codec, snapshot)
 
     def _check_contiguous(
         self, events: Sequence[StoredEvent] | Sequence[Folded], base: int, note: str, head: int = 0

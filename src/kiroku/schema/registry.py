@@ -16,11 +16,10 @@ rather than when the first old event is read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import TypeVar
 
-from kiroku.domain.envelope import JSON
 from kiroku.errors import RegistrationError, UnknownEventTypeError
+from kiroku.schema.specs import EventType, Upcaster, UpcastFn, check_chain, check_spec, fn_name
 
 __all__ = [
     "DEFAULT_REGISTRY",
@@ -33,50 +32,10 @@ __all__ = [
 ]
 
 T = TypeVar("T", bound=type)
-UpcastFn: TypeAlias = Callable[[dict[str, JSON]], dict[str, JSON]]
 F = TypeVar("F", bound=UpcastFn)
 
 _EVENT_ATTR = "__kiroku_event__"
 _UPCASTER_ATTR = "__kiroku_upcaster__"
-
-
-@dataclass(frozen=True, slots=True)
-class EventType:
-    """One registered event type: its stored name, current version and class.
-
-    ``first_version`` is the oldest stored version this code can read. It is 1
-    unless the older versions never reached a journal (a type introduced at v3
-    says so with ``first_version=3``); every step from it to ``version`` needs
-    an upcaster.
-    """
-
-    name: str
-    version: int
-    cls: type
-    aliases: tuple[str, ...] = ()
-    first_version: int = 1
-
-    @property
-    def stored_names(self) -> tuple[str, ...]:
-        """Every name an event of this type may be stored under, current first."""
-        return (self.name, *self.aliases)
-
-
-@dataclass(frozen=True, slots=True)
-class Upcaster:
-    """Turns the stored JSON object of ``name`` at ``from_version`` into ``from_version + 1``."""
-
-    name: str
-    from_version: int
-    fn: UpcastFn
-
-    @property
-    def to_version(self) -> int:
-        return self.from_version + 1
-
-    @property
-    def fn_name(self) -> str:
-        return _fn_name(self.fn)
 
 
 class Registry:
@@ -110,7 +69,7 @@ class Registry:
         same = self._by_name.get(spec.name)
         if same is not None and same == spec:
             return same
-        _check_spec(spec)
+        check_spec(spec)
         self._check_free(spec, same)
         self._by_name[spec.name] = spec
         self._by_class[spec.cls] = spec
@@ -168,7 +127,7 @@ class Registry:
                 raise RegistrationError(self._orphan_message(name))
             steps[name].append(from_version)
         for name, versions in steps.items():
-            _check_chain(self._by_name[name], sorted(versions))
+            check_chain(self._by_name[name], sorted(versions))
 
     def _orphan_message(self, name: str) -> str:
         owner = self._by_alias.get(name)
@@ -232,43 +191,6 @@ class Registry:
         return name in self._by_name or name in self._by_alias
 
 
-def _check_spec(spec: EventType) -> None:
-    if spec.version < 1:
-        raise RegistrationError(f"Event {spec.name!r}: version must be >= 1, got {spec.version}")
-    if not 1 <= spec.first_version <= spec.version:
-        raise RegistrationError(
-            f"Event {spec.name!r}: first_version must be between 1 and the version "
-            f"{spec.version}, got {spec.first_version}"
-        )
-    names = spec.stored_names
-    if len(set(names)) != len(names):
-        raise RegistrationError(f"Event {spec.name!r}: aliases repeat a name: {names}")
-
-
-def _check_chain(spec: EventType, versions: list[int]) -> None:
-    """``versions`` (sorted from-versions) must be exactly first_version .. version-1."""
-    past = [v for v in versions if v >= spec.version]
-    if past:
-        raise RegistrationError(
-            f"Upcaster {spec.name!r} v{past[0]}->v{past[0] + 1} goes past the current "
-            f"version {spec.version}"
-        )
-    before = [v for v in versions if v < spec.first_version]
-    if before:
-        raise RegistrationError(
-            f"Upcaster {spec.name!r} v{before[0]}->v{before[0] + 1} is older than "
-            f"first_version {spec.first_version}"
-        )
-    missing = sorted(set(range(spec.first_version, spec.version)) - set(versions))
-    if missing:
-        gaps = ", ".join(f"v{v}->v{v + 1}" for v in missing)
-        raise RegistrationError(
-            f"Upcaster chain for {spec.name!r} (v{spec.first_version}..v{spec.version}) has a "
-            f"gap: missing {gaps}; register the steps, or pass first_version= to @event if "
-            "older versions were never stored"
-        )
-
-
 DEFAULT_REGISTRY = Registry()
 
 
@@ -316,9 +238,5 @@ def upcaster(name: str, *, from_version: int, registry: Registry | None = None) 
 def _upcaster_of(fn: UpcastFn) -> Upcaster:
     up = getattr(fn, _UPCASTER_ATTR, None)
     if not isinstance(up, Upcaster):
-        raise RegistrationError(f"{_fn_name(fn)} is not marked with @upcaster")
+        raise RegistrationError(f"{fn_name(fn)} is not marked with @upcaster")
     return up
-
-
-def _fn_name(fn: Callable[..., object]) -> str:
-    return getattr(fn, "__qualname__", repr(fn))

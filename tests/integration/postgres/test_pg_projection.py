@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kits.hosts import hosted
 from pgkit import append_in, dsn_fixture, raw_connection  # noqa: F401 - fixtures
 
 from kiroku import Recorded, Registry, event
@@ -80,23 +81,19 @@ async def test_a_projection_on_postgres_counts_every_event_once(dsn: str, tmp_pa
     reading = await PostgreSQLJournal.open(dsn, poll_interval=0.5)
     writers = [await PostgreSQLJournal.open(dsn, writers=3) for _ in range(2)]
     try:
-        host = ProjectionHost(reading, [Tally()], tmp_path, codec=CODEC)
-        await host.start()
-        total = await _write(writers, dsn, 15)
-        await _until_counted(host, total)
-        await host.close()
+        async with hosted(reading, Tally(), data=tmp_path, codec=CODEC) as host:
+            total = await _write(writers, dsn, 15)
+            await _until_counted(host, total)
 
-        again = ProjectionHost(reading, [Tally()], tmp_path, codec=CODEC)
-        await again.start()
-        total += await _write(writers, dsn, 5)
-        await _until_counted(again, total)
-        await asyncio.sleep(0.6)
-        assert await _counted(again) == total
-        live = await again.reader("pg.tally").collection("streams").query(order_by="id")
-        await again.rebuild("pg.tally")
-        rebuilt = await again.reader("pg.tally").collection("streams").query(order_by="id")
-        assert rebuilt == live
-        await again.close()
+        async with hosted(reading, Tally(), data=tmp_path, codec=CODEC) as again:
+            total += await _write(writers, dsn, 5)
+            await _until_counted(again, total)
+            await asyncio.sleep(0.6)
+            assert await _counted(again) == total
+            live = await again.reader("pg.tally").collection("streams").query(order_by="id")
+            await again.rebuild("pg.tally")
+            rebuilt = await again.reader("pg.tally").collection("streams").query(order_by="id")
+            assert rebuilt == live
     finally:
         for j in (reading, *writers):
             await j.close()

@@ -1,13 +1,15 @@
-"""The operations lists in the OpenAPI document: cursors, filters, groups, bulk.
+"""The operations console in the OpenAPI document: projections (replay, rebuild),
+events and their ledger, parked events (lists, groups, retry, skip, bulk).
 
-Kept beside the handlers (``http_ops_events``, ``http_ops_parked``); the chat's
-``openapi.document`` merges these paths over its own.
+Kept beside the handlers (``http_ops``, ``http_ops_events``, ``http_ops_parked``);
+the chat's ``openapi.document`` merges these paths with its own.
 """
 
 from __future__ import annotations
 
 from kiroku import JSON
-from kiroku.api.openapi import json_body, obj, operation, param
+from kiroku.api.openapi import json_body, obj, operation, param, ref
+from kiroku.api.params import MAX_POSITION as _MAX
 
 __all__ = ["STREAM", "openapi_paths"]
 
@@ -19,11 +21,69 @@ STREAM: JSON = {
 _S: JSON = {"type": "string"}
 _REF: JSON = {"type": "string", "pattern": "^[a-z][a-z0-9_.]*:[0-9]{1,18}$"}
 _POS: JSON = {"type": "integer", "minimum": 0}
+_POSITION: JSON = {"type": "integer", "minimum": 0, "maximum": _MAX}
 _ERR = (400, 401, 403, 404)
 
 
 def _limit(high: int) -> JSON:
     return param("limit", "query", {"type": "integer", "minimum": 1, "maximum": high})
+
+
+def _admin_paths() -> dict[str, JSON]:
+    row = obj(["name", "state", "position", "head"])
+    name = param("name", "path", _S)
+    replay = obj(
+        [], from_position={"type": ["integer", "null"], "minimum": 1, "maximum": _MAX},
+        from_time={"type": ["string", "null"], "format": "date-time", "minLength": 1},
+    )  # fmt: skip
+    replay["anyOf"] = [  # one of the two, not null
+        {"required": ["from_position"], "properties": {"from_position": {"type": "integer"}}},
+        {"required": ["from_time"], "properties": {"from_time": {"type": "string"}}},
+    ]
+    task = obj(["name", "task"], name=_S, task={"type": "object"})
+    ident = param("ident", "path", _POSITION)
+    skip = obj(["reason"], reason={"type": "string", "minLength": 1, "maxLength": 1000})
+    resolved = obj(["name", "id", "status"], name=_S, id={"type": "integer"}, status=_S)
+    return {
+        "/api/admin/projections": {
+            "get": operation(
+                "Projections: position, lag, state, parked, task", 200,
+                obj(["projections"], projections={"type": "array", "items": row}),
+                errors=_ERR,
+            )
+        },
+        "/api/admin/projections/{name}/replay": {
+            "post": operation(
+                "Replay one projection from a position or time", 202, task,
+                errors=(*_ERR, 409, 413, 422), params=[name], body=json_body(replay),
+            )
+        },
+        "/api/admin/projections/{name}/rebuild": {
+            "post": operation(
+                "Rebuild one projection beside the live one, then swap", 202, task,
+                errors=(*_ERR, 409), params=[name],
+            )
+        },
+        "/api/admin/events/{position}": {
+            "get": operation(
+                "One event and its consumption ledger", 200,
+                obj(["event", "ledger"], event=ref("Event"), ledger={"type": "array"}),
+                errors=_ERR, params=[param("position", "path", _POSITION)],
+            )
+        },
+        "/api/admin/parked/{name}/{ident}/retry": {
+            "post": operation(
+                "Apply a parked event again, then the events it held back", 200, resolved,
+                errors=(*_ERR, 409), params=[name, ident],
+            )
+        },
+        "/api/admin/parked/{name}/{ident}/skip": {
+            "post": operation(
+                "Skip a parked event, with the reason on the record", 200, resolved,
+                errors=(*_ERR, 409, 413), params=[name, ident], body=json_body(skip),
+            )
+        },
+    }  # fmt: skip
 
 
 def openapi_paths() -> dict[str, JSON]:
@@ -43,6 +103,7 @@ def openapi_paths() -> dict[str, JSON]:
     projection = param("projection", "path", _S)
     collection = param("collection", "path", _S)
     return {
+        **_admin_paths(),
         "/api/app": {
             "get": operation(
                 "Which app is served: its name, whether it is the chat, its projections", 200,

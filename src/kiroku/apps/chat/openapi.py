@@ -12,7 +12,6 @@ from kiroku import JSON
 from kiroku.api.openapi import PROBLEM_SCHEMA, json_body, obj, operation, param, ref
 from kiroku.api.params import MAX_POSITION, MAX_SEARCH
 from kiroku.apps.chat.http_corrections import openapi_paths as correction_paths
-from kiroku.apps.chat.http_ops_openapi import STREAM
 from kiroku.apps.chat.http_ops_openapi import openapi_paths as ops_list_paths
 
 __all__ = ["document"]
@@ -222,78 +221,6 @@ def _read_paths() -> dict[str, JSON]:
     }  # fmt: skip
 
 
-def _ops_paths() -> dict[str, JSON]:
-    name = param("name", "path", S)
-    replay = obj(
-        [], from_position={"type": ["integer", "null"], "minimum": 1, "maximum": MAX_POSITION},
-        from_time={"type": ["string", "null"], "format": "date-time", "minLength": 1},
-    )  # fmt: skip
-    replay["anyOf"] = [  # one of the two, not null
-        {"required": ["from_position"], "properties": {"from_position": {"type": "integer"}}},
-        {"required": ["from_time"], "properties": {"from_time": {"type": "string"}}},
-    ]
-    task = obj(["name", "task"], name=S, task={"type": "object"})
-    ident = param("ident", "path", POS)
-    skip = obj(["reason"], reason={"type": "string", "minLength": 1, "maxLength": 1000})
-    resolved = obj(["name", "id", "status"], name=S, id={"type": "integer"}, status=S)
-    return {
-        "/api/admin/projections": {
-            "get": operation(
-                "Projections: position, lag, state, parked, task", 200,
-                _list("projections", obj(["name", "state", "position", "head"])),
-                errors=ADMIN_ERR,
-            )
-        },
-        "/api/admin/projections/{name}/replay": {
-            "post": operation(
-                "Replay one projection from a position or time", 202, task,
-                errors=(*ADMIN_ERR, 409, 413, 422), params=[name], body=json_body(replay),
-            )
-        },
-        "/api/admin/projections/{name}/rebuild": {
-            "post": operation(
-                "Rebuild one projection beside the live one, then swap", 202, task,
-                errors=(*ADMIN_ERR, 409), params=[name],
-            )
-        },
-        "/api/admin/events": {
-            "get": operation(
-                "The journal, in position order", 200, _list("events", ref("Event")),
-                errors=ADMIN_ERR,
-                params=[
-                    param("after", "query", POS), param("stream", "query", STREAM),
-                    param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 1000}),
-                ],
-            )
-        },
-        "/api/admin/events/{position}": {
-            "get": operation(
-                "One event and its consumption ledger", 200,
-                obj(["event", "ledger"], event=ref("Event"), ledger={"type": "array"}),
-                errors=ADMIN_ERR, params=[param("position", "path", POS)],
-            )
-        },
-        "/api/admin/parked": {
-            "get": operation(
-                "Parked events of every projection", 200, _list("parked", {"type": "object"}),
-                errors=ADMIN_ERR,
-            )
-        },
-        "/api/admin/parked/{name}/{ident}/retry": {
-            "post": operation(
-                "Apply a parked event again, then the events it held back", 200, resolved,
-                errors=(*ADMIN_ERR, 409), params=[name, ident],
-            )
-        },
-        "/api/admin/parked/{name}/{ident}/skip": {
-            "post": operation(
-                "Skip a parked event, with the reason on the record", 200, resolved,
-                errors=(*ADMIN_ERR, 409, 413), params=[name, ident], body=json_body(skip),
-            )
-        },
-    }  # fmt: skip
-
-
 def _probe_paths() -> dict[str, JSON]:
     text: JSON = {"type": "string"}
     return {
@@ -316,7 +243,7 @@ def _probe_paths() -> dict[str, JSON]:
 
 def document() -> dict[str, JSON]:
     paths: dict[str, JSON] = {
-        **_write_paths(), **_message_paths(), **_read_paths(), **_ops_paths(), **correction_paths(),
+        **_write_paths(), **_message_paths(), **_read_paths(), **correction_paths(),
         **_probe_paths(), **ops_list_paths(),
     }  # fmt: skip
     return {

@@ -27,28 +27,17 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any
-
-import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolClosed
 
 from kiroku.domain.envelope import NewEvent, StoredEvent
 from kiroku.domain.streams import validate_stream
-from kiroku.errors import EventNotFoundError, InputError, JournalClosedError, JournalError
+from kiroku.errors import EventNotFoundError, InputError, JournalClosedError
 from kiroku.journal.checks import check_append
 from kiroku.journal.postgres import queries as q
-from kiroku.journal.postgres.errors import convert_error, describe_target
+from kiroku.journal.postgres.connections import Connections
+from kiroku.journal.postgres.errors import describe_target
 from kiroku.journal.postgres.follow import Horizon, HorizonWatch, follow
 from kiroku.journal.postgres.listen import Listener, Notifier, Wakeup
-from kiroku.journal.postgres.migrate import migrate, missing_migrations
-from kiroku.journal.postgres.rows import (
-    START,
-    Append,
-    Cursor,
-    register_loaders,
-    to_snapshot,
-    to_stored,
-)
+from kiroku.journal.postgres.rows import START, Append, Cursor, to_snapshot, to_stored
 from kiroku.journal.postgres.writer import GroupWriter, WriterStats
 from kiroku.journal.protocol import AppendResult, ExpectedVersion, Snapshot
 
@@ -86,29 +75,19 @@ class PostgreSQLJournal:
         self.channel = f"kiroku_journal_{schema}"
         self.poll_interval = poll_interval
         self.horizon_warning = horizon_warning
-        self._options: dict[str, Any] = {
-            "autocommit": True,
-            "connect_timeout": max(1, round(connect_timeout)),
-            "options": f"-c search_path={schema} -c TimeZone=UTC",
-        }
-        if not prepared_statements:  # pgbouncer in transaction mode, before 1.21
-            self._options["prepare_threshold"] = None
-        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+        self._db = Connections(
             conninfo,
-            min_size=1,
-            max_size=readers,
-            kwargs=self._options,
-            configure=self._configure,
-            open=False,
-            timeout=connect_timeout,
-            name=f"kiroku-journal-{schema}",
+            schema=schema,
+            target=self.target,
+            readers=readers,
+            connect_timeout=connect_timeout,
+            prepared_statements=prepared_statements,
         )
         self._wakeup = Wakeup()
         self._watch = HorizonWatch(self.target, horizon_warning)
         self._writer: GroupWriter | None = None
         self._notifier: Notifier | None = None
         self._listener: Listener | None = None
-        self._closed = False
 
     @classmethod
     async def open(
@@ -148,29 +127,11 @@ class PostgreSQLJournal:
             horizon_warning=horizon_warning,
             prepared_statements=prepared_statements,
         )
-        try:
-            conn = await journal._connect()
-            try:
-                if create:
-                    await migrate(conn, schema)
-                missing = await missing_migrations(conn, schema)
-            finally:
-                await conn.close()
-            if missing:
-                raise JournalError(
-                    f"the journal schema {schema} at {journal.target} lacks migrations"
-                    f" {missing}: run `kiroku db migrate --journal …`"
-                )
-            await journal._pool.open(wait=True, timeout=connect_timeout)
-        except (psycopg.Error, OSError, JournalError) as e:
-            await journal._pool.close()
-            if isinstance(e, JournalError):
-                raise
-            raise convert_error(e, "opening the journal", journal.target) from e
-        journal._notifier = Notifier(journal._connect, journal.channel)
-        journal._listener = Listener(journal._connect, journal.channel, journal._wakeup)
+        await journal._db.open(create=create)
+        journal._notifier = Notifier(journal._db.connect, journal.channel)
+        journal._listener = Listener(journal._db.connect, journal.channel, journal._wakeup)
         journal._writer = GroupWriter(
-            journal._connect,
+            journal._db.connect,
             journal._committed,
             journal.target,
             writers=writers,
@@ -192,36 +153,7 @@ class PostgreSQLJournal:
     def __repr__(self) -> str:
         return f"PostgreSQLJournal({self.target!r}, schema={self.schema!r})"
 
-    # -- connections -------------------------------------------------------------
-
-    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        register_loaders(conn)
-
-    async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        conn = await psycopg.AsyncConnection.connect(self.conninfo, **self._options)
-        register_loaders(conn)
-        return conn
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise JournalClosedError()
-
-    async def _fetch(self, doing: str, query: Any, params: Sequence[Any] = ()) -> list[Any]:
-        self._check_open()
-        try:
-            async with self._pool.connection() as conn:
-                cur = await conn.execute(query, params)
-                return await cur.fetchall()
-        except PoolClosed as e:
-            raise JournalClosedError() from e
-        except (psycopg.Error, OSError) as e:
-            if self._closed:
-                raise JournalClosedError() from e
-            raise convert_error(e, doing, self.target) from e
-
-    async def _scalar(self, doing: str, query: Any, params: Sequence[Any] = ()) -> Any:
-        rows = await self._fetch(doing, query, params)
-        return rows[0][0] if rows else None
+    # -- state -------------------------------------------------------------------
 
     def _committed(self, head: int) -> None:
         self._wakeup.wake()
@@ -252,7 +184,7 @@ class PostgreSQLJournal:
     async def append(
         self, stream: str, expected_version: ExpectedVersion, events: Sequence[NewEvent]
     ) -> AppendResult:
-        self._check_open()
+        self._db.check_open()
         check_append(stream, expected_version, events)
         assert self._writer is not None
         return await self._writer.submit(Append.of(stream, expected_version, events))
@@ -260,12 +192,12 @@ class PostgreSQLJournal:
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         validate_stream(snapshot.stream)
         doing = f"saving the snapshot of {snapshot.stream}"
-        await self._fetch(doing, q.SAVE_SNAPSHOT, q.snapshot_params(snapshot))
+        await self._db.fetch(doing, q.SAVE_SNAPSHOT, q.snapshot_params(snapshot))
 
     async def delete_before(self, stream: str, version: int) -> int:
         validate_stream(stream)
         doing = f"deleting {stream} before version {version}"
-        return int(await self._scalar(doing, q.DELETE_BEFORE, (stream, version)))
+        return int(await self._db.scalar(doing, q.DELETE_BEFORE, (stream, version)))
 
     # -- reads -------------------------------------------------------------------
 
@@ -273,10 +205,8 @@ class PostgreSQLJournal:
         self, stream: str, from_version: int = 1, to_version: int | None = None
     ) -> list[StoredEvent]:
         hi = 2**62 if to_version is None else to_version
-        rows = await self._fetch(
-            f"reading stream {stream}",
-            q.READ_STREAM,
-            (stream, from_version, hi),
+        rows = await self._db.fetch(
+            f"reading stream {stream}", q.READ_STREAM, (stream, from_version, hi)
         )
         return to_stored(rows)
 
@@ -287,19 +217,19 @@ class PostgreSQLJournal:
         whenever transactions commit in the order they began.
         """
         doing = f"reading after position {after_position}"
-        return to_stored(await self._fetch(doing, q.READ_FROM_POSITION, (after_position, limit)))
+        return to_stored(await self._db.fetch(doing, q.READ_FROM_POSITION, (after_position, limit)))
 
     def subscribe(
         self, after_position: int = 0, batch_size: int = 1000
     ) -> AsyncIterator[list[StoredEvent]]:
-        self._check_open()
+        self._db.check_open()
         return self._follow(after_position, batch_size)
 
     async def _follow(self, after: int, batch_size: int) -> AsyncIterator[list[StoredEvent]]:
         try:
             cursor = await self._cursor_at(after)
             batches = follow(
-                self._fetch, self._wakeup, self._watch, cursor, batch_size, self.poll_interval
+                self._db.fetch, self._wakeup, self._watch, cursor, batch_size, self.poll_interval
             )
             try:
                 async for batch in batches:
@@ -312,77 +242,54 @@ class PostgreSQLJournal:
     async def _cursor_at(self, position: int) -> Cursor:
         if position <= 0:
             return START
-        rows = await self._fetch(
-            f"finding position {position}",
-            q.CURSOR_AT,
-            (position,),
-        )
+        rows = await self._db.fetch(f"finding position {position}", q.CURSOR_AT, (position,))
         return START if not rows or rows[0][0] is None else (rows[0][0], rows[0][1])
 
     async def horizon(self) -> Horizon:
-        rows = await self._fetch(
-            "reading the horizon",
-            q.HORIZON,
-        )
+        rows = await self._db.fetch("reading the horizon", q.HORIZON)
         xmin, waiting, age = rows[0]
         return Horizon(xmin, int(waiting), float(age))
 
     async def head_position(self) -> int:
-        return int(await self._scalar("reading the head position", q.HEAD_POSITION))
+        return int(await self._db.scalar("reading the head position", q.HEAD_POSITION))
 
     async def stream_version(self, stream: str) -> int:
-        found = await self._scalar(f"reading {stream}", q.STREAM_VERSION, (stream,))
+        found = await self._db.scalar(f"reading {stream}", q.STREAM_VERSION, (stream,))
         return 0 if found is None else int(found)
 
     async def get_event(self, position: int) -> StoredEvent:
-        rows = await self._fetch(
-            f"reading {position}",
-            q.GET_EVENT,
-            (position,),
-        )
+        rows = await self._db.fetch(f"reading {position}", q.GET_EVENT, (position,))
         if not rows:
             raise EventNotFoundError(position)
         return to_stored(rows)[0]
 
     async def find_event(self, event_id: uuid.UUID) -> StoredEvent:
-        rows = await self._fetch(
-            f"finding {event_id}",
-            q.FIND_EVENT,
-            (event_id,),
-        )
+        rows = await self._db.fetch(f"finding {event_id}", q.FIND_EVENT, (event_id,))
         if not rows:
             raise EventNotFoundError(str(event_id))
         return to_stored(rows)[0]
 
     async def position_at(self, when: datetime) -> int:
-        self._check_open()
+        self._db.check_open()
         if when.tzinfo is None:
             raise InputError(f"position_at needs a timezone-aware datetime, got {when}")
-        found = await self._scalar(
-            f"finding {when}",
-            q.POSITION_AT,
-            (when,),
-        )
+        found = await self._db.scalar(f"finding {when}", q.POSITION_AT, (when,))
         return 0 if found is None else int(found)
 
     async def load_snapshot(self, stream: str) -> Snapshot | None:
-        rows = await self._fetch(
-            f"loading the snapshot of {stream}",
-            q.LOAD_SNAPSHOT,
-            (stream,),
-        )
+        rows = await self._db.fetch(f"loading the snapshot of {stream}", q.LOAD_SNAPSHOT, (stream,))
         return to_snapshot(rows[0]) if rows else None
 
     async def close(self) -> None:
         """Finish the appends already queued, wake and end subscribers, close connections."""
-        if self._closed:
+        if self._db.closed:
             return
         if self._writer is not None:
             await self._writer.close()
-        self._closed = True
+        self._db.closed = True
         if self._notifier is not None:
             await self._notifier.close()
         if self._listener is not None:
             await self._listener.close()
         self._wakeup.close()
-        await self._pool.close()
+        await self._db.close()

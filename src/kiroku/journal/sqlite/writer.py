@@ -28,42 +28,28 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Generic, TypeVar
+from typing import TypeVar
 
-from kiroku.errors import JournalClosedError, JournalError, KirokuError
-from kiroku.journal.protocol import ExpectedVersion
-from kiroku.journal.sqlite.schema import SCHEMA, SCHEMA_VERSION, EventRow, convert_error
+from kiroku.errors import JournalClosedError, JournalError
+from kiroku.journal.sqlite.jobs import (
+    AppendMany,
+    AppendRequest,
+    Explain,
+    Job,
+    Tx,
+    rollback,
+    run_alone,
+    run_one,
+    run_together,
+)
+from kiroku.journal.sqlite.schema import SCHEMA, SCHEMA_VERSION, convert_error
 
 __all__ = ["AppendRequest", "Tx", "Writer", "WriterStats"]
 
 T = TypeVar("T")
-
-Explain = Callable[[sqlite3.Connection, sqlite3.IntegrityError], KirokuError]
-
-
-@dataclass(slots=True)
-class Tx:
-    """What a job sees: the connection, and the last position used so far in
-    this transaction (jobs that insert events advance it)."""
-
-    conn: sqlite3.Connection
-    head: int
-
-
-@dataclass(frozen=True, slots=True)
-class AppendRequest:
-    """An append as the writer sees it: rows encoded, positions and versions to come."""
-
-    stream: str
-    expected: ExpectedVersion
-    rows: Sequence[EventRow]
-
-
-AppendMany = Callable[[Sequence[AppendRequest], Tx], list[object]]
-"""Runs several appends at once; returns each one's result or rejection, in order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +61,6 @@ class WriterStats:
     events: int
     rejected: int
     largest_batch: int
-
-
-@dataclass(slots=True)
-class _Job(Generic[T]):
-    run: Callable[[Tx], T]
-    future: asyncio.Future[T]
-    events: int  # how many events an append job inserts; 0 for other writes
-    explain: Explain | None  # turns a constraint violation into a specific error
-    append: AppendRequest | None  # set for appends: they may run together with others
 
 
 _STOP = object()
@@ -107,7 +84,7 @@ class Writer:
         self._append_many = append_many
         self._max_batch = max_batch
         self._busy_timeout = busy_timeout
-        self._queue: queue.SimpleQueue[_Job[object] | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Job[object] | object] = queue.SimpleQueue()
         self._ready: concurrent.futures.Future[int] = concurrent.futures.Future()
         self._done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._main, name="kiroku-sqlite-writer", daemon=True)
@@ -135,7 +112,7 @@ class Writer:
         """Queue a write. ``run`` is the job on its own; an ``append`` job also
         gives its request, so it can run together with the appends next to it."""
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put(_Job(run, future, events, explain, append))
+        self._queue.put(Job(run, future, events, explain, append))
         return future
 
     async def stop(self) -> None:
@@ -167,12 +144,12 @@ class Writer:
             if batch:
                 self._commit(conn, batch)
 
-    def _take(self) -> tuple[list[_Job[object]], bool]:
+    def _take(self) -> tuple[list[Job[object]], bool]:
         """Block for one job, then drain whatever else is already queued."""
         item = self._queue.get()
-        batch: list[_Job[object]] = []
+        batch: list[Job[object]] = []
         while item is not _STOP:
-            assert isinstance(item, _Job)
+            assert isinstance(item, Job)
             batch.append(item)
             if len(batch) >= self._max_batch:
                 return batch, False
@@ -182,35 +159,35 @@ class Writer:
                 return batch, False
         return batch, True
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Job[object]]) -> None:
+    def _commit(self, conn: sqlite3.Connection, batch: list[Job[object]]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
             row = conn.execute(_HEAD_SQL).fetchone()
             tx = Tx(conn, row[0] if row else 0)
             alone = len(batch) == 1
-            outcomes = [_run_alone(tx, batch[0])] if alone else self._run_all(tx, batch)
+            outcomes = [run_alone(tx, batch[0])] if alone else self._run_all(tx, batch)
             if conn.in_transaction:  # not if a lone job was rejected and rolled back
                 conn.execute("COMMIT")
         except Exception as e:  # the transaction is in doubt: every job in it fails
-            _rollback(conn)
+            rollback(conn)
             doing = f"committing a batch of {len(batch)} writes"
             self._answer(batch, [_batch_error(e, doing) for _ in batch], None)
             return
         self._count(batch, outcomes)
         self._answer(batch, outcomes, tx.head)
 
-    def _run_all(self, tx: Tx, batch: list[_Job[object]]) -> list[object]:
+    def _run_all(self, tx: Tx, batch: list[Job[object]]) -> list[object]:
         """Every job's outcome, in order; neighbouring appends run together."""
         outcomes: list[object] = []
         for appends, group in groupby(batch, lambda job: job.append is not None):
             jobs = list(group)
             if appends and len(jobs) > 1:
-                outcomes += _run_together(tx, jobs, self._append_many)
+                outcomes += run_together(tx, jobs, self._append_many)
             else:
-                outcomes += [_run(tx, job) for job in jobs]
+                outcomes += [run_one(tx, job) for job in jobs]
         return outcomes
 
-    def _count(self, batch: list[_Job[object]], outcomes: list[object]) -> None:
+    def _count(self, batch: list[Job[object]], outcomes: list[object]) -> None:
         self._commits += 1
         self._largest = max(self._largest, len(batch))
         for job, out in zip(batch, outcomes, strict=True):
@@ -220,11 +197,11 @@ class Writer:
                 self._appends += 1
                 self._events += job.events
 
-    def _answer(self, batch: list[_Job[object]], outcomes: list[object], head: int | None) -> None:
+    def _answer(self, batch: list[Job[object]], outcomes: list[object], head: int | None) -> None:
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is left to answer
             self._loop.call_soon_threadsafe(self._settle, batch, outcomes, head)
 
-    def _settle(self, batch: list[_Job[object]], outcomes: list[object], head: int | None) -> None:
+    def _settle(self, batch: list[Job[object]], outcomes: list[object], head: int | None) -> None:
         if head is not None:
             self._on_commit(head)
         for job, out in zip(batch, outcomes, strict=True):
@@ -236,82 +213,16 @@ class Writer:
                 job.future.set_result(out)
 
     def _fail_leftovers(self) -> None:
-        leftovers: list[_Job[object]] = []
+        leftovers: list[Job[object]] = []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(item, _Job):
+            if isinstance(item, Job):
                 leftovers.append(item)
         if leftovers:
             self._answer(leftovers, [JournalClosedError() for _ in leftovers], None)
-
-
-def _run(tx: Tx, job: _Job[object]) -> object:
-    """Run one job in its own savepoint; a rejected job leaves no trace."""
-    conn, head = tx.conn, tx.head
-    conn.execute("SAVEPOINT job")
-    try:
-        result = job.run(tx)
-    except sqlite3.Error as e:
-        if not isinstance(e, sqlite3.IntegrityError):
-            raise  # I/O error, disk full...: SQLite may have ended the transaction
-        error: Exception = _rejection(conn, job, e)
-    except Exception as e:  # a rejection (KirokuError), or a bug: this job fails alone
-        error = e
-    else:
-        conn.execute("RELEASE job")
-        return result
-    conn.execute("ROLLBACK TO job")
-    conn.execute("RELEASE job")
-    tx.head = head
-    return error
-
-
-def _run_alone(tx: Tx, job: _Job[object]) -> object:
-    """A job alone in its transaction needs no savepoint: if it is rejected, the
-    whole transaction is rolled back (two statements fewer for a lone append)."""
-    conn = tx.conn
-    try:
-        return job.run(tx)
-    except sqlite3.Error as e:
-        if not isinstance(e, sqlite3.IntegrityError):
-            raise
-        _rollback(conn)
-        return job.explain(conn, e) if job.explain is not None else convert_error(e, "writing")
-    except Exception as e:  # a rejection (KirokuError), or a bug: nothing of it is kept
-        _rollback(conn)
-        return e
-
-
-def _run_together(tx: Tx, jobs: list[_Job[object]], append_many: AppendMany) -> list[object]:
-    """Run appends in one savepoint; should one break a constraint, run them one
-    savepoint each instead, so that only the offender fails."""
-    conn, head = tx.conn, tx.head
-    conn.execute("SAVEPOINT appends")
-    try:
-        outcomes = append_many([job.append for job in jobs if job.append is not None], tx)
-    except sqlite3.Error as e:
-        if not isinstance(e, sqlite3.IntegrityError):
-            raise  # as in _run: the transaction itself is in doubt
-    except Exception:  # a bug in one of them: find it, one savepoint at a time
-        pass
-    else:
-        conn.execute("RELEASE appends")
-        return outcomes
-    conn.execute("ROLLBACK TO appends")
-    conn.execute("RELEASE appends")
-    tx.head = head
-    return [_run(tx, job) for job in jobs]
-
-
-def _rejection(conn: sqlite3.Connection, job: _Job[object], e: sqlite3.IntegrityError) -> Exception:
-    """A constraint violation, explained after the job's savepoint is rolled back."""
-    conn.execute("ROLLBACK TO job")
-    if job.explain is not None:
-        return job.explain(conn, e)
-    return convert_error(e, "writing")
 
 
 def _batch_error(e: Exception, doing: str) -> Exception:
@@ -320,12 +231,6 @@ def _batch_error(e: Exception, doing: str) -> Exception:
     error = JournalError(f"{doing} failed: {type(e).__name__}: {e}")
     error.__cause__ = e
     return error
-
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        with contextlib.suppress(sqlite3.Error):  # a broken connection: the next BEGIN says so
-            conn.execute("ROLLBACK")
 
 
 def _connect(path: str, busy_timeout: float) -> tuple[sqlite3.Connection, int]:

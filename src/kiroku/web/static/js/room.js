@@ -3,7 +3,7 @@
 import { command, listOf, notePosition, read } from "./api.js";
 import { debounce, fill, h } from "./dom.js";
 import { refreshTimes } from "./format.js";
-import { composerForm, renameForm } from "./forms.js";
+import { composerForm } from "./forms.js";
 import { followRoom } from "./live.js";
 import { newMessages } from "./newmarker.js";
 import { roomAttempt } from "./roomerrors.js";
@@ -11,8 +11,10 @@ import { endedText, roomStatus } from "./roomstatus.js";
 import { setTitleBase } from "./title.js";
 import { drawMembers } from "./members.js";
 import { readMarker } from "./readmarks.js";
+import { roomCommands } from "./roomcommands.js";
+import { placeMissingRoom, placeRoom, roomElements } from "./roomlayout.js";
 import { drawBanner, drawRoomActions } from "./roomhead.js";
-import { drawTimeline, editInPlace, MessageStore, shortType } from "./timeline.js";
+import { drawTimeline, MessageStore, shortType } from "./timeline.js";
 import { readHistory, timeSlider } from "./timetravel.js";
 
 const PAGE = 50;
@@ -34,30 +36,12 @@ export function renderRoom(pane, ctx, roomId) {
     membersShown: matchMedia("(min-width: 761px)").matches,
   };
 
-  const title = h("h2", { id: "room-title" }, "…");
+  const { title, headerActions, banner, older, ol, scroller, membersPanel } = roomElements(
+    s.membersShown,
+  );
   const status = roomStatus(() => draw(false));
-  const headerActions = h("div", { class: "room-actions" });
-  const banner = h("div", { class: "room-banner", id: "room-banner", hidden: true });
   const travel = timeSlider((entry) => moveTo(entry));
   travel.el.hidden = true;
-  const older = h(
-    "button",
-    { type: "button", class: "link load-older", hidden: true },
-    "Load older messages",
-  );
-  const ol = h("ol", { class: "timeline", id: "timeline", "aria-label": "Messages" });
-  const scroller = h(
-    "div",
-    { class: "timeline-scroll", role: "log", "aria-live": "polite" },
-    older,
-    ol,
-  );
-  const membersPanel = h("aside", {
-    class: "members-panel",
-    id: "members-panel",
-    "aria-labelledby": "members-title",
-    hidden: !s.membersShown,
-  });
   const fresh = newMessages(scroller);
   const composer = composerForm(send);
 
@@ -76,26 +60,12 @@ export function renderRoom(pane, ctx, roomId) {
     return done;
   }
 
-  fill(
-    pane,
-    h(
-      "header",
-      { class: "room-head" },
-      h("a", { href: "#/rooms", class: "back link" }, "← Rooms"),
-      title,
-      status.el,
-      headerActions,
-    ),
-    travel.el,
-    banner,
-    h(
-      "div",
-      { class: "room-body" },
-      h("div", { class: "timeline-wrap" }, scroller, fresh.jump),
-      membersPanel,
-    ),
-    composer.form,
-  );
+  placeRoom(pane, { title, headerActions, banner, scroller, membersPanel }, {
+    status: status.el,
+    travel: travel.el,
+    jump: fresh.jump,
+    composer: composer.form,
+  });
 
   // ---- reading --------------------------------------------------------------
 
@@ -260,41 +230,18 @@ export function renderRoom(pane, ctx, roomId) {
   });
   const markRead = reads.mark;
 
-  async function editMessage(id) {
-    const li = ol.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
-    const message = s.store.byId.get(id);
-    if (!li || !message) return;
-    s.editingId = id;
-    const body = await editInPlace(li, message.body);
-    s.editingId = null;
-    if (body !== null && body !== message.body) {
-      await attempt(() => command("PATCH", `${path}/messages/${encodeURIComponent(id)}`, { body }));
-    }
-    draw(false);
-  }
-
-  async function deleteMessage(id) {
-    if (!confirm("Delete this message?")) return;
-    await attempt(() => command("DELETE", `${path}/messages/${encodeURIComponent(id)}`));
-  }
-
-  function renameRoom() {
-    const rename = renameForm(s.room.name, {
-      onCancel: drawHeader,
-      onSave: async (name) => {
-        const done = await attempt(() => command("POST", `${path}/rename`, { name }));
-        if (done) loadRoom();
-      },
-    });
-    fill(title, rename.form);
-    rename.focus();
-  }
-
-  async function archiveRoom() {
-    if (!confirm(`Archive ${s.room.name}? Nobody can post in it afterwards.`)) return;
-    const done = await attempt(() => command("POST", `${path}/archive`));
-    if (done) loadRoom();
-  }
+  const { editMessage, deleteMessage, renameRoom, archiveRoom } = roomCommands(path, attempt, {
+    ol,
+    store: s.store,
+    room: () => s.room,
+    title,
+    setEditing: (id) => {
+      s.editingId = id;
+    },
+    redraw: () => draw(false),
+    reload: loadRoom,
+    cancelRename: drawHeader,
+  });
 
   // ---- time travel ----------------------------------------------------------
 
@@ -331,15 +278,7 @@ export function renderRoom(pane, ctx, roomId) {
     await loadRoom();
     if (s.closed) return;
     if (!s.room) {
-      fill(
-        pane,
-        h(
-          "div",
-          { class: "empty" },
-          h("p", {}, "This room cannot be shown."),
-          h("a", { href: "#/rooms" }, "Back to your rooms"),
-        ),
-      );
+      placeMissingRoom(pane);
       return;
     }
     connect(s.room.version);
