@@ -34,6 +34,7 @@ from kiroku.apps.chat.server import build_app, is_the_chat
 from kiroku.catalog import Catalog
 from kiroku.cli.app import CliContext, pass_cli
 from kiroku.cli.owner import owning
+from kiroku.cli.role_options import role_options
 from kiroku.cli.server_options import server_options
 from kiroku.errors import ConfigError, KirokuError
 from kiroku.roles import RoleSpec, open_roles, parse_roles
@@ -179,34 +180,7 @@ def role_spec(
     "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), envvar="KIROKU_PORT"
 )
 @click.option("--demo", is_flag=True, help="Create demo users and rooms; print their tokens.")
-@click.option(
-    "--role",
-    default="all",
-    show_default=True,
-    envvar="KIROKU_ROLE",
-    help="Roles of this process: write, relay, projector, read or all (joined by commas).",
-)
-@click.option(
-    "--journal",
-    "journal_url",
-    default=None,
-    envvar="KIROKU_JOURNAL",
-    help="sqlite:///PATH or postgresql://… (default: sqlite:///DATA/journal.db).",
-)
-@click.option(
-    "--bus",
-    "bus_url",
-    default=None,
-    envvar="KIROKU_BUS",
-    help="memory or nats://HOST:PORT (default: none, projectors follow the journal).",
-)
-@click.option(
-    "--read-store",
-    "read_store",
-    default=None,
-    envvar="KIROKU_READ_STORE",
-    help="sqlite:///DIR for read models and users (default: sqlite:///DATA).",
-)
+@role_options
 @click.option(
     "--app", "app_ref", default="kiroku.apps.chat:app", show_default=True, envvar="KIROKU_APP"
 )

@@ -21,12 +21,7 @@ from kiroku.errors import ParkedEventError, ReadStoreError, WaitTimeoutError
 from kiroku.journal.protocol import Journal
 from kiroku.projections.committer import Committer, StoppedError
 from kiroku.projections.follow import follow
-from kiroku.projections.model import (
-    BatchCommitted,
-    FailurePolicy,
-    RunnerState,
-    RunnerStatus,
-)
+from kiroku.projections.model import BatchCommitted, FailurePolicy, RunnerState, RunnerStatus
 from kiroku.projections.notify import Listener, Rate, notify
 from kiroku.projections.projection import Projection
 from kiroku.projections.rebuild_needed import pending_rebuild
