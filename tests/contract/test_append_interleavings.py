@@ -9,6 +9,7 @@ same plans run against every backend.
 import asyncio
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,10 +96,17 @@ async def _check(journal: Journal, outcome: Outcome) -> None:
         raise AssertionError(f"refused event {event_id} was stored")
 
 
-async def _run(journal: Journal, plan: list[list[Step]]) -> None:
+Settle = Callable[[Journal], Awaitable[None]]
+
+
+async def _run(journal: Journal, plan: list[list[Step]], settle: Settle | None = None) -> None:
+    """Run ``plan``; ``settle`` waits, where a backend's readers may trail its
+    acknowledgements (PostgreSQL's horizon), until what was acknowledged is readable."""
     outcome = Outcome([], [])
     try:
         await asyncio.gather(*(_appender(journal, p, outcome) for p in plan))
+        if settle is not None:
+            await settle(journal)
         await _check(journal, outcome)
     finally:
         await journal.close()
