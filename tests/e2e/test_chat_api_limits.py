@@ -1,7 +1,8 @@
 """A real ``kiroku serve`` against hostile clients, over real sockets: half-sent and
 silent connections are closed after the header timeout, idle keep-alive ones after
-theirs, connections past the cap and streams past the per-user and total caps are
-refused with Retry-After; and the server runs on uvloop with httptools."""
+theirs, connections past the cap, streams past the per-user and total caps and a
+user's requests past the in-flight cap are refused with Retry-After, a body that
+never ends is answered 408 and closed; and the server runs on uvloop with httptools."""
 
 from __future__ import annotations
 
@@ -125,3 +126,89 @@ def test_streams_past_the_caps_are_refused_with_retry_after(capped: ChatServer) 
         assert "retry-after" in full.headers
     with httpx.Client(base_url=capped.base_url, timeout=10) as client, ExitStack() as held:
         assert stream(cy).status_code == 200  # closed streams are counted out
+
+
+SLOW = ("--max-requests-per-user", "3", "--body-timeout", "4")
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatServer]:
+    running = ChatServer.start(tmp_path_factory.mktemp("slow") / "data", extra=SLOW)
+    yield running
+    running.stop()
+
+
+def _half_a_body(server: ChatServer, token: str) -> socket.socket:
+    """A POST whose headers are whole and whose body stops half-way: it stays in flight."""
+    conn = socket.create_connection(("127.0.0.1", server.port))
+    conn.sendall(
+        b"POST /api/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + token.encode() + b"\r\nContent-Length: 40\r\n\r\n"
+        b'{"name": "ha'
+    )
+    return conn
+
+
+def test_a_user_past_the_requests_in_flight_cap_is_refused_alone(slow: ChatServer) -> None:
+    ann, bob = slow.add_user("ann"), slow.add_user("bob")
+    ann_h, bob_h = ({"Authorization": f"Bearer {t}"} for t in (ann, bob))
+    with ExitStack() as held, httpx.Client(base_url=slow.base_url, timeout=10) as client:
+        for _ in range(3):
+            held.enter_context(_half_a_body(slow, ann))
+        time.sleep(0.5)  # the three are in the app, each waiting for its body
+        refused = client.get("/api/rooms", headers=ann_h)
+        assert refused.status_code == 429
+        assert "retry-after" in refused.headers
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "3 requests in flight" in refused.json()["detail"]
+        assert client.get("/api/rooms", headers=bob_h).status_code == 200  # others unaffected
+        assert client.get("/api/rooms").status_code == 401  # not counted as anyone's
+        with client.stream("GET", "/api/stream", headers=ann_h) as stream:
+            assert stream.status_code == 200  # streams have their own cap
+    # the held requests ended (their sockets closed): ann is counted out
+    deadline = time.monotonic() + 10
+    while (status := httpx.get(slow.base_url + "/api/rooms", headers=ann_h).status_code) == 429:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert status == 200
+    assert "Traceback" not in slow.log()  # a client hanging up mid-body is not a fault
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_that_never_ends_is_answered_408_and_closed(slow: ChatServer, chunked: bool) -> None:
+    token = slow.add_user(f"slowpoke{int(chunked)}")
+    framing = (
+        b'Transfer-Encoding: chunked\r\n\r\n5\r\n{"nam'
+        if chunked
+        else b'Content-Length: 40\r\n\r\n{"nam'
+    )
+    with socket.create_connection(("127.0.0.1", slow.port)) as conn:
+        conn.sendall(
+            b"POST /api/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + token.encode() + b"\r\n" + framing
+        )
+        start = time.monotonic()
+        closed, got = _closed_within(conn, 15)
+    assert closed
+    assert got.startswith(b"HTTP/1.1 408")
+    assert b"did not arrive within 4 s" in got
+    assert time.monotonic() - start > 3  # the timeout, not some earlier refusal
+
+
+def test_a_slow_but_complete_body_is_served(slow: ChatServer) -> None:
+    token = slow.add_user("patient")
+    body = b'{"name": "slow but sure"}'
+    with socket.create_connection(("127.0.0.1", slow.port)) as conn:
+        conn.sendall(
+            b"POST /api/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer "
+            + token.encode()
+            + b"\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+        )
+        for i in range(0, len(body), 8):
+            conn.sendall(body[i : i + 8])
+            time.sleep(0.2)
+        conn.settimeout(5)
+        assert conn.recv(65536).startswith(b"HTTP/1.1 201")

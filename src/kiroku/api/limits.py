@@ -1,23 +1,32 @@
-"""Caps on open live streams, in total and per user.
+"""Caps on what one client may hold: live streams, requests in flight, a body's time.
 
 A stream holds a connection, a task and a wake-up for as long as the client
 wants; without a cap one user with a script can hold thousands and slow every
 post (measured: 2,000 streams from one user, post latency x8). Past the cap a new
 stream is refused before it starts: 429 when the caller holds too many, 503 when
-the server does, both with ``Retry-After``. Requests that are not streams pass
-through untouched.
+the server does, both with ``Retry-After``.
+
+Ordinary requests are capped per user in flight (:class:`UserRequestLimits`), so
+one token cannot tie up every worker with slow requests while others wait; the
+connection cap covers clients that do not authenticate. A request body has a
+deadline (:class:`BodyTimeout`): a client trickling its body would otherwise hold
+a coroutine, and the connection, for as long as it likes.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kiroku.api.auth import Principal
 from kiroku.api.problems import problem
+from kiroku.errors import AuthenticationError
 
-__all__ = ["StreamLimits"]
+__all__ = ["BodyTimeout", "StreamLimits", "UserRequestLimits", "bearer_owner"]
 
 
 class StreamLimits:
@@ -73,3 +82,115 @@ class StreamLimits:
             detail = f"The server has {self.total} live streams open, the most it serves"
             return problem(503, detail, kind="streams-full", headers=headers)
         return None
+
+
+def bearer_owner(authenticate: Callable[[str | None], Principal]) -> Callable[[Scope], str | None]:
+    """The user an ``Authorization: Bearer`` header authenticates as, else None (the
+    endpoint answers 401 or 503 itself). Reads the raw headers: no Request per call."""
+
+    def owner(scope: Scope) -> str | None:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, token = value.decode("latin-1").partition(" ")
+                if scheme.lower() != "bearer" or not token.strip():
+                    return None
+                try:
+                    return authenticate(token.strip()).name
+                except AuthenticationError:
+                    return None
+        return None
+
+    return owner
+
+
+class UserRequestLimits:
+    """ASGI middleware: at most ``per_user`` requests in flight per authenticated user,
+    then 429 with ``Retry-After``. Streams (``is_stream``) are left to :class:`StreamLimits`;
+    unauthenticated requests (``owner`` gives None) are not counted here."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        is_stream: Callable[[Scope], bool],
+        owner: Callable[[Scope], str | None],
+        per_user: int,
+        retry_after: int = 5,
+    ) -> None:
+        self.app = app
+        self.is_stream = is_stream
+        self.owner = owner
+        self.per_user = per_user
+        self.retry_after = str(retry_after)
+        self.by_user: dict[str, int] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.is_stream(scope):
+            await self.app(scope, receive, send)
+            return
+        user = self.owner(scope)
+        if user is None:
+            await self.app(scope, receive, send)
+            return
+        held = self.by_user.get(user, 0)
+        if held >= self.per_user:
+            detail = f"{user!r} has {self.per_user} requests in flight, the most one user may"
+            headers = {"Retry-After": self.retry_after}
+            refusal = problem(429, detail, kind="too-many-requests", headers=headers)
+            await refusal(scope, receive, send)
+            return
+        self.by_user[user] = held + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            left = self.by_user[user] - 1
+            if left:
+                self.by_user[user] = left
+            else:
+                del self.by_user[user]
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
+class BodyTimeout:
+    """ASGI middleware: a request's body must arrive within ``seconds`` of the app first
+    asking for it, else the read raises a 408 (``Connection: close``: what is left of the
+    body is never read). A client that hangs up half-way gets a 400 (which it never
+    sees) rather than a fault logged with a traceback. Whoever reads the body, it is
+    bounded; once the body is in, ``receive`` is the server's own again (it then waits
+    for a disconnect, untimed)."""
+
+    def __init__(self, app: ASGIApp, *, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        deadline: float | None = None
+        done = False
+
+        async def timed_receive() -> Message:
+            nonlocal deadline, done
+            if done:
+                return await receive()
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + self.seconds
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                detail = f"The request body did not arrive within {self.seconds:g} s"
+                raise HTTPException(408, detail, headers={"Connection": "close"}) from None
+            if message["type"] == "http.disconnect":
+                raise HTTPException(400, "The client left before sending the whole body")
+            done = not message.get("more_body", False)
+            return message
+
+        await self.app(scope, timed_receive, send)

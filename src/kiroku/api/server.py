@@ -45,6 +45,8 @@ class ServerOptions:
     max_connections: int = 2000
     max_streams: int = 1000
     max_streams_per_user: int = 20
+    max_requests_per_user: int = 64
+    body_timeout: float = 30.0
     retry_after: int = 5
 
     def connection_cap(self) -> int:

@@ -24,6 +24,10 @@ _FLAGS: list[tuple[str, str, Any, str]] = [
      "Open live streams at most, all users together; then 503."),
     ("--max-streams-per-user", "max_streams_per_user", click.IntRange(min=1),
      "Open live streams per user at most; then 429."),
+    ("--max-requests-per-user", "max_requests_per_user", click.IntRange(min=1),
+     "Requests in flight per user at most, streams aside; then 429."),
+    ("--body-timeout", "body_timeout", click.FloatRange(min=0, min_open=True),
+     "Seconds a client has to send a request's body (then 408 and closed)."),
 ]  # fmt: skip
 
 F = Callable[..., Any]

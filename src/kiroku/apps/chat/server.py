@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, Router
 
 from kiroku import KirokuError
-from kiroku.api.limits import StreamLimits
+from kiroku.api.limits import BodyTimeout, StreamLimits, UserRequestLimits, bearer_owner
 from kiroku.api.observe import Gauge, Metrics, ObserveMiddleware
 from kiroku.api.problems import handle_error, handle_http
 from kiroku.api.server import ServerOptions
@@ -90,6 +90,16 @@ def _stream_limits(node: ChatNode, options: ServerOptions) -> Middleware:
     )  # fmt: skip
 
 
+def _request_limits(node: ChatNode, options: ServerOptions) -> list[Middleware]:
+    return [
+        Middleware(
+            UserRequestLimits, is_stream=is_stream, owner=bearer_owner(node.users.authenticate),
+            per_user=options.max_requests_per_user, retry_after=options.retry_after,
+        ),
+        Middleware(BodyTimeout, seconds=options.body_timeout),
+    ]  # fmt: skip
+
+
 def is_the_chat(node: ChatNode) -> bool:
     """Whether the node runs the reference chat (its rooms, streams and pages)."""
     from kiroku.apps.chat import app as chat_app  # the package imports this module's peers
@@ -139,6 +149,7 @@ def build_app(
         middleware=[
             Middleware(ObserveMiddleware, metrics=metrics, router=router),
             _stream_limits(node, limits or ServerOptions()),
+            *_request_limits(node, limits or ServerOptions()),
         ],
         exception_handlers={
             HTTPException: handle_http,
