@@ -136,6 +136,8 @@ async def projections(request: Request) -> JSONResponse:
     found: list[JSON] = []
     for status in await host.status():
         row: dict[str, JSON] = msgspec.to_builtins(status)
+        # said before anything runs: the page offers Replay only where it is allowed
+        row["replay_safe"] = host.runner(status.name).projection.replay_safe
         row["task"] = tasks.info.get(status.name)
         found.append(row)
     return JSONResponse({"projections": found})

@@ -30,7 +30,7 @@ def _limit(high: int) -> JSON:
 
 
 def _admin_paths() -> dict[str, JSON]:
-    row = obj(["name", "state", "position", "head"])
+    row = obj(["name", "state", "position", "head", "replay_safe"], replay_safe={"type": "boolean"})
     name = param("name", "path", _S)
     replay = obj(
         [], from_position={"type": ["integer", "null"], "minimum": 1, "maximum": _MAX},
@@ -47,7 +47,7 @@ def _admin_paths() -> dict[str, JSON]:
     return {
         "/api/admin/projections": {
             "get": operation(
-                "Projections: position, lag, state, parked, task", 200,
+                "Projections: position, lag, state, parked, task, whether replay is allowed", 200,
                 obj(["projections"], projections={"type": "array", "items": row}),
                 errors=_ERR,
             )
