@@ -18,8 +18,12 @@ T = TypeVar("T")
 
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
-    if declared is not None and (size := parse_int(declared, "Content-Length")) > limit:
-        raise PayloadTooLargeError(size, limit)
+    if declared is not None:
+        # the common case without the general parser's per-character scan: ASCII digits only
+        short = declared.isascii() and declared.isdigit() and len(declared) < 19
+        size = int(declared) if short else parse_int(declared, "Content-Length")
+        if size > limit:
+            raise PayloadTooLargeError(size, limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
