@@ -13,6 +13,8 @@ server's, to show it is not the bottleneck):
    real token, every acknowledged post durable (SQLite WAL, synchronous=FULL).
    Reports posts/s, p50/p99 latency, and the CPU each server process spent per
    post (from /proc, user + system).
+   Then, on the same server, ``GET /api/me`` for a third of the time: kiroku's
+   HTTP path (middleware, token, JSON answer) without the write it leads to.
 2. Ceiling: the same server stack (uvicorn on uvloop, kiroku's guarded httptools
    protocol, Starlette) with a minimal endpoint doing what every kiroku request
    does (a bearer token checked by SHA-256, a msgspec body, one middleware,
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -195,6 +198,8 @@ async def posting(data: Path, token: str, plan: Plan, profile: Path | None) -> J
         got["paths"] = paths
         if spy is not None:
             spy.wait(60)
+        short = dataclasses.replace(plan, seconds=max(3.0, plan.seconds / 3))
+        got["me"] = wrk(base, ["/api/me"], token, short, proc.pid, method="GET")
         return got
     finally:
         _stop(proc)
@@ -231,6 +236,10 @@ def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
             _spread("p99", [c["p99_ms"] for c in ceilings], " ms", 1),
             _spread("CPU per request", [sum(c["cpu_us"].values()) for c in ceilings], " us"),
         ]),
+        "  kiroku's HTTP path alone (GET /api/me): " + ", ".join([
+            _spread("req/s", [k["me"]["per_second"] for k in kiroku], ""),
+            _spread("CPU per request", [sum(k["me"]["cpu_us"].values()) for k in kiroku], " us"),
+        ]),
         "  " + _spread("ratio kiroku/ceiling", ratios, "", 2),
     ])  # fmt: skip
 
@@ -247,6 +256,7 @@ async def run(plan: Plan, runs: int, compare: bool = False, profile: bool = Fals
             spy = root / "profile.txt" if profile and n == 0 else None
             kiroku.append(await posting(_fresh(store.path, root, n), tokens[0], plan, spy))
             print(describe(f"run {n + 1}: posting (kiroku serve)", kiroku[-1], plan), flush=True)
+            print(describe(f"run {n + 1}: GET /api/me (kiroku serve)", kiroku[-1]["me"], plan))
             paths = kiroku[-1]["paths"]
             ceilings.append(ceiling(root, tokens[0], paths, plan, STACKS[0]))
             print(describe(f"run {n + 1}: ceiling ({STACKS[0]})", ceilings[-1], plan), flush=True)

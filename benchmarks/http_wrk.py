@@ -34,7 +34,7 @@ headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(
 counter = 0
 request = function()
   counter = counter + 1
-  return wrk.format("POST", paths[(counter %% #paths) + 1], headers, '{"body": "hello"}')
+  return wrk.format("%(method)s", paths[(counter %% #paths) + 1], headers, %(body)s)
 end
 done = function(summary, latency, requests)
   io.write(string.format("WRK %%d %%d %%d %%f %%f\\n", summary.requests,
@@ -68,11 +68,16 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def wrk(base: str, paths: list[str], token: str, plan: Plan, pid: int) -> JsonObj:
-    """One wrk run; its counts, latencies and the CPU per post of each server process."""
+def wrk(
+    base: str, paths: list[str], token: str, plan: Plan, pid: int, method: str = "POST"
+) -> JsonObj:
+    """One wrk run (posts, or GETs); its counts, latencies and the CPU per request of each
+    server process."""
+    body = '\'{"body": "hello"}\'' if method == "POST" else "nil"
     quoted = ", ".join(f'"{p}"' for p in paths)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_WRK_SCRIPT % {"paths": quoted, "token": token})
+        fill = {"paths": quoted, "token": token, "method": method, "body": body}
+        script.write(_WRK_SCRIPT % fill)
     pids = process_tree(pid)
     before, start = {p: cpu_seconds(p) for p in pids}, os.times()
     cmd = ["wrk", "-t2", f"-c{plan.clients}", f"-d{plan.seconds:.0f}s", "-s", script.name, base]
