@@ -92,6 +92,7 @@ def wrk(
         "requests": requests, "errors": errors, "per_second": ok / (micros / 1e6),
         "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
         "cpu_us": {p: (after[p] - before[p]) / max(ok, 1) * 1e6 for p in pids},
+        "seconds": plan.seconds,
         "wrk_cpu_s": end.children_user + end.children_system
         - start.children_user - start.children_system,
     }  # fmt: skip
@@ -100,7 +101,7 @@ def wrk(
 def describe(name: str, got: JsonObj, plan: Plan) -> str:
     cpu = ", ".join(f"pid {p}: {us:.0f} us" for p, us in got["cpu_us"].items())
     return (
-        f"{name}: {plan.clients} connections, {plan.rooms} rooms, {plan.seconds:.0f}s: "
+        f"{name}: {plan.clients} connections, {plan.rooms} rooms, {got['seconds']:.0f}s: "
         f"{got['requests']:.0f} requests ({got['errors']:.0f} errors), "
         f"{got['per_second']:.0f}/s, p50 {got['p50_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms; "
         f"CPU per request {cpu}; wrk CPU {got['wrk_cpu_s']:.1f} s"
