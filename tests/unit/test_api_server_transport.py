@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from kiroku.api.server import CoalescingTransport
+from kiroku.api.server import HOLD_AT_MOST, CoalescingTransport
 
 
 class _Silent(asyncio.Protocol):
@@ -59,4 +59,15 @@ async def test_closing_sends_what_is_held_first() -> None:
     assert coalescing.is_closing()  # the rest is the real transport's
     await asyncio.sleep(0)  # the scheduled flush finds nothing left and writes nothing
     assert await _read_all(peer) == b"HTTP/1.1 408 Request Timeout\r\n\r\n"
+    peer.close()
+
+
+async def test_a_large_write_is_not_held() -> None:
+    transport, peer = await _pair()
+    coalescing = CoalescingTransport(transport, asyncio.get_running_loop())
+    coalescing.write(b"head")
+    coalescing.write(b"x" * HOLD_AT_MOST)
+    assert coalescing.held == []  # gone to the transport, whose flow control now sees it
+    coalescing.close()
+    assert await _read_all(peer) == b"head" + b"x" * HOLD_AT_MOST
     peer.close()

@@ -69,6 +69,11 @@ def _refusal(status: bytes, retry_after: int | None) -> bytes:
     )
 
 
+HOLD_AT_MOST = 64 * 1024
+"""Bytes held for one step at most; past it they are written at once, so the real
+transport's buffer and its flow control see them."""
+
+
 class CoalescingTransport:
     """A transport whose writes within one loop step go out as one ``write``."""
 
@@ -76,17 +81,21 @@ class CoalescingTransport:
         self.transport = transport
         self.loop = loop
         self.held: list[bytes] = []
+        self.size = 0
 
     def write(self, data: bytes) -> None:
         if not self.held:
             self.loop.call_soon(self.flush)
         self.held.append(data)
+        self.size += len(data)
+        if self.size >= HOLD_AT_MOST:  # a response streaming without pause: let it go now
+            self.flush()
 
     def flush(self) -> None:
         if not self.held:
             return
         data = self.held[0] if len(self.held) == 1 else b"".join(self.held)
-        self.held = []
+        self.held, self.size = [], 0
         if not self.transport.is_closing():
             self.transport.write(data)
 
