@@ -259,7 +259,8 @@ async def run(plan: Plan, runs: int, compare: bool = False, profile: bool = Fals
             print(describe(f"run {n + 1}: GET /api/me (kiroku serve)", kiroku[-1]["me"], plan))
             paths = kiroku[-1]["paths"]
             ceilings.append(ceiling(root, tokens[0], paths, plan, STACKS[0]))
-            print(describe(f"run {n + 1}: ceiling ({STACKS[0]})", ceilings[-1], plan), flush=True)
+            label = f"run {n + 1}: ceiling (minimal endpoint, {STACKS[0]})"
+            print(describe(label, ceilings[-1], plan), flush=True)
             if spy is not None and spy.exists():
                 print(http_profile.summary(spy), flush=True)
         for stack in STACKS[1:] if compare else ():
