@@ -3,6 +3,7 @@ and live fan-out.
 
     python -m benchmarks.http_load            # the run recorded in RESULTS.md ("HTTP")
     python -m benchmarks.http_load --quick    # a smoke run (seconds)
+    python -m benchmarks.http_load --profile  # and a py-spy profile of the first run
 
 It starts ``kiroku serve`` as a subprocess on a fresh data directory and drives
 it with ``wrk`` (Debian's, a C load generator whose CPU is reported beside the
@@ -12,10 +13,14 @@ server's, to show it is not the bottleneck):
    real token, every acknowledged post durable (SQLite WAL, synchronous=FULL).
    Reports posts/s, p50/p99 latency, and the CPU each server process spent per
    post (from /proc, user + system).
+   Then, on the same server, ``GET /api/me`` for a third of the time: kiroku's
+   HTTP path (middleware, token, JSON answer) without the write it leads to.
 2. Ceiling: the same server stack (uvicorn on uvloop, kiroku's guarded httptools
    protocol, Starlette) with a minimal endpoint doing what every kiroku request
    does (a bearer token checked by SHA-256, a msgspec body, one middleware,
    kiroku's route count) under the same load; and the ratio kiroku/ceiling.
+   Posting and ceiling are measured ``--runs`` times (3), alternately, each on
+   a fresh server; the summary gives the median and the spread of each figure.
 3. Fan-out: L listeners (100) on one room's server-sent event stream; one
    writer posts M messages, one at a time. The delay of a message is from
    just before its POST until a listener has parsed its event; reports
@@ -29,34 +34,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import re
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
+from benchmarks import http_profile
 from benchmarks.http_ceiling import STACKS, serve_ceiling
+from benchmarks.http_wrk import JsonObj, Plan, describe, wrk
 from kiroku.api.auth import TokenStore
 
-JsonObj = dict[str, Any]
 _READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    clients: int
-    rooms: int
-    seconds: float
-    listeners: int
-    messages: int
 
 
 FULL = Plan(clients=50, rooms=50, seconds=15.0, listeners=100, messages=100)
@@ -112,80 +111,6 @@ async def make_rooms(client: aiohttp.ClientSession, token: str, rooms: int) -> l
         answer = await post(client, "/api/rooms", token, {"name": f"room {r}"})
         made.append(str(answer["room_id"]))
     return made
-
-
-_WRK_SCRIPT = """
-paths = {%(paths)s}
-headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(token)s"}
-counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("POST", paths[(counter %% #paths) + 1], headers, '{"body": "hello"}')
-end
-done = function(summary, latency, requests)
-  io.write(string.format("WRK %%d %%d %%d %%f %%f\\n", summary.requests,
-    summary.errors.status + summary.errors.connect + summary.errors.read
-    + summary.errors.write + summary.errors.timeout,
-    summary.duration, latency:percentile(50), latency:percentile(99)))
-end
-"""
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of one process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (a server may run its read side in child processes)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        found.append(current := todo.pop())
-        todo += children.get(current, [])
-    return found
-
-
-def wrk(base: str, paths: list[str], token: str, plan: Plan, pid: int) -> JsonObj:
-    """One wrk run; its counts, latencies and the CPU per post of each server process."""
-    quoted = ", ".join(f'"{p}"' for p in paths)
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_WRK_SCRIPT % {"paths": quoted, "token": token})
-    pids = process_tree(pid)
-    before, start = {p: cpu_seconds(p) for p in pids}, os.times()
-    cmd = ["wrk", "-t2", f"-c{plan.clients}", f"-d{plan.seconds:.0f}s", "-s", script.name, base]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    after = {p: cpu_seconds(p) for p in pids}
-    end = os.times()
-    os.unlink(script.name)
-    line = next(x for x in done.stdout.splitlines() if x.startswith("WRK "))
-    requests, errors, micros, p50, p99 = (float(v) for v in line.split()[1:])
-    ok = requests - errors
-    return {
-        "requests": requests, "errors": errors, "per_second": ok / (micros / 1e6),
-        "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
-        "cpu_us": {p: (after[p] - before[p]) / max(ok, 1) * 1e6 for p in pids},
-        "wrk_cpu_s": end.children_user + end.children_system
-        - start.children_user - start.children_system,
-    }  # fmt: skip
-
-
-def describe(name: str, got: JsonObj, plan: Plan) -> str:
-    cpu = ", ".join(f"pid {p}: {us:.0f} us" for p, us in got["cpu_us"].items())
-    return (
-        f"{name}: {plan.clients} connections, {plan.rooms} rooms, {plan.seconds:.0f}s: "
-        f"{got['requests']:.0f} requests ({got['errors']:.0f} errors), "
-        f"{got['per_second']:.0f}/s, p50 {got['p50_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms; "
-        f"CPU per request {cpu}; wrk CPU {got['wrk_cpu_s']:.1f} s"
-    )
 
 
 @dataclass
@@ -248,45 +173,114 @@ async def fan_out(base: str, tokens: list[str], names: list[str], plan: Plan) ->
     }
 
 
-async def run(plan: Plan, compare: bool = False) -> None:
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+
+
+def _fresh(users: Path, root: Path, n: int) -> Path:
+    """A new data directory holding only the users file, so every run starts empty."""
+    data = root / f"data{n}"
+    data.mkdir()
+    shutil.copy(users, data / users.name)
+    return data
+
+
+async def posting(data: Path, token: str, plan: Plan, profile: Path | None) -> JsonObj:
+    """One measured posting run on a fresh ``kiroku serve``."""
+    proc, base = start_server(data)
+    try:
+        async with session(base, 4) as client:
+            rooms = await make_rooms(client, token, plan.rooms)
+        paths = [f"/api/rooms/{room}/messages" for room in rooms]
+        spy = http_profile.record(proc.pid, plan.seconds - 2, profile) if profile else None
+        got = wrk(base, paths, token, plan, proc.pid)
+        got["paths"] = paths
+        if spy is not None:
+            spy.wait(60)
+        short = dataclasses.replace(plan, seconds=max(3.0, plan.seconds / 3))
+        got["me"] = wrk(base, ["/api/me"], token, short, proc.pid, method="GET")
+        return got
+    finally:
+        _stop(proc)
+
+
+def ceiling(data: Path, token: str, paths: list[str], plan: Plan, stack: str) -> JsonObj:
+    own = [sys.executable, "-m", "benchmarks.http_load", "--serve-ceiling", token]
+    proc, base = start_server(data, [*own, "--stack", stack])
+    try:
+        return wrk(base, paths, token, plan, proc.pid)
+    finally:
+        _stop(proc)
+
+
+def _spread(name: str, values: list[float], unit: str, digits: int = 0) -> str:
+    med = statistics.median(values)
+    return f"{name} {med:.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
+    """Median (min-max) over the runs; CPU per post summed over the server's processes."""
+    ratios = [k["per_second"] / c["per_second"] for k, c in zip(kiroku, ceilings, strict=True)]
+    own_cpu = [sum(k["cpu_us"].values()) for k in kiroku]
+    return "\n".join([
+        f"summary over {len(kiroku)} runs, median (min-max):",
+        "  kiroku: " + ", ".join([
+            _spread("posts/s", [k["per_second"] for k in kiroku], ""),
+            _spread("p50", [k["p50_ms"] for k in kiroku], " ms", 1),
+            _spread("p99", [k["p99_ms"] for k in kiroku], " ms", 1),
+            _spread("CPU per post", own_cpu, " us"),
+        ]),
+        "  ceiling: " + ", ".join([
+            _spread("req/s", [c["per_second"] for c in ceilings], ""),
+            _spread("p99", [c["p99_ms"] for c in ceilings], " ms", 1),
+            _spread("CPU per request", [sum(c["cpu_us"].values()) for c in ceilings], " us"),
+        ]),
+        "  kiroku's HTTP path alone (GET /api/me): " + ", ".join([
+            _spread("req/s", [k["me"]["per_second"] for k in kiroku], ""),
+            _spread("CPU per request", [sum(k["me"]["cpu_us"].values()) for k in kiroku], " us"),
+        ]),
+        "  " + _spread("ratio kiroku/ceiling", ratios, "", 2),
+    ])  # fmt: skip
+
+
+async def run(plan: Plan, runs: int, compare: bool = False, profile: bool = False) -> None:
     with tempfile.TemporaryDirectory(prefix="kiroku-http-") as tmp:
-        data = Path(tmp) / "data"
-        data.mkdir()
-        store = TokenStore(data)
+        root = Path(tmp)
+        store = TokenStore(root)
         names = [f"user{i}" for i in range(max(plan.clients, 10))]
         tokens = [store.add(name, admin=(i == 0)) for i, name in enumerate(names)]
-        proc, base = start_server(data)
+        kiroku: list[JsonObj] = []
+        ceilings: list[JsonObj] = []
+        for n in range(runs):
+            spy = root / "profile.txt" if profile and n == 0 else None
+            kiroku.append(await posting(_fresh(store.path, root, n), tokens[0], plan, spy))
+            print(describe(f"run {n + 1}: posting (kiroku serve)", kiroku[-1], plan), flush=True)
+            print(describe(f"run {n + 1}: GET /api/me (kiroku serve)", kiroku[-1]["me"], plan))
+            paths = kiroku[-1]["paths"]
+            ceilings.append(ceiling(root, tokens[0], paths, plan, STACKS[0]))
+            label = f"run {n + 1}: ceiling (minimal endpoint, {STACKS[0]})"
+            print(describe(label, ceilings[-1], plan), flush=True)
+            if spy is not None and spy.exists():
+                print(http_profile.summary(spy), flush=True)
+        for stack in STACKS[1:] if compare else ():
+            measured = ceiling(root, tokens[0], paths, plan, stack)
+            print(describe(f"ceiling (minimal endpoint, {stack})", measured, plan))
+        print(summarize(kiroku, ceilings))
+        proc, base = start_server(_fresh(store.path, root, runs))
         try:
-            async with session(base, 4) as client:
-                rooms = await make_rooms(client, tokens[0], plan.rooms)
-            paths = [f"/api/rooms/{room}/messages" for room in rooms]
-            kiroku = wrk(base, paths, tokens[0], plan, proc.pid)
-            print(describe("posting (kiroku serve)", kiroku, plan))
             fan = await fan_out(base, tokens, names, plan)
-            print(
-                f"fan-out: {plan.listeners} listeners x {plan.messages} messages: "
-                f"{fan['deliveries']:.0f} deliveries, p50 {fan['p50_ms']:.1f} ms, "
-                f"p99 {fan['p99_ms']:.1f} ms, max {fan['max_ms']:.1f} ms"
-            )
         finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
-        for stack in STACKS if compare else STACKS[:1]:
-            own = [sys.executable, "-m", "benchmarks.http_load", "--serve-ceiling", tokens[0]]
-            proc, base = start_server(data, [*own, "--stack", stack])
-            try:
-                measured = wrk(base, paths, tokens[0], plan, proc.pid)
-                print(describe(f"ceiling (minimal endpoint, {stack})", measured, plan))
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(60)
-            if stack == STACKS[0]:
-                ceiling = measured
-    print(f"ratio kiroku/ceiling: {kiroku['per_second'] / ceiling['per_second']:.2f}")
+            _stop(proc)
+        print(
+            f"fan-out: {plan.listeners} listeners x {plan.messages} messages: "
+            f"{fan['deliveries']:.0f} deliveries, p50 {fan['p50_ms']:.1f} ms, "
+            f"p99 {fan['p99_ms']:.1f} ms, max {fan['max_ms']:.1f} ms"
+        )
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {load}; "
-        "one run, client and server on the same machine"
+        "client and server on the same machine"
     )
 
 
@@ -298,13 +292,19 @@ def main() -> None:
     parser.add_argument(
         "--compare-stacks", action="store_true", help=f"the ceiling on each of {STACKS}"
     )
+    parser.add_argument("--runs", type=int, help="measured runs (default 3, 1 with --quick)")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy profile of the first run (needs py-spy)"
+    )
     parser.add_argument("--serve-ceiling", metavar="TOKEN", help=argparse.SUPPRESS)
     parser.add_argument("--stack", choices=STACKS, default=STACKS[0], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_ceiling:
         serve_ceiling(args.serve_ceiling, args.stack)
     else:
-        asyncio.run(run(QUICK if args.quick else FULL, args.compare_stacks))
+        runs = args.runs or (1 if args.quick else 3)
+        plan = QUICK if args.quick else FULL
+        asyncio.run(run(plan, runs, args.compare_stacks, args.profile))
 
 
 if __name__ == "__main__":

@@ -4,21 +4,27 @@ Both live in one pure-ASGI middleware, so streaming responses (server-sent
 events) pass through untouched and are logged when they end. The route's path
 template (``/api/rooms/{room_id}``), not the raw path, labels the metrics, so
 their cardinality stays bounded however many rooms exist.
+
+The template is found without matching the route a second time: the router
+leaves the endpoint it chose in the scope, and an endpoint maps to one route.
+Only a request that never reached an endpoint (an unknown path, a refused
+stream) is matched here, against the route table.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from starlette.routing import Match, Route
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kiroku.api.logs import FIELDS, masked_query
 
-__all__ = ["Gauge", "Metrics", "ObserveMiddleware"]
+__all__ = ["Gauge", "Metrics", "ObserveMiddleware", "Templates"]
 
 log = logging.getLogger("kiroku.access")
 
@@ -36,16 +42,22 @@ class Gauge:
 
 @dataclass
 class _Histogram:
-    counts: list[int] = field(default_factory=lambda: [0] * len(_BUCKETS))
+    counts: list[int] = field(default_factory=lambda: [0] * (len(_BUCKETS) + 1))
+    """Per bucket, not cumulative (one increment per request); summed when rendered."""
     total: int = 0
     sum: float = 0.0
 
     def observe(self, seconds: float) -> None:
         self.total += 1
         self.sum += seconds
-        for i, bound in enumerate(_BUCKETS):
-            if seconds <= bound:
-                self.counts[i] += 1
+        self.counts[bisect.bisect_left(_BUCKETS, seconds)] += 1
+
+    def cumulative(self) -> list[int]:
+        out, running = [], 0
+        for n in self.counts[: len(_BUCKETS)]:
+            running += n
+            out.append(running)
+        return out
 
 
 def _labels(labels: dict[str, str]) -> str:
@@ -90,7 +102,7 @@ class Metrics:
         name = "kiroku_http_request_seconds"
         lines = [
             f"{name}_bucket{_labels({**labels, 'le': str(b)})} {n}"
-            for b, n in zip(_BUCKETS, h.counts, strict=True)
+            for b, n in zip(_BUCKETS, h.cumulative(), strict=True)
         ]
         lines.append(f"{name}_bucket{_labels({**labels, 'le': '+Inf'})} {h.total}")
         lines.append(f"{name}_sum{_labels(labels)} {h.sum}")
@@ -98,18 +110,36 @@ class Metrics:
         return lines
 
 
-def _template(app: ASGIApp, scope: Scope) -> str:
-    for route in getattr(app, "routes", ()):
-        if isinstance(route, Route) and route.matches(scope)[0] is Match.FULL:
-            return route.path
-    return "other"
+class Templates:
+    """The path template of the route that served a request."""
+
+    def __init__(self, routes: Iterable[BaseRoute]) -> None:
+        self.routes = [r for r in routes if isinstance(r, Route)]
+        by_endpoint: dict[object, Route | None] = {}
+        for route in self.routes:  # an endpoint serving two routes cannot tell which: None
+            by_endpoint[route.endpoint] = None if route.endpoint in by_endpoint else route
+        self.by_endpoint = by_endpoint
+
+    def of(self, scope: Scope) -> str:
+        route = self.by_endpoint.get(scope.get("endpoint"))
+        if route is None:
+            return self._matched(scope)
+        if route.methods is not None and scope["method"] not in route.methods:
+            return "other"  # the path's route, the wrong method: answered 405
+        return route.path
+
+    def _matched(self, scope: Scope) -> str:
+        for route in self.routes:
+            if route.matches(scope)[0] is Match.FULL:
+                return route.path
+        return "other"
 
 
 class ObserveMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, router: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Iterable[BaseRoute]) -> None:
         self.app = app
         self.metrics = metrics
-        self.router = router
+        self.templates = Templates(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,7 +158,7 @@ class ObserveMiddleware:
             await self.app(scope, receive, sending)
         finally:
             elapsed = time.perf_counter() - start
-            route = _template(self.router, scope)
+            route = self.templates.of(scope)
             self.metrics.observe(scope["method"], route, status, elapsed)
             _access(scope, status, elapsed)
 

@@ -14,9 +14,10 @@ import re
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Match, Route
 
+from kiroku.api.responses import Json
 from kiroku.errors import (
     AuthenticationError,
     CommandError,
@@ -101,7 +102,7 @@ def problem(
         "status": status,
         "detail": detail,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Json(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 async def handle_error(request: Request, exc: Exception) -> Response:

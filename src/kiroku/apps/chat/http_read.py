@@ -11,11 +11,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from kiroku import NotFoundError, stream_name
 from kiroku.api.params import fts_query
+from kiroku.api.responses import Json
 from kiroku.apps.chat.demo import demo_tokens
 from kiroku.apps.chat.http_common import (
     caller,
@@ -54,26 +54,26 @@ async def _view(request: Request, name: str, room_id: str) -> AsyncIterator[Read
         yield v
 
 
-async def demo_users(request: Request) -> JSONResponse:
+async def demo_users(request: Request) -> Json:
     """The demo users' tokens, only under ``kiroku serve --demo`` (so the page can offer them)."""
     if not getattr(request.app.state, "demo", False):
         raise NotFoundError("This server was not started with --demo")
-    return JSONResponse({"users": demo_tokens(node_of(request).data_dir)})
+    return Json({"users": demo_tokens(node_of(request).data_dir)})
 
 
-async def me(request: Request) -> JSONResponse:
+async def me(request: Request) -> Json:
     who = caller(request)
-    return JSONResponse({"name": who.name, "admin": who.admin})
+    return Json({"name": who.name, "admin": who.admin})
 
 
-async def list_rooms(request: Request) -> JSONResponse:
+async def list_rooms(request: Request) -> Json:
     who = caller(request)
     await wait_for_reads(request, ["chat.rooms"])
     found = await rooms_of(node_of(request).read.host.reader("chat.rooms"), who.name)
-    return JSONResponse({"rooms": found})
+    return Json({"rooms": found})
 
 
-async def room_details(request: Request) -> JSONResponse:
+async def room_details(request: Request) -> Json:
     who = caller(request)
     room_id = request.path_params["room_id"]
     await wait_for_reads(request, ["chat.rooms"])
@@ -83,7 +83,7 @@ async def room_details(request: Request) -> JSONResponse:
     if room is None:  # it did not exist yet at as_of
         raise RoomNotFoundError(room_id)
     keys = ("room_id", "name", "owner", "members", "archived", "version", "created_at")
-    return JSONResponse({k: room.get(k) for k in keys})
+    return Json({k: room.get(k) for k in keys})
 
 
 async def _seq_of(view: ReadView, room_id: str, message_id: str) -> int:
@@ -94,7 +94,7 @@ async def _seq_of(view: ReadView, room_id: str, message_id: str) -> int:
     return seq if isinstance(seq, int) else 0
 
 
-async def messages(request: Request) -> JSONResponse:
+async def messages(request: Request) -> Json:
     who = caller(request)
     room_id = request.path_params["room_id"]
     limit = int_param(request, "limit", 50, low=1, high=500) or 50
@@ -114,10 +114,10 @@ async def messages(request: Request) -> JSONResponse:
     if after:
         docs.reverse()  # the ``limit`` messages right after ``after`` (and before ``before``)
     keys = ("message_id", "author", "body", "posted_at", "edited_at", "deleted")
-    return JSONResponse({"messages": [{k: d.get(k) for k in keys} for d in docs]})
+    return Json({"messages": [{k: d.get(k) for k in keys} for d in docs]})
 
 
-async def history(request: Request) -> JSONResponse:
+async def history(request: Request) -> Json:
     who = caller(request)
     room_id = request.path_params["room_id"]
     after = int_param(request, "after", 0) or 0
@@ -129,10 +129,10 @@ async def history(request: Request) -> JSONResponse:
             {"room_id": room_id}, filters=[("version", ">", after)], order_by="version",
             limit=limit,
         )  # fmt: skip
-    return JSONResponse({"events": docs})
+    return Json({"events": docs})
 
 
-async def search(request: Request) -> JSONResponse:
+async def search(request: Request) -> Json:
     who = caller(request)
     match = fts_query(request.query_params.get("q", ""))
     limit = int_param(request, "limit", 20, low=1, high=100) or 20
@@ -141,7 +141,7 @@ async def search(request: Request) -> JSONResponse:
     mine = await host.reader("chat.rooms").collection("members").query({"user": who.name})
     rooms = [str(m["room_id"]) for m in mine]
     if not rooms:
-        return JSONResponse({"results": []})
+        return Json({"results": []})
     marks = ",".join("?" * len(rooms))
     rows = await host.reader("chat.search").query(
         "SELECT room_id, message_id, author, body, posted_at FROM search "
@@ -149,7 +149,7 @@ async def search(request: Request) -> JSONResponse:
         (match, *rooms, limit),
     )
     keys = ("room_id", "message_id", "author", "body", "posted_at")
-    return JSONResponse({"results": [dict(zip(keys, row, strict=True)) for row in rows]})
+    return Json({"results": [dict(zip(keys, row, strict=True)) for row in rows]})
 
 
 def routes() -> list[BaseRoute]:

@@ -3,6 +3,9 @@
 Ids are made here, not in ``decide``: with an ``Idempotency-Key`` they are
 derived from the caller and the key, so a retried request addresses the same
 room or message and appends nothing new; without one they are random UUIDs.
+
+These routes carry the posting load, so they are plain ASGI endpoints answering
+with msgspec-encoded JSON (see ``kiroku.api.responses``).
 """
 
 from __future__ import annotations
@@ -11,12 +14,12 @@ import uuid
 
 import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from kiroku import IdempotencyKeyReusedError, InputError
 from kiroku.api.auth import Principal
 from kiroku.api.body import read_json
+from kiroku.api.responses import Endpoint, Json
 from kiroku.apps.chat import commands as c
 from kiroku.apps.chat.http_common import caller, node_of
 from kiroku.apps.chat.room import Room
@@ -78,7 +81,7 @@ async def _run(
     key: str | None,
     status: int = 200,
     ids: dict[str, str] | None = None,
-) -> JSONResponse:
+) -> Json:
     """Execute; a command that decided nothing (a retry) answers with the journal's head,
     which is at or past whatever the original request wrote."""
     node = node_of(request)
@@ -88,10 +91,10 @@ async def _run(
         raise IdempotencyKeyReusedError(request.headers.get("idempotency-key", e.key)) from None
     position = result.position or await node.write.journal.head_position()
     body = {**(ids or {}), "position": position, "version": result.version}
-    return JSONResponse(body, status_code=status)
+    return Json(body, status_code=status)
 
 
-async def create_room(request: Request) -> JSONResponse:
+async def create_room(request: Request) -> Json:
     who = caller(request)
     body = await read_json(request, RoomBody)
     _check_users(request, body.members)
@@ -101,7 +104,7 @@ async def create_room(request: Request) -> JSONResponse:
     return await _run(request, room_id, command, key, 201, {"room_id": room_id})
 
 
-async def rename(request: Request) -> JSONResponse:
+async def rename(request: Request) -> Json:
     who = caller(request)
     body = await read_json(request, NameBody)
     room_id = request.path_params["room_id"]
@@ -109,7 +112,7 @@ async def rename(request: Request) -> JSONResponse:
     return await _run(request, room_id, command, _key(request, who))
 
 
-async def add_member(request: Request) -> JSONResponse:
+async def add_member(request: Request) -> Json:
     who = caller(request)
     body = await read_json(request, UserBody)
     _check_users(request, [body.user])
@@ -118,20 +121,20 @@ async def add_member(request: Request) -> JSONResponse:
     return await _run(request, room_id, command, _key(request, who))
 
 
-async def remove_member(request: Request) -> JSONResponse:
+async def remove_member(request: Request) -> Json:
     who = caller(request)
     room_id, user = request.path_params["room_id"], request.path_params["user"]
     command = c.RemoveMember(room_id, user, who.name)
     return await _run(request, room_id, command, _key(request, who))
 
 
-async def archive(request: Request) -> JSONResponse:
+async def archive(request: Request) -> Json:
     who = caller(request)
     room_id = request.path_params["room_id"]
     return await _run(request, room_id, c.ArchiveRoom(room_id, who.name), _key(request, who))
 
 
-async def post_message(request: Request) -> JSONResponse:
+async def post_message(request: Request) -> Json:
     who = caller(request)
     body = await read_json(request, TextBody)
     room_id = request.path_params["room_id"]
@@ -141,7 +144,7 @@ async def post_message(request: Request) -> JSONResponse:
     return await _run(request, room_id, command, key, 201, {"message_id": message_id})
 
 
-async def edit_message(request: Request) -> JSONResponse:
+async def edit_message(request: Request) -> Json:
     who = caller(request)
     body = await read_json(request, TextBody)
     room_id, message_id = request.path_params["room_id"], request.path_params["message_id"]
@@ -149,14 +152,14 @@ async def edit_message(request: Request) -> JSONResponse:
     return await _run(request, room_id, command, _key(request, who))
 
 
-async def delete_message(request: Request) -> JSONResponse:
+async def delete_message(request: Request) -> Json:
     who = caller(request)
     room_id, message_id = request.path_params["room_id"], request.path_params["message_id"]
     command = c.DeleteMessage(room_id, message_id, who.name)
     return await _run(request, room_id, command, _key(request, who))
 
 
-async def mark_read(request: Request) -> JSONResponse:
+async def mark_read(request: Request) -> Json:
     who = caller(request)
     body = await read_json(request, MarkBody)
     room_id = request.path_params["room_id"]
@@ -168,13 +171,13 @@ def routes() -> list[BaseRoute]:
     room = "/api/rooms/{room_id}"
     message = room + "/messages/{message_id}"
     return [
-        Route("/api/rooms", create_room, methods=["POST"]),
-        Route(room + "/rename", rename, methods=["POST"]),
-        Route(room + "/members", add_member, methods=["POST"]),
-        Route(room + "/members/{user}", remove_member, methods=["DELETE"]),
-        Route(room + "/archive", archive, methods=["POST"]),
-        Route(room + "/messages", post_message, methods=["POST"]),
-        Route(message, edit_message, methods=["PATCH"]),
-        Route(message, delete_message, methods=["DELETE"]),
-        Route(room + "/read", mark_read, methods=["POST"]),
+        Route("/api/rooms", Endpoint(create_room), methods=["POST"]),
+        Route(room + "/rename", Endpoint(rename), methods=["POST"]),
+        Route(room + "/members", Endpoint(add_member), methods=["POST"]),
+        Route(room + "/members/{user}", Endpoint(remove_member), methods=["DELETE"]),
+        Route(room + "/archive", Endpoint(archive), methods=["POST"]),
+        Route(room + "/messages", Endpoint(post_message), methods=["POST"]),
+        Route(message, Endpoint(edit_message), methods=["PATCH"]),
+        Route(message, Endpoint(delete_message), methods=["DELETE"]),
+        Route(room + "/read", Endpoint(mark_read), methods=["POST"]),
     ]

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route, Router
+from starlette.routing import BaseRoute, Route
 
 from kiroku import KirokuError
 from kiroku.api.limits import BodyTimeout, StreamLimits, UserRequestLimits, bearer_owner
@@ -143,11 +143,10 @@ def build_app(
             if start_node:
                 await node.close()
 
-    router = Router(routes)
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(ObserveMiddleware, metrics=metrics, router=router),
+            Middleware(ObserveMiddleware, metrics=metrics, routes=routes),
             _stream_limits(node, limits or ServerOptions()),
             *_request_limits(node, limits or ServerOptions()),
         ],

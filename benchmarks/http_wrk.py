@@ -1,0 +1,108 @@
+"""One ``wrk`` run against a server, and the CPU each of its processes spent per request.
+
+Debian's ``wrk`` is a C load generator: it reaches well past what the servers
+here answer, and its own CPU is reported beside theirs to show it. A Lua script
+spreads the posts over the rooms and prints the counts and percentiles.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["JsonObj", "Plan", "cpu_seconds", "describe", "process_tree", "wrk"]
+
+JsonObj = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    clients: int
+    rooms: int
+    seconds: float
+    listeners: int
+    messages: int
+
+
+_WRK_SCRIPT = """
+paths = {%(paths)s}
+headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(token)s"}
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("%(method)s", paths[(counter %% #paths) + 1], headers, %(body)s)
+end
+done = function(summary, latency, requests)
+  io.write(string.format("WRK %%d %%d %%d %%f %%f\\n", summary.requests,
+    summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout,
+    summary.duration, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a server may run its read side in child processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(current := todo.pop())
+        todo += children.get(current, [])
+    return found
+
+
+def wrk(
+    base: str, paths: list[str], token: str, plan: Plan, pid: int, method: str = "POST"
+) -> JsonObj:
+    """One wrk run (posts, or GETs); its counts, latencies and the CPU per request of each
+    server process."""
+    body = '\'{"body": "hello"}\'' if method == "POST" else "nil"
+    quoted = ", ".join(f'"{p}"' for p in paths)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        fill = {"paths": quoted, "token": token, "method": method, "body": body}
+        script.write(_WRK_SCRIPT % fill)
+    pids = process_tree(pid)
+    before, start = {p: cpu_seconds(p) for p in pids}, os.times()
+    cmd = ["wrk", "-t2", f"-c{plan.clients}", f"-d{plan.seconds:.0f}s", "-s", script.name, base]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    after = {p: cpu_seconds(p) for p in pids}
+    end = os.times()
+    os.unlink(script.name)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("WRK "))
+    requests, errors, micros, p50, p99 = (float(v) for v in line.split()[1:])
+    ok = requests - errors
+    return {
+        "requests": requests, "errors": errors, "per_second": ok / (micros / 1e6),
+        "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
+        "cpu_us": {p: (after[p] - before[p]) / max(ok, 1) * 1e6 for p in pids},
+        "seconds": plan.seconds,
+        "wrk_cpu_s": end.children_user + end.children_system
+        - start.children_user - start.children_system,
+    }  # fmt: skip
+
+
+def describe(name: str, got: JsonObj, plan: Plan) -> str:
+    cpu = ", ".join(f"pid {p}: {us:.0f} us" for p, us in got["cpu_us"].items())
+    return (
+        f"{name}: {plan.clients} connections, {plan.rooms} rooms, {got['seconds']:.0f}s: "
+        f"{got['requests']:.0f} requests ({got['errors']:.0f} errors), "
+        f"{got['per_second']:.0f}/s, p50 {got['p50_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms; "
+        f"CPU per request {cpu}; wrk CPU {got['wrk_cpu_s']:.1f} s"
+    )
