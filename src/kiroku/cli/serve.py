@@ -136,6 +136,7 @@ async def _serve(
             app, host=host, port=port, log_level=level, access_log=False, log_config=None,
             timeout_graceful_shutdown=10, lifespan="on", http=guarded_protocol(limits),
             timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float works
+            proxy_headers=False,  # X-Forwarded-For is anyone's to write: log the real peer
         )  # fmt: skip
         server = _Server(config, node)
         async with roles.consumers():
