@@ -111,14 +111,20 @@ class _MemoryLease:
 
 
 class _MemoryCheckpoint:
+    """Compare-and-swap like the NATS one: a save fails if another saved since ``load``."""
+
     def __init__(self, bus: MemoryBus, name: str) -> None:
         self.bus, self.name = bus, name
+        self.seen = 0
 
     async def load(self) -> int:
-        return self.bus.checkpoints.get(self.name, 0)
+        self.seen = self.bus.checkpoints.get(self.name, 0)
+        return self.seen
 
     async def save(self, position: int) -> None:
-        self.bus.checkpoints[self.name] = position
+        if self.bus.checkpoints.get(self.name, 0) != self.seen:
+            raise LeaseLostError(self.name, "this relay", "checkpoint moved by another")
+        self.bus.checkpoints[self.name] = self.seen = position
 
 
 class MemoryBus:
