@@ -220,7 +220,9 @@ class MessageLog:
             seqs += q
             sizes.append(len(q))
         return Packed(
-            ids=bytes(memoryview(self.ids)[: self.ends[count]]),
+            # a slice copies in one C call; a memoryview would be an export that makes
+            # the actor's next ``ids +=`` fail with BufferError while it lives
+            ids=bytes(self.ids[: self.ends[count]]),
             ends=_le(self.ends[1 : count + 1]),
             author_of=_le(self.author_of[:count]),
             authors=self.authors[: max(self.author_of[:count], default=-1) + 1],
