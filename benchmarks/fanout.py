@@ -93,6 +93,12 @@ def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     log = data.parent / "server.log"
     cmd = [sys.executable, "-c", "from kiroku.cli import main; main()"]
     args = ["--data", str(data), "serve", "--port", "0", "--log-level", "warning"]
+    args += [
+        "--max-streams",
+        "100000",
+        "--max-streams-per-user",
+        "100",
+    ]  # the caps are not measured
     with open(log, "wb") as out:
         proc = subprocess.Popen([*cmd, *args], stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
@@ -110,6 +116,12 @@ def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU (the listeners' parsing and the posts): the load generator's share."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_bytes(pid: int) -> int:
@@ -243,7 +255,7 @@ async def run_step(
     watch, streams = await open_listeners(base, paths)
     await asyncio.sleep(1.0)
     per_listener = (rss_bytes(pid) - before) / step.listeners if step.listeners else 0.0
-    cpu = cpu_seconds(pid)
+    cpu, mine = cpu_seconds(pid), own_cpu_seconds()
     sent = await posting(client, room, owner, step)
     deadline = time.perf_counter() + 30
     while step.listeners and time.perf_counter() < deadline:
@@ -251,6 +263,7 @@ async def run_step(
             break
         await asyncio.sleep(0.05)
     cpu_per_post = (cpu_seconds(pid) - cpu) / step.posts
+    client_per_post = (own_cpu_seconds() - mine) / step.posts
     delays = [watch.last_seen[v] - t for v, t in sent.items() if v in watch.last_seen]
     missing = sum(step.listeners - watch.received.get(v, 0) for v in sent)
     for stream in streams:
@@ -258,6 +271,7 @@ async def run_step(
     await asyncio.sleep(1.0)
     return {
         "cpu_ms": cpu_per_post * 1000,
+        "client_ms": client_per_post * 1000,
         "p50_ms": pct(delays, 0.50) * 1000 if step.listeners else float("nan"),
         "p99_ms": pct(delays, 0.99) * 1000 if step.listeners else float("nan"),
         "kb_per_listener": per_listener / 1024,
@@ -293,6 +307,7 @@ def row(step: Step, got: dict[str, float], base_cpu: float) -> str:
         f"{step.listeners:>9} | {step.rate:>7.0f} | {got['cpu_ms']:>12.2f} ms | {slope:>7.1f} µs"
         f" | {got['p50_ms']:>14.1f} ms | {got['p99_ms']:>6.1f} ms"
         f" | {got['kb_per_listener']:>10.1f} KB | {got['missing']:.0f}"
+        f" | {got['client_ms']:>8.2f} ms"
     )
 
 
@@ -313,8 +328,8 @@ async def run(plan: Plan) -> None:
                 room, background = await setup(c, names, tokens, plan, hot)
                 _, bg_streams = await open_listeners(base, background)
                 print(f"{plan.background_rooms} background rooms, one listener each")
-                print("listeners | posts/s | server CPU/post | per listener | "
-                      "last-listener p50 | p99 | memory/listener | missing")  # fmt: skip
+                print("listeners | posts/s | server CPU/post | per listener | last-listener p50"
+                      " | p99 | memory/listener | missing | client CPU/post")  # fmt: skip
                 base_cpu = None
                 for step in plan.steps:
                     got = await run_step(c, base, proc.pid, room, tokens, step)
@@ -337,8 +352,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument(
+        "--listeners", type=int, nargs="+", metavar="L",
+        help="only these steps of the full run (0 is always run first: it is the baseline)",
+    )  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(run(QUICK if args.quick else FULL))
+    plan = QUICK if args.quick else FULL
+    if args.listeners:
+        wanted = {0, *args.listeners}
+        plan = Plan(plan.background_rooms, tuple(s for s in plan.steps if s.listeners in wanted))
+    asyncio.run(run(plan))
 
 
 if __name__ == "__main__":
