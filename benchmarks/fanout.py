@@ -49,6 +49,9 @@ _READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
 _ID = re.compile(rb"^id: (\d+)$", re.MULTILINE)
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_UNCAPPED = ["--max-connections", "100000", "--max-streams", "100000"]
+_UNCAPPED += ["--max-streams-per-user", "100"]
+"""The server's connection and stream caps are not what is measured here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +96,7 @@ def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     log = data.parent / "server.log"
     cmd = [sys.executable, "-c", "from kiroku.cli import main; main()"]
     args = ["--data", str(data), "serve", "--port", "0", "--log-level", "warning"]
-    args += [
-        "--max-streams",
-        "100000",
-        "--max-streams-per-user",
-        "100",
-    ]  # the caps are not measured
+    args += _UNCAPPED
     with open(log, "wb") as out:
         proc = subprocess.Popen([*cmd, *args], stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
