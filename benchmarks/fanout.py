@@ -15,7 +15,13 @@ room at a fixed rate and reports:
 - the delivery latency from just before a post's request to the moment the
   *last* listener parsed it (p50 and p99 over the posts);
 - memory per idle listener: the server's resident set after the L listeners
-  connected, minus before, divided by L.
+  connected, minus before, divided by L;
+- below the table, this process's own CPU per post (the listeners' parsing and
+  the posts): when it is near the server's, the machine, not the server, bounds
+  the latencies.
+
+``--listeners 1000`` runs only that step (after the baseline without listeners).
+The server's connection and stream caps are lifted: they are not measured here.
 
 Listeners are bare asyncio protocols (a callback and a regular-expression scan
 per received chunk); aiohttp, used for the posts, costs too much per chunk at
@@ -49,6 +55,9 @@ _READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
 _ID = re.compile(rb"^id: (\d+)$", re.MULTILINE)
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_UNCAPPED = ["--max-connections", "100000", "--max-streams", "100000"]
+_UNCAPPED += ["--max-streams-per-user", "100"]
+"""The server's connection and stream caps are not what is measured here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +102,7 @@ def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     log = data.parent / "server.log"
     cmd = [sys.executable, "-c", "from kiroku.cli import main; main()"]
     args = ["--data", str(data), "serve", "--port", "0", "--log-level", "warning"]
+    args += _UNCAPPED
     with open(log, "wb") as out:
         proc = subprocess.Popen([*cmd, *args], stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
@@ -110,6 +120,12 @@ def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU (the listeners' parsing and the posts): the load generator's share."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_bytes(pid: int) -> int:
@@ -243,7 +259,7 @@ async def run_step(
     watch, streams = await open_listeners(base, paths)
     await asyncio.sleep(1.0)
     per_listener = (rss_bytes(pid) - before) / step.listeners if step.listeners else 0.0
-    cpu = cpu_seconds(pid)
+    cpu, mine = cpu_seconds(pid), own_cpu_seconds()
     sent = await posting(client, room, owner, step)
     deadline = time.perf_counter() + 30
     while step.listeners and time.perf_counter() < deadline:
@@ -251,6 +267,7 @@ async def run_step(
             break
         await asyncio.sleep(0.05)
     cpu_per_post = (cpu_seconds(pid) - cpu) / step.posts
+    client_per_post = (own_cpu_seconds() - mine) / step.posts
     delays = [watch.last_seen[v] - t for v, t in sent.items() if v in watch.last_seen]
     missing = sum(step.listeners - watch.received.get(v, 0) for v in sent)
     for stream in streams:
@@ -258,6 +275,7 @@ async def run_step(
     await asyncio.sleep(1.0)
     return {
         "cpu_ms": cpu_per_post * 1000,
+        "client_ms": client_per_post * 1000,
         "p50_ms": pct(delays, 0.50) * 1000 if step.listeners else float("nan"),
         "p99_ms": pct(delays, 0.99) * 1000 if step.listeners else float("nan"),
         "kb_per_listener": per_listener / 1024,
@@ -315,11 +333,13 @@ async def run(plan: Plan) -> None:
                 print(f"{plan.background_rooms} background rooms, one listener each")
                 print("listeners | posts/s | server CPU/post | per listener | "
                       "last-listener p50 | p99 | memory/listener | missing")  # fmt: skip
-                base_cpu = None
+                base_cpu, generator = None, []
                 for step in plan.steps:
                     got = await run_step(c, base, proc.pid, room, tokens, step)
                     base_cpu = got["cpu_ms"] if base_cpu is None else base_cpu
                     print(row(step, got, base_cpu), flush=True)
+                    generator.append(f"{step.listeners}: {got['client_ms']:.2f} ms")
+                print("the load generator's own CPU per post, by listeners:", ", ".join(generator))
                 for stream in bg_streams:
                     stream.close()
         finally:
@@ -337,8 +357,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument(
+        "--listeners", type=int, nargs="+", metavar="L",
+        help="only these steps of the full run (0 is always run first: it is the baseline)",
+    )  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(run(QUICK if args.quick else FULL))
+    plan = QUICK if args.quick else FULL
+    if args.listeners:
+        wanted = {0, *args.listeners}
+        plan = Plan(plan.background_rooms, tuple(s for s in plan.steps if s.listeners in wanted))
+    asyncio.run(run(plan))
 
 
 if __name__ == "__main__":

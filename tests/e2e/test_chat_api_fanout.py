@@ -192,3 +192,38 @@ def _read_all(sock: socket.socket) -> bytes:
             if out.endswith(b"0\r\n\r\n"):
                 break
     return out
+
+
+async def test_a_client_that_hangs_up_leaves_the_fanout(
+    client: httpx.AsyncClient, server: ChatServer
+) -> None:
+    """A gone client is noticed at once, not at its next write: its listener is removed."""
+    ann = server.add_user("ann9")
+    room = await make_room(client, ann, [])
+    before = await _open_streams(client)
+    socks = []
+    for _ in range(3):
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        request = f"GET /api/rooms/{room}/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ann}"
+        sock.sendall((request + "\r\n\r\n").encode())
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        socks.append(sock)
+    assert await _eventually(client, before + 3)
+    for sock in socks:
+        sock.close()
+    assert await _eventually(client, before)
+
+
+async def _open_streams(client: httpx.AsyncClient) -> int:
+    for line in (await client.get("/metrics")).text.splitlines():
+        if line.startswith("kiroku_sse_listeners "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no kiroku_sse_listeners in /metrics")
+
+
+async def _eventually(client: httpx.AsyncClient, count: int) -> bool:
+    for _ in range(100):
+        if await _open_streams(client) == count:
+            return True
+        await asyncio.sleep(0.05)
+    return False

@@ -106,3 +106,69 @@ async def test_the_room_list_stream_needs_a_token(client: httpx.AsyncClient) -> 
     answer = await client.get("/api/stream")
     assert answer.status_code == 401
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_each_pushed_list_is_the_list_read_whole(
+    client: httpx.AsyncClient, server: ChatServer
+) -> None:
+    """Pushes rebuild only the changed room's entry; after every kind of change the
+    list must still equal ``GET /api/rooms`` read whole (entries, counts, order)."""
+    cy, dan = server.add_user("cy"), server.add_user("dan")
+    one, two = await room(client, cy, "one", ["dan"]), await room(client, cy, "two", ["dan"])
+    mine = await client.post("/api/rooms", json={"name": "mine"}, headers=bearer(dan))
+    params = {"min_position": mine.json()["position"]}  # all three in dan's list first
+    assert (
+        len((await client.get("/api/rooms", params=params, headers=bearer(dan))).json()["rooms"])
+        == 3
+    )
+
+    async def changed(answer: httpx.Response, lines: AsyncIterator[str]) -> None:
+        assert answer.status_code < 300, answer.text
+        pushed = await next_list(lines)
+        whole = await client.get("/api/rooms", params={"min_position": answer.json()["position"]},
+                                 headers=bearer(dan))  # fmt: skip
+        assert pushed == whole.json()["rooms"]
+
+    async with client.stream("GET", "/api/stream", params={"access_token": dan}) as stream:
+        lines = stream.aiter_lines()
+        assert len(await next_list(lines)) == 3
+        body = {"body": "hi"}
+        first = await client.post(f"/api/rooms/{one}/messages", json=body, headers=bearer(cy))
+        await changed(first, lines)  # the first change reads the whole list
+        second = await client.post(f"/api/rooms/{two}/messages", json=body, headers=bearer(cy))
+        await changed(second, lines)
+        own = await client.post(f"/api/rooms/{one}/messages", json=body, headers=bearer(dan))
+        await changed(own, lines)
+        made = {"name": "three", "members": ["dan"]}
+        await changed(await client.post("/api/rooms", json=made, headers=bearer(cy)), lines)
+        gone = f"/api/rooms/{one}/messages/{first.json()['message_id']}"
+        await changed(await client.delete(gone, headers=bearer(cy)), lines)
+        read = {"message_id": second.json()["message_id"]}
+        marked = await client.post(f"/api/rooms/{two}/read", json=read, headers=bearer(dan))
+        await changed(marked, lines)
+        removed = await client.delete(f"/api/rooms/{two}/members/dan", headers=bearer(cy))
+        await changed(removed, lines)
+        assert sorted(r["name"] for r in await _whole(client, dan)) == ["mine", "one", "three"]
+
+
+async def _whole(client: httpx.AsyncClient, token: str) -> list[dict[str, Any]]:
+    rooms: list[dict[str, Any]] = (await client.get("/api/rooms", headers=bearer(token))).json()[
+        "rooms"
+    ]
+    return rooms
+
+
+async def next_list(lines: AsyncIterator[str]) -> list[dict[str, Any]]:
+    """The next ``rooms`` event off the stream, as sent (ordered)."""
+    fields: dict[str, str] = {}
+    async with asyncio.timeout(15):
+        async for line in lines:
+            if line == "" and fields.get("event") == "rooms":
+                rooms: list[dict[str, Any]] = json.loads(fields["data"])["rooms"]
+                return rooms
+            if line == "":
+                fields = {}
+            elif not line.startswith(":"):
+                name, _, value = line.partition(": ")
+                fields[name] = value
+    raise AssertionError("the stream ended")

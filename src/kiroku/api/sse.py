@@ -9,12 +9,13 @@ frames the replay already sent are skipped by ordinal, so nothing is sent twice.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from kiroku.api.frames import format_event
 from kiroku.api.params import parse_int
@@ -37,48 +38,72 @@ def last_event_id(request: Request) -> int | None:
     return None if raw is None else parse_int(raw, "Last-Event-ID")
 
 
-async def _body(listener: Listener, cursor: int, replay: Replay | None) -> AsyncIterator[bytes]:
-    yield b"retry: 2000\n\n"
-    while replay is not None and not listener.ended:
-        page = await replay(cursor)
-        if not page:
-            break
-        cursor = page[-1][0]
-        yield b"".join(frame for _, frame in page)
-    while True:
-        chunks = await listener.take()
-        if chunks is None:
-            yield _KEEP_ALIVE
-            continue
-        out = b"".join(chunk.after(cursor) for chunk in chunks)
-        cursor = max([cursor, *(chunk.last for chunk in chunks)])
-        if out:
-            yield out
-        final = listener.final()
-        if final is not None:
-            if final:
-                yield final
-            return
-
-
-class SseResponse(StreamingResponse):
+class SseResponse(Response):
     """A ``text/event-stream`` over ``listener``, which leaves ``fanout`` however the stream ends.
 
-    Starlette may cancel a body that never started (a client gone at once); the
-    listener is removed here, around the whole response, so none is left behind.
+    Not a ``StreamingResponse``: that one runs each stream as an async generator
+    inside a task group with a second task watching for the disconnect, which
+    made an idle listener cost a task group, a cancel scope, two tasks and their
+    frames. Here the request's own task writes what the listener holds, one
+    ``send`` per wake however many chunks were queued, and a single small task
+    waits for the disconnect and ends the listener. Flow control is the
+    server's: its ``send`` waits only while the socket's write buffer is full.
     """
+
+    media_type = "text/event-stream"
 
     def __init__(
         self, fanout: Fanout, listener: Listener, cursor: int, replay: Replay | None = None
     ) -> None:
-        super().__init__(
-            _body(listener, cursor, replay),
-            media_type="text/event-stream", headers=_HEADERS,
-        )  # fmt: skip
+        self.status_code = 200
+        self.background = None
+        self.init_headers(_HEADERS)
         self._fanout, self._listener = fanout, listener
+        self._cursor, self._replay = cursor, replay
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gone = asyncio.ensure_future(self._until_gone(receive))
         try:
-            await super().__call__(scope, receive, send)
+            start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+            await send(start)
+            await self._stream(send)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client went away mid-write (ASGI 2.4 servers raise it)
+            pass
         finally:
+            gone.cancel()
             self._fanout.discard(self._listener)
+
+    async def _until_gone(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self._listener.end(b"", keep_pending=False)
+
+    async def _stream(self, send: Send) -> None:
+        listener, cursor = self._listener, self._cursor
+        await send(_body(b"retry: 2000\n\n"))
+        while self._replay is not None and not listener.ended:
+            page = await self._replay(cursor)
+            if not page:
+                break
+            cursor = page[-1][0]
+            await send(_body(b"".join(frame for _, frame in page)))
+        while True:
+            chunks = await listener.take()
+            if chunks is None:
+                await send(_body(_KEEP_ALIVE))
+                continue
+            out = b"".join([chunk.after(cursor) for chunk in chunks])
+            for chunk in chunks:
+                cursor = max(cursor, chunk.last)
+            final = listener.final()
+            if final:
+                out += final
+            if out:
+                await send(_body(out))
+            if final is not None:
+                return
+
+
+def _body(data: bytes) -> Message:
+    return {"type": "http.response.body", "body": data, "more_body": True}

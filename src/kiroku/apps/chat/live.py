@@ -7,11 +7,15 @@ keeps a cursor, the last version it published; a joining listener lowers it to
 what that listener's access check saw, so a removal committed just after the
 check is published to it, whatever order the read models caught up in.
 
-Room lists (``/api/stream``). When ``chat.rooms`` commits, the publisher reads
-each touched room's members once, and recomputes the list only for those
-members with an open list stream (and anyone who had the room in their list,
-so a removed member sees it go): once per user, shared by that user's streams,
-sent only when it changed.
+Room lists (``/api/stream``). The frame is the caller's whole list, so the
+publisher keeps each listening user's entries. When ``chat.rooms`` commits, it
+reads each touched room and its members once, and for each member with an open
+list stream (and anyone who had the room, so a removed member sees it go)
+rebuilds only that room's entry: the shared summary plus the member's unread
+count, one indexed count. The list is then re-ordered and encoded once per
+user, shared by that user's streams, and sent only when it changed. Only the
+publisher writes the entries, after the commits that marked the rooms, so they
+never go back to an older read; a user's first change reads the whole list.
 
 Access. A ``chat.MemberRemoved`` in a published chunk ends the removed member's
 room stream right after that event, with ``event: end`` and
@@ -29,11 +33,11 @@ import logging
 
 import msgspec
 
-from kiroku import BatchCommitted, ProjectionHost, id_of
+from kiroku import JSON, BatchCommitted, ProjectionHost, id_of
 from kiroku.api.auth import MAX_AGE, TokenStore
 from kiroku.api.fanout import DEFAULT_MAX_PENDING, Chunk, Fanout, Listener, control_frame
 from kiroku.api.sse import format_event
-from kiroku.apps.chat.room_list import rooms_of
+from kiroku.apps.chat.room_list import entry, ordered, rooms_of
 from kiroku.projections import Document, ReadView
 
 __all__ = ["HISTORY", "ROOMS", "LiveHub", "list_frame"]
@@ -93,6 +97,7 @@ class LiveHub:
         self._dirty_rooms: dict[str, None] = {}
         self._dirty_lists: dict[str, None] = {}
         self._watching: dict[str, set[str]] = {}
+        self._entries: dict[str, dict[str, JSON]] = {}  # listening user -> room id -> entry
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.closed = False
@@ -156,11 +161,14 @@ class LiveHub:
     async def room_list(self, user: str) -> tuple[int, bytes]:
         """``user``'s room list now (JSON), with the ``chat.rooms`` position it reflects."""
         position = self._host.runners[ROOMS].position
+        return position, msgspec.json.encode({"rooms": await self._read_list(user)})
+
+    async def _read_list(self, user: str) -> list[JSON]:
         found = await rooms_of(self._host.reader(ROOMS), user)
         for room in found:
             if isinstance(room, dict):
                 self._watching.setdefault(str(room.get("room_id")), set()).add(user)
-        return position, msgspec.json.encode({"rooms": found})
+        return found
 
     async def replay_room(self, listener: Listener, after: int) -> list[tuple[int, bytes]]:
         """A page of ``listener``'s room after ``after``, cut at the caller's own removal.
@@ -242,23 +250,47 @@ class LiveHub:
         listener.end(END_REMOVED, keep_pending=True)
 
     async def _publish_lists(self, room_ids: list[str]) -> None:
-        view = self._host.reader(ROOMS)
+        view, listening = self._host.reader(ROOMS), set(self.lists.keys())
+        position = self._host.runners[ROOMS].position  # before the reads: they reflect it
         woken: set[str] = set()
         for room_id in room_ids:
-            members = await view.collection("members").query({"room_id": room_id})
-            now = {str(m["user"]) for m in members}
-            woken |= (now | self._watching.get(room_id, set())) & set(self.lists.keys())
-            self._watching[room_id] = now
+            found = await view.collection("members").query({"room_id": room_id})
+            members = {str(m["user"]): m for m in found}
+            concerned = members.keys() | self._watching.get(room_id, set())
+            self._watching[room_id] = set(members)
+            users = concerned & listening
+            for user in concerned - listening:  # not kept current while no stream is open
+                self._entries.pop(user, None)
+            room = await view.collection("rooms").get(room_id) if users else None
+            for user in users:
+                woken.add(user)
+                kept, membership = self._entries.get(user), members.get(user)
+                if kept is None:
+                    continue  # read whole below
+                if room is None or membership is None:
+                    kept.pop(room_id, None)
+                else:
+                    kept[room_id] = await entry(view, room, membership)
         for user in woken:
-            listeners = self.lists.at(user)
-            if not listeners:
-                continue
-            position, data = await self.room_list(user)
-            chunk = Chunk.of([(position, list_frame(position, data))])
-            for listener in listeners:
-                if listener.memo != data:  # sent only when it changed
-                    listener.memo = data
-                    self.lists.deliver(listener, chunk)
+            await self._send_list(user, position)
+
+    async def _send_list(self, user: str, position: int) -> None:
+        listeners = self.lists.at(user)
+        if not listeners:
+            self._entries.pop(user, None)
+            return
+        kept = self._entries.get(user)
+        if kept is None:
+            rooms = await self._read_list(user)
+            self._entries[user] = {str(r["room_id"]): r for r in rooms if isinstance(r, dict)}
+        else:
+            rooms = ordered(kept.values())
+        data = msgspec.json.encode({"rooms": rooms})
+        chunk = Chunk.of([(position, list_frame(position, data))])
+        for listener in listeners:
+            if listener.memo != data:  # sent only when it changed
+                listener.memo = data
+                self.lists.deliver(listener, chunk)
 
     async def _beat_forever(self) -> None:
         """Keep-alive comments on quiet streams, so proxies keep them and gone clients show."""
@@ -266,6 +298,8 @@ class LiveHub:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             self.rooms.beat()
             self.lists.beat()
+            for user in [u for u in self._entries if not self.lists.at(u)]:
+                del self._entries[user]  # streams closed since: no longer kept current
 
     # -- access -------------------------------------------------------------------
 
