@@ -1,5 +1,9 @@
 """The live side of the chat: one publisher feeding every open stream, and access that follows.
 
+(Over 300 lines on purpose: room streams, room lists and access checks share one
+publisher task, its cursors and its kept lists; split, that state would be reached
+into from three modules.)
+
 Room streams. When ``chat.history`` commits a batch, the publisher reads each
 touched room's new events *once*, encodes each frame *once*, and hands the same
 :class:`~kiroku.api.fanout.Chunk` to every listener of that room. Per room it
