@@ -16,9 +16,9 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from kiroku.domain.closing import ClosesOnExit
 from kiroku.domain.decider import Decider
 from kiroku.domain.envelope import Metadata
 from kiroku.domain.streams import stream_name, validate_stream
@@ -50,7 +50,7 @@ _AnyActor = Actor[Any, Any, Any]
 _NO_OPTIONS = CommandOptions()
 
 
-class Runtime:
+class Runtime(ClosesOnExit):
     """Aggregate actors over a journal. Use ``async with Runtime(...)`` or call ``close``."""
 
     def __init__(
@@ -177,17 +177,6 @@ class Runtime:
             actor.stop()
         await asyncio.gather(*(a.task for a in actors), return_exceptions=True)
         log.debug("runtime closed; %d actors drained", len(actors))
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- routing ---------------------------------------------------------------
 

@@ -26,8 +26,8 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from types import TracebackType
 
+from kiroku.domain.closing import ClosesOnExit
 from kiroku.domain.envelope import NewEvent, StoredEvent
 from kiroku.domain.streams import validate_stream
 from kiroku.errors import EventNotFoundError, InputError, JournalClosedError
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,40}")
 
 
-class PostgreSQLJournal:
+class PostgreSQLJournal(ClosesOnExit):
     """A Journal in a PostgreSQL schema. Create it with ``await PostgreSQLJournal.open(dsn)``."""
 
     def __init__(
@@ -138,17 +138,6 @@ class PostgreSQLJournal:
             max_batch=max_batch,
         )
         return journal
-
-    async def __aenter__(self) -> PostgreSQLJournal:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __repr__(self) -> str:
         return f"PostgreSQLJournal({self.target!r}, schema={self.schema!r})"

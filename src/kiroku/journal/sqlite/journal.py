@@ -26,8 +26,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from types import TracebackType
 
+from kiroku.domain.closing import ClosesOnExit
 from kiroku.domain.envelope import Folded, NewEvent, StoredEvent
 from kiroku.domain.streams import validate_stream
 from kiroku.errors import InputError, JournalClosedError
@@ -45,7 +45,7 @@ __all__ = ["SQLiteJournal", "WriterStats"]
 log = logging.getLogger(__name__)
 
 
-class SQLiteJournal:
+class SQLiteJournal(ClosesOnExit):
     """A Journal in one SQLite file. Create it with ``await SQLiteJournal.open(path)``.
 
     Use it from the event loop that opened it. ``stats`` counts commits and
@@ -100,17 +100,6 @@ class SQLiteJournal:
         except OSError as e:  # no Unix datagram sockets here: this process's appends still wake
             log.warning("journal %s: no wake-ups from other processes (%s)", path, e)
         return journal
-
-    async def __aenter__(self) -> SQLiteJournal:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __repr__(self) -> str:
         return f"SQLiteJournal({self.path!r})"
