@@ -49,6 +49,7 @@ from typing import Any
 
 import aiohttp
 
+from benchmarks.machine import machine
 from kiroku.api.auth import USERS_FILE, hash_token
 
 _READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
@@ -345,11 +346,7 @@ async def run(plan: Plan) -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(
-        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {load}; "
-        "one run, client and server on the same machine"
-    )
+    print(machine("one run, client and server on the same machine"))
 
 
 def main() -> None:

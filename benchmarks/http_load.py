@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import os
 import re
 import shutil
 import signal
@@ -53,6 +52,7 @@ import aiohttp
 from benchmarks import http_profile
 from benchmarks.http_ceiling import STACKS, serve_ceiling
 from benchmarks.http_wrk import JsonObj, Plan, describe, wrk
+from benchmarks.machine import machine
 from kiroku.api.auth import TokenStore
 
 _READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
@@ -277,11 +277,7 @@ async def run(plan: Plan, runs: int, compare: bool = False, profile: bool = Fals
             f"{fan['deliveries']:.0f} deliveries, p50 {fan['p50_ms']:.1f} ms, "
             f"p99 {fan['p99_ms']:.1f} ms, max {fan['max_ms']:.1f} ms"
         )
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(
-        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average {load}; "
-        "client and server on the same machine"
-    )
+    print(machine("client and server on the same machine"))
 
 
 def main() -> None:

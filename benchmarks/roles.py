@@ -33,6 +33,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchmarks.machine import machine
 from kiroku.api.auth import TokenStore
 
 _READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
@@ -145,8 +146,7 @@ def main() -> None:
     seconds = 3.0 if args.quick else 15.0
     run_layout("in-process", seconds, split=False)
     run_layout("split", seconds, split=True)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"machine: {os.cpu_count()} cores, load average {load}; wrk on the same machine")
+    print(machine("wrk on the same machine"))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import os
 import random
 import statistics
 import sys
@@ -35,6 +34,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.machine import machine
 from kiroku import Codec, Runtime, Snapshot
 from kiroku.apps.chat import commands as c
 from kiroku.apps.chat import events as e
@@ -214,8 +214,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = (1_000, 10_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)
     with tempfile.TemporaryDirectory(prefix="kiroku-room-") as tmp:
         rows = asyncio.run(run(sizes, args.posts, args.repeats, Path(tmp) / "rooms.db"))
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"\n{os.cpu_count()} cores, load average {load}; latencies: median [p10-p90] p99\n")
+    print(f"\n{machine('latencies: median [p10-p90] p99')}\n")
     keys = list(rows[0])
     print("| " + " | ".join(keys) + " |")
     print("|" + "---:|" * len(keys))

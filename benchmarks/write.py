@@ -38,6 +38,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.domain import event as es_event
 
+from benchmarks.machine import load_average
 from kiroku import Codec, Decider, Registry, Runtime, Snapshot, event
 from kiroku.domain.envelope import utc_now
 from kiroku.journal.sqlite import SQLiteJournal
@@ -227,7 +228,7 @@ def single_stream(rounds: int, quick: bool) -> None:
                 run = asyncio.run(run_single_stream(directory, callers, each, max_batch))
                 runs[max_batch].append(run)
                 print(single_table([run])[-1], flush=True)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     print(
         f"\nsingle stream: {callers} callers x {each} commands on one aggregate, SQLiteJournal, "
         f"median of {rounds} interleaved round(s), {os.cpu_count()} cores, load average {load}\n"
@@ -445,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         rehydrate_dir = Path(tmp) / "rehydrate"
         rehydrate_dir.mkdir()
         rehydration = asyncio.run(rehydrate(rehydrate_dir, size, repeats))
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = load_average()
     print(
         f"\nwrite side: {aggregates} aggregates x (1 create + {commands} commands), "
         f"median of {args.rounds} interleaved round(s), {os.cpu_count()} cores, "
