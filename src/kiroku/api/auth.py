@@ -34,7 +34,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +49,7 @@ __all__ = [
     "Principal",
     "TokenStore",
     "UserRecord",
+    "authenticated",
     "hash_token",
     "valid_user_name",
 ]
@@ -253,3 +254,23 @@ class TokenStore:
 
 def _name(user: UserRecord) -> str:
     return user.name
+
+
+_SEEN = "kiroku.principal"
+
+
+def authenticated(
+    scope: MutableMapping[str, object],
+    token: str | None,
+    authenticate: Callable[[str | None], Principal],
+) -> Principal:
+    """``authenticate(token)`` once per request (``scope``): a middleware that needs the
+    user early (the per-user limits) and the endpoint share one token hash and lookup.
+    Only a success is kept, and only for the same token; a refusal is asked again."""
+    seen = scope.get(_SEEN)
+    if isinstance(seen, tuple) and seen[0] == token:
+        principal: Principal = seen[1]
+        return principal
+    principal = authenticate(token)
+    scope[_SEEN] = (token, principal)
+    return principal

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kiroku.api.auth import Principal
+from kiroku.api.auth import Principal, authenticated
 from kiroku.api.problems import problem
 from kiroku.errors import AuthenticationError
 
@@ -95,7 +95,7 @@ def bearer_owner(authenticate: Callable[[str | None], Principal]) -> Callable[[S
                 if scheme.lower() != "bearer" or not token.strip():
                     return None
                 try:
-                    return authenticate(token.strip()).name
+                    return authenticated(scope, token.strip(), authenticate).name
                 except AuthenticationError:
                     return None
         return None

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from kiroku import NotAllowedError, OutsideJournalError
-from kiroku.api.auth import Principal
+from kiroku.api.auth import Principal, authenticated
 from kiroku.api.params import MAX_POSITION, parse_int
 from kiroku.apps.chat.node import ChatNode
 from kiroku.apps.chat.rules import NotMemberError, RoomNotFoundError
@@ -45,7 +45,7 @@ def caller(request: Request, *, allow_query_token: bool = False) -> Principal:
         raise AuthenticationError(f"Unsupported authorization scheme {scheme!r}; use Bearer")
     if not token and allow_query_token:
         token = request.query_params.get("access_token", "")
-    return node_of(request).users.authenticate(token.strip() or None)
+    return authenticated(request.scope, token.strip() or None, node_of(request).users.authenticate)
 
 
 def require_admin(request: Request) -> Principal:
@@ -92,7 +92,7 @@ def stream_owner(node: ChatNode) -> Callable[[Scope], str | None]:
         if scheme.lower() != "bearer" or not token:
             token = request.query_params.get("access_token", "")
         try:
-            return node.users.authenticate(token.strip() or None).name
+            return authenticated(scope, token.strip() or None, node.users.authenticate).name
         except AuthenticationError:
             return None
 
