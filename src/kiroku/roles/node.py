@@ -22,7 +22,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from kiroku.api.user_store import is_postgres_url
 from kiroku.app import App
 from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
 from kiroku.bus.protocol import Bus
@@ -34,17 +36,27 @@ from kiroku.roles.commits import CommitReceiver, CommitSender
 from kiroku.roles.deadletter import parker
 from kiroku.roles.spec import RoleSpec, bus_from_url, journal_from_url
 
+if TYPE_CHECKING:
+    from kiroku.api.pg_users import PostgreSQLTokenStore
+
 __all__ = ["RoleNode", "open_roles"]
 
 log = logging.getLogger("kiroku.roles")
 
 
 class RoleNode:
-    def __init__(self, spec: RoleSpec, node: ChatNode, bus: Bus | None) -> None:
+    def __init__(
+        self,
+        spec: RoleSpec,
+        node: ChatNode,
+        bus: Bus | None,
+        users: PostgreSQLTokenStore | None = None,
+    ) -> None:
         self.spec = spec
         self.roles = spec.roles
         self.node = node
         self.bus = bus
+        self.users = users
         self.relay: Relay | None = None
         self.sender: CommitSender | None = None
         self.receiver: CommitReceiver | None = None
@@ -141,6 +153,8 @@ class RoleNode:
             self.sender.close()
         if self.bus is not None:
             await self.bus.close()
+        if self.users is not None:
+            await self.users.close()
 
 
 def _ignore(name: str) -> None:
@@ -160,5 +174,18 @@ async def open_roles(spec: RoleSpec, app: App, options: RuntimeOptions) -> RoleN
         return journal
 
     spec.read_dir.mkdir(parents=True, exist_ok=True)
-    node = await open_node(spec.read_dir, app, given, options)
-    return RoleNode(spec, node, bus)
+    users = None
+    try:
+        if is_postgres_url(spec.journal):  # every node checks tokens in the shared database
+            from kiroku.api.pg_users import PostgreSQLTokenStore  # psycopg: an optional extra
+
+            users = await PostgreSQLTokenStore.open(spec.journal)
+        node = await open_node(spec.read_dir, app, given, options, users)
+    except BaseException:
+        if users is not None:
+            await users.close()
+        if bus is not None:
+            await bus.close()
+        await journal.close()
+        raise
+    return RoleNode(spec, node, bus, users)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from kiroku import DomainError, KirokuError
 from kiroku.api.auth import TokenStore
+from kiroku.api.user_store import UserStore
 from kiroku.apps.chat import commands as c
 from kiroku.apps.chat.node import ChatNode
 from kiroku.apps.chat.room import Room
@@ -36,14 +37,14 @@ def demo_tokens(data_dir: Path) -> list[dict[str, object]]:
     return [row for row in loaded if _still_valid(users, row)]
 
 
-def _still_valid(users: TokenStore, row: dict[str, object]) -> bool:
+def _still_valid(users: UserStore, row: dict[str, object]) -> bool:
     try:
         return users.authenticate(str(row.get("token", ""))).name == row.get("name")
     except KirokuError:
         return False
 
 
-def _ensure_users(data_dir: Path, users: TokenStore) -> list[dict[str, object]]:
+def _ensure_users(data_dir: Path, users: UserStore) -> list[dict[str, object]]:
     path = data_dir / DEMO_FILE
     printed: list[dict[str, object]] = json.loads(path.read_text()) if path.exists() else []
     known = {str(u["name"]): u for u in printed}

@@ -38,9 +38,10 @@ import logging
 import msgspec
 
 from kiroku import JSON, BatchCommitted, ProjectionHost, id_of
-from kiroku.api.auth import MAX_AGE, TokenStore
+from kiroku.api.auth import MAX_AGE
 from kiroku.api.fanout import DEFAULT_MAX_PENDING, Chunk, Fanout, Listener, control_frame
 from kiroku.api.sse import format_event
+from kiroku.api.user_store import UserStore
 from kiroku.apps.chat.room_list import entry, ordered, rooms_of
 from kiroku.projections import Document, ReadView
 
@@ -90,7 +91,7 @@ class LiveHub:
     """Every open stream of this read node, and the one task that publishes to them."""
 
     def __init__(
-        self, host: ProjectionHost, users: TokenStore, *, max_pending: int = DEFAULT_MAX_PENDING
+        self, host: ProjectionHost, users: UserStore, *, max_pending: int = DEFAULT_MAX_PENDING
     ) -> None:
         self.max_pending = max_pending
         """Bytes a stream may have queued before it is dropped with ``event: resume``."""

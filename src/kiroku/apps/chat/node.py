@@ -19,6 +19,7 @@ from kiroku import App, Codec, Journal, ProjectionHost, Runtime
 from kiroku.api.auth import TokenStore
 from kiroku.api.fanout import DEFAULT_MAX_PENDING
 from kiroku.api.params import parse_int
+from kiroku.api.user_store import UserStore
 from kiroku.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class ChatNode:
     app: App
     write: WriteSide
     read: ReadSide
-    users: TokenStore
+    users: UserStore
 
     async def start(self) -> None:
         self.read.hub.start()
@@ -102,7 +103,9 @@ async def open_node(
     app: App,
     journal_factory: JournalFactory,
     options: RuntimeOptions = RuntimeOptions(),
+    users: UserStore | None = None,
 ) -> ChatNode:
+    """``users``: where tokens are checked (default: ``users.json`` in ``data_dir``)."""
     journal = await journal_factory(data_dir)
     codec = Codec(app.registry)
     runtime = Runtime(
@@ -121,7 +124,7 @@ async def open_node(
     # imported here: the live hub reads through the Read API's helpers, which import this module
     from kiroku.apps.chat.live import LiveHub
 
-    users = TokenStore(data_dir)
+    users = users if users is not None else TokenStore(data_dir)
     hub = LiveHub(host, users, max_pending=_max_pending())
     read = ReadSide(journal, host, hub, codec)
     host.listeners.append(read.hub.on_batch)

@@ -51,6 +51,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "functions/horizon.sql",
         ),
     ),
+    Migration(
+        2,
+        "users and their token hashes, shared by every node",
+        ("tables/users.sql", "functions/add_user.sql", "functions/remove_user.sql"),
+    ),
 )
 
 _LOCK_KEY = 0x6B69726F6B75  # "kiroku": one migrator at a time, per database
