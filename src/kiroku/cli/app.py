@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "kiroku.cli.retract",
     "kiroku.cli.db",
     "kiroku.cli.journal_copy",
+    "kiroku.cli.status",
 )
 
 

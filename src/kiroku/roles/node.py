@@ -32,8 +32,10 @@ from kiroku.bus.relay import Relay
 from kiroku.bus.source import BusSource
 from kiroku.journal.protocol import Journal
 from kiroku.projections.model import BatchCommitted
+from kiroku.roles.beat_stores import beat_store_for
 from kiroku.roles.commits import CommitReceiver, CommitSender
 from kiroku.roles.deadletter import parker
+from kiroku.roles.heartbeat import Heartbeat
 from kiroku.roles.spec import RoleSpec, bus_from_url, journal_from_url
 
 if TYPE_CHECKING:
@@ -61,6 +63,7 @@ class RoleNode:
         self.sender: CommitSender | None = None
         self.receiver: CommitReceiver | None = None
         self._telling: set[asyncio.Future[None]] = set()
+        self.heartbeat: Heartbeat | None = None
 
     @property
     def serves_http(self) -> bool:
@@ -85,6 +88,23 @@ class RoleNode:
             assert self.bus is not None  # RoleSpec.check
             self.relay = Relay(self.node.write.journal, self.bus)
             await self.relay.start()
+        store = beat_store_for(self.spec.journal, self.bus, self.spec.read_dir)
+        self.heartbeat = Heartbeat(store, self.roles, self.collect)
+        self.heartbeat.start()
+
+    async def collect(self) -> tuple[dict[str, int], bool | None, dict[str, str]]:
+        """What this process's heartbeat says: its positions, the relay's state, readiness."""
+        positions: dict[str, int] = {}
+        with contextlib.suppress(Exception):  # unreachable: ``ready`` says why
+            positions["journal"] = await self.node.write.journal.head_position()
+        active = None
+        if self.relay is not None:
+            status = self.relay.status()
+            positions["relay"], active = status.position, status.active
+        if {"projector", "read"} & self.roles:
+            for name, runner in self.node.read.host.runners.items():
+                positions[f"projection:{name}"] = runner.position
+        return positions, active, await self.ready()
 
     def reader_only(self) -> None:
         """Called after the HTTP app is built: a node without the projector never
@@ -144,6 +164,8 @@ class RoleNode:
         return out
 
     async def close(self) -> None:
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
         if self.relay is not None:
             await self.relay.stop()
         if self.receiver is not None:

@@ -56,6 +56,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "users and their token hashes, shared by every node",
         ("tables/users.sql", "functions/add_user.sql", "functions/remove_user.sql"),
     ),
+    Migration(3, "every process's heartbeat, for kiroku status", ("tables/heartbeats.sql",)),
 )
 
 _LOCK_KEY = 0x6B69726F6B75  # "kiroku": one migrator at a time, per database
