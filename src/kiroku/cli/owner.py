@@ -52,7 +52,11 @@ def owning(data: Path, who: str, hint: str = "") -> Iterator[None]:
     what to do instead) when another process owns it, and
     ``StorageUnavailableError`` when it cannot be written.
     """
-    directory = os.open(data, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        data.mkdir(parents=True, exist_ok=True)  # a read-store directory named for the first time
+        directory = os.open(data, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as e:
+        raise StorageUnavailableError(f"{data} cannot be opened: {e.strerror}") from e
     try:
         try:
             fcntl.flock(directory, fcntl.LOCK_EX | fcntl.LOCK_NB)

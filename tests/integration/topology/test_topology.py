@@ -1,0 +1,264 @@
+"""The whole system split as in production, every process real: two write nodes on a
+PostgreSQL journal, an active relay and a standby, a projector over NATS JetStream,
+two read nodes serving the read models and live streams. The chat runs through it over
+HTTP: rooms, members, posts on both write nodes, a live stream on a read node. Mid-load
+the active relay, the projector and a write node are SIGKILLed (the projector restarted,
+as a supervisor would; the poster of the killed write node carries on on the other).
+Afterwards every acknowledged post is read back and was streamed live, ``kiroku status``
+names the killed processes dead and the rest caught up, and every read model equals one
+rebuilt from the journal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import re
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from kits.processes import Proc, run_kiroku
+from kits.status import FAST_BEAT, status_until
+
+from kiroku import ProjectionHost
+from kiroku.apps.chat import app as chat
+from kiroku.journal.postgres import PostgreSQLJournal
+from kiroku.schema.codec import Codec
+from kiroku.testing.postgres import fresh_database
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "nats"))
+import nats_kit
+
+pytestmark = [pytest.mark.postgres, pytest.mark.nats, pytest.mark.slow]
+nats_url = nats_kit.nats_url
+
+POSTS = 120
+"""Posts per write node's poster; the kills come after a quarter of them."""
+
+
+def read_store(tmp_path: Path) -> str:
+    """The read stores the projector writes and the read nodes serve: the one setting
+    to change for another engine (``postgresql://…``)."""
+    return f"sqlite:///{tmp_path / 'read'}"
+
+
+@pytest.fixture
+async def journal_url() -> AsyncIterator[str]:
+    async with fresh_database() as dsn:
+        p = psycopg.conninfo.conninfo_to_dict(dsn)
+        yield f"postgresql://{p['user']}@{p['host']}:{p['port']}/{p['dbname']}"
+
+
+@pytest.fixture
+def procs() -> Iterator[list[Proc]]:
+    started: list[Proc] = []
+    yield started
+    for p in started:
+        p.stop(signal.SIGKILL)
+
+
+class Topology:
+    def __init__(self, tmp: Path, journal: str, bus: str, procs: list[Proc]) -> None:
+        self.tmp, self.procs = tmp, procs
+        self.common = ("--journal", journal, "--bus", bus)
+        self.store = read_store(tmp)
+
+    def start(self, name: str, role: str, *extra: str) -> Proc:
+        proc = Proc(self.tmp, name, "--data", str(self.tmp / name), "serve", "--role", role,
+                    *self.common, *extra, env=FAST_BEAT | {"KIROKU_NODE_ID": name})  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def projector(self, name: str) -> Proc:
+        return self.start(name, "projector", "--read-store", self.store)
+
+
+def token_of(journal: str, name: str) -> str:
+    done = run_kiroku("users", "add", name, "--json", "--journal", journal)
+    assert done.returncode == 0, done.stderr
+    token: str = json.loads(done.stdout)["token"]
+    return token
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def poster(
+    bases: list[str], token: str, room: str, tag: str, acked: list[str], midway: asyncio.Event
+) -> None:
+    """Post ``POSTS`` messages; a write node that stops answering is left for the next
+    one (a post whose answer was lost may be in the journal or not: only acks count)."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        for i in range(POSTS):
+            body = f"{tag}{i}"
+            while True:
+                try:
+                    r = await client.post(f"{bases[0]}/api/rooms/{room}/messages",
+                                          json={"body": body}, headers=auth(token))  # fmt: skip
+                except httpx.TransportError:
+                    bases.pop(0)
+                    continue
+                if r.status_code == 201:
+                    acked.append(body)
+                    break
+                assert r.status_code in (409, 503), r.text  # a race with the other node: retry
+                await asyncio.sleep(0.05)
+            if len(acked) >= POSTS // 4:
+                midway.set()
+
+
+async def listen(base: str, token: str, room: str, heard: list[str]) -> None:
+    async with (
+        httpx.AsyncClient(timeout=None) as client,
+        client.stream("GET", f"{base}/api/rooms/{room}/stream",
+                      params={"access_token": token}) as live,
+    ):  # fmt: skip
+        assert live.status_code == 200
+        async for line in live.aiter_lines():
+            if line.startswith("data: "):
+                body = json.loads(line[len("data: ") :]).get("data", {}).get("body")
+                if body is not None:
+                    heard.append(body)
+
+
+def user_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every read-model table (not the runner's bookkeeping, not FTS internals)."""
+    conn = sqlite3.connect(path)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        keep = [n for n in names if not n.startswith(("kiroku_", "sqlite_"))
+                and not re.search(r"_(data|idx|docsize|config|content)$", n)]  # fmt: skip
+        return {n: sorted(conn.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in keep}
+    finally:
+        conn.close()
+
+
+async def test_the_chat_through_every_role_survives_kills_mid_load(
+    journal_url: str, nats_url: str, tmp_path: Path, procs: list[Proc]
+) -> None:
+    migrated = run_kiroku("db", "migrate", "--journal", journal_url)
+    assert migrated.returncode == 0, migrated.stderr
+    top = Topology(tmp_path, journal_url, nats_url, procs)
+    writers = [top.start(f"write{i}", "write", "--port", "0") for i in (1, 2)]
+    relays = [top.start(f"relay{i}", "relay") for i in (1, 2)]
+    projector = top.projector("projector1")
+    readers = [top.start(f"read{i}", "read", "--port", "0", "--read-store", top.store)
+               for i in (1, 2)]  # fmt: skip
+    write_urls = [w.url() for w in writers]
+    read_urls = [r.url() for r in readers]
+    projector.wait_for("roles projector")
+    ann, bob = token_of(journal_url, "ann"), token_of(journal_url, "bob")
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        rooms = []
+        for base, name in zip(write_urls, ("east", "west"), strict=True):
+            made = await client.post(f"{base}/api/rooms", headers=auth(ann),
+                                     json={"name": name, "members": ["bob"]})  # fmt: skip
+            assert made.status_code == 201, made.text
+            rooms.append(made.json()["room_id"])
+        position = made.json()["position"]
+        for base in read_urls:
+            seen = await client.get(f"{base}/api/rooms", headers=auth(bob),
+                                    params={"min_position": position})  # fmt: skip
+            assert seen.status_code == 200, seen.text
+            assert sorted(r["room_id"] for r in seen.json()["rooms"]) == sorted(rooms)
+
+    heard: list[str] = []
+    listener = asyncio.create_task(listen(read_urls[0], bob, rooms[0], heard))
+    acked: dict[str, list[str]] = {rooms[0]: [], rooms[1]: []}
+    midway = asyncio.Event()
+    load = [
+        asyncio.create_task(poster([write_urls[0], write_urls[1]], ann, rooms[0], "e",
+                                   acked[rooms[0]], midway)),
+        asyncio.create_task(poster([write_urls[1]], ann, rooms[1], "w", acked[rooms[1]],
+                                   asyncio.Event())),
+    ]  # fmt: skip
+    await midway.wait()
+    active = next(r for r in relays if "holds the lease" in r.text())
+    for victim in (active, projector, writers[0]):
+        victim.stop(signal.SIGKILL)
+    projector = top.projector("projector2")
+    await asyncio.gather(*load)
+
+    want = {room: sorted(bodies) for room, bodies in acked.items()}
+    assert all(len(bodies) == POSTS for bodies in want.values())
+    async with httpx.AsyncClient(timeout=60) as client:
+        for room, bodies in want.items():
+            for base in read_urls:
+                found = await until_read(client, base, bob, room, bodies)
+                assert set(bodies) <= set(found), (room, base)
+    async with asyncio.timeout(60):
+        for _ in itertools.count():  # the live stream goes on across the projector's restart
+            if set(want[rooms[0]]) <= set(heard):
+                break
+            await asyncio.sleep(0.1)
+    listener.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await listener
+
+    where = ("--journal", journal_url, "--bus", nats_url, "--data", str(tmp_path / "status"))
+    killed = {active.name, "projector1", "write1"}
+    code, report = status_until(where, lambda c, r: caught_up(r, killed))
+    assert code == 1  # the killed are dead until forgotten
+    state = {n["node"]: n["state"] for n in report["nodes"]}
+    assert state == dict.fromkeys(killed, "dead") | dict.fromkeys(
+        ("write2", standby_of(relays, active).name, "projector2", "read1", "read2"), "alive"
+    )
+    assert "holds the lease" in standby_of(relays, active).text()
+
+    for proc in procs:
+        proc.stop()
+    await compare_with_rebuild(journal_url, tmp_path)
+
+
+async def until_read(
+    client: httpx.AsyncClient, base: str, token: str, room: str, bodies: list[str]
+) -> list[str]:
+    async with asyncio.timeout(90):
+        while True:
+            seen = await client.get(f"{base}/api/rooms/{room}/messages", headers=auth(token),
+                                    params={"limit": 500})  # fmt: skip
+            assert seen.status_code == 200, seen.text
+            found = [m["body"] for m in seen.json()["messages"]]
+            if set(bodies) <= set(found):
+                return found
+            await asyncio.sleep(0.2)
+
+
+def standby_of(relays: list[Proc], active: Proc) -> Proc:
+    return next(r for r in relays if r is not active)
+
+
+def caught_up(report: dict[str, Any], dead: set[str]) -> bool:
+    """Exactly ``dead`` reported dead; every other process at the head (a standby relay
+    holds no position) and no bus consumer with anything unacknowledged."""
+    alive = [n for n in report["nodes"] if n["state"] != "dead"]
+    gone = {n["node"] for n in report["nodes"] if n["state"] == "dead"}
+    consumers = (report.get("bus") or {}).get("consumers", [])
+    return (
+        gone == dead
+        and all(n["lag"] in (0, None) for n in alive)
+        and all(c["unacked"] == 0 for c in consumers)
+    )
+
+
+async def compare_with_rebuild(journal_url: str, tmp_path: Path) -> None:
+    live_root = Path(read_store(tmp_path).removeprefix("sqlite:///"))
+    async with await PostgreSQLJournal.open(journal_url) as journal:
+        host = ProjectionHost(journal, list(chat.projections), tmp_path / "rebuilt",
+                              codec=Codec(chat.registry))  # fmt: skip
+        await host.catch_up()
+        await host.close()
+    for p in chat.projections:
+        live = sorted((live_root / "read").glob(f"{p.name}.g*.db"))[-1]
+        fresh = sorted((tmp_path / "rebuilt" / "read").glob(f"{p.name}.g*.db"))[-1]
+        assert user_rows(live) == user_rows(fresh), p.name
