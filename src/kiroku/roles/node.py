@@ -161,6 +161,9 @@ class RoleNode:
         if self.relay is not None:
             status = self.relay.status()
             out["relay"] = "ok" if status.active or status.error is None else status.error
+        unusable = self.users.unreadable if self.users is not None else None
+        if unusable is not None:  # these roles answer every caller 503 meanwhile
+            out.update(dict.fromkeys({"write", "read"} & self.roles, unusable))
         return out
 
     async def close(self) -> None:
@@ -198,7 +201,8 @@ async def open_roles(spec: RoleSpec, app: App, options: RuntimeOptions) -> RoleN
     spec.read_dir.mkdir(parents=True, exist_ok=True)
     users = None
     try:
-        if is_postgres_url(spec.journal):  # every node checks tokens in the shared database
+        if is_postgres_url(spec.journal) and {"write", "read"} & spec.roles:
+            # every node serving HTTP checks tokens in the shared database
             from kiroku.api.pg_users import PostgreSQLTokenStore  # psycopg: an optional extra
 
             users = await PostgreSQLTokenStore.open(spec.journal)

@@ -187,3 +187,17 @@ async def test_an_unconfirmed_copy_is_refused(dsn: str) -> None:
             store.authenticate(token)
     finally:
         await store.close()
+
+
+def test_users_takes_the_journal_from_the_settings_file(tmp_path: Path) -> None:
+    """``journal`` in the TOML ``[users]`` table sends every subcommand to that database:
+    here an unreachable one, named in the error, and no users file is written instead."""
+    config = tmp_path / "kiroku.toml"
+    config.write_text('[users]\njournal = "postgresql://nobody@127.0.0.1:9/none"\n')
+    data = tmp_path / "data"
+    for args in (("add", "ann"), ("list",), ("remove", "ann")):
+        done = run_kiroku("--config", str(config), "--data", str(data), "users", *args)
+        assert done.returncode == 1, done
+        assert "127.0.0.1:9" in done.stderr
+        assert "Traceback" not in done.stderr
+    assert not (data / "users.json").exists()

@@ -26,14 +26,14 @@ DEMO_FILE = "demo-tokens.json"
 DEMO_USERS = (("ann", True), ("bob", False), ("cy", False))
 
 
-def demo_tokens(data_dir: Path) -> list[dict[str, object]]:
+def demo_tokens(data_dir: Path, users: UserStore | None = None) -> list[dict[str, object]]:
     """The demo users whose printed token still signs them in: a demo user removed
     (``kiroku users remove bob``) or given a new token is not offered any more."""
     path = data_dir / DEMO_FILE
     if not path.exists():
         return []
     loaded: list[dict[str, object]] = json.loads(path.read_text())
-    users = TokenStore(data_dir)
+    users = users if users is not None else TokenStore(data_dir)
     return [row for row in loaded if _still_valid(users, row)]
 
 

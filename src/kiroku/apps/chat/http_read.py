@@ -58,7 +58,8 @@ async def demo_users(request: Request) -> Json:
     """The demo users' tokens, only under ``kiroku serve --demo`` (so the page can offer them)."""
     if not getattr(request.app.state, "demo", False):
         raise NotFoundError("This server was not started with --demo")
-    return Json({"users": demo_tokens(node_of(request).data_dir)})
+    node = node_of(request)
+    return Json({"users": demo_tokens(node.data_dir, node.users)})
 
 
 async def me(request: Request) -> Json:
