@@ -151,11 +151,14 @@ async def test_the_chat_through_every_role_survives_kills_mid_load(
     writers = [top.start(f"write{i}", "write", "--port", "0") for i in (1, 2)]
     relays = [top.start(f"relay{i}", "relay") for i in (1, 2)]
     projector = top.projector("projector1")
-    readers = [top.start(f"read{i}", "read", "--port", "0", "--read-store", top.store)
-               for i in (1, 2)]  # fmt: skip
-    write_urls = [w.url() for w in writers]
-    read_urls = [r.url() for r in readers]
     projector.wait_for("roles projector")
+    # one at a time, after the projector has created the SQLite stores: a read node opening
+    # them while they are being created may meet "database is locked" and exit
+    readers, read_urls = [], []
+    for i in (1, 2):
+        readers.append(top.start(f"read{i}", "read", "--port", "0", "--read-store", top.store))
+        read_urls.append(readers[-1].url())
+    write_urls = [w.url() for w in writers]
     ann, bob = token_of(journal_url, "ann"), token_of(journal_url, "bob")
 
     async with httpx.AsyncClient(timeout=30) as client:
