@@ -26,11 +26,12 @@ from typing import Any
 import click
 import msgspec
 
+from kiroku.api.user_store import is_postgres_url
 from kiroku.bus.protocol import Bus
 from kiroku.cli.app import CliContext, pass_cli
 from kiroku.errors import ConfigError, KirokuError
 from kiroku.roles.beat_stores import beat_store_for
-from kiroku.roles.heartbeat import Seen
+from kiroku.roles.heartbeat import BeatStore, Seen
 from kiroku.roles.spec import bus_from_url, journal_from_url, safe_url, sqlite_path
 
 __all__ = ["register"]
@@ -114,19 +115,31 @@ async def gather(
         except (KirokuError, TimeoutError) as e:
             report.bus = {"url": safe_url(bus_url), "error": str(e)}
             report.problems.append(f"bus: {e}")
+    seen: list[Seen] = []
     try:
-        store = beat_store_for(journal_url, bus, data)
-        seen = await store.read()
-        for s in seen:
-            if forget_dead and s.dead:
-                await store.forget(s.beat.node)
-        await store.close()
+        if bus_url and bus is None and not is_postgres_url(journal_url):
+            report.problems.append("heartbeats: they are kept beside the bus, which is unreachable")
+        else:
+            seen = await read_beats(beat_store_for(journal_url, bus, data), forget_dead)
+    except KirokuError as e:  # e.g. a database not migrated since heartbeats were added
+        report.problems.append(f"heartbeats: {e}")
     finally:
         if bus is not None:
             await bus.close()
     report.nodes = [node_row(s, report.head, max_lag) for s in seen]
     report.problems += _problems(report)
     return report
+
+
+async def read_beats(store: BeatStore, forget_dead: bool) -> list[Seen]:
+    try:
+        seen = await store.read()
+        for s in seen:
+            if forget_dead and s.dead:
+                await store.forget(s.beat.node)
+        return seen
+    finally:
+        await store.close()
 
 
 def _problems(report: Report) -> list[str]:
