@@ -217,6 +217,10 @@ async def test_the_chat_through_every_role_survives_kills_mid_load(
         ("write2", standby_of(relays, active).name, "projector2", "read1", "read2"), "alive"
     )
     assert "holds the lease" in standby_of(relays, active).text()
+    async with httpx.AsyncClient(timeout=30) as client:
+        for base, role in ((write_urls[1], "write"), *((u, "read") for u in read_urls)):
+            ready = await client.get(f"{base}/readyz")
+            assert (ready.status_code, ready.json()["roles"]) == (200, {role: "ok"}), ready.text
 
     for proc in procs:
         proc.stop()
