@@ -45,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +53,8 @@ import aiohttp
 
 from benchmarks.fanout_listeners import Listeners
 from benchmarks.machine import machine
-from kiroku.api.server import run as run_loop
 from kiroku.api.auth import USERS_FILE, hash_token
+from kiroku.api.server import run as run_loop
 
 _READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -132,6 +132,12 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def run_queue_seconds(pid: int) -> float:
+    """Time the server's event-loop thread was ready to run but waited for a core: on a
+    shared machine, the part of a delay that is the machine's, not the server's."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
 def rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
 
@@ -174,7 +180,12 @@ async def posting(
 
 
 async def run_step(
-    client: aiohttp.ClientSession, base: str, pid: int, room: str, tokens: list[str], step: Step,
+    client: aiohttp.ClientSession,
+    base: str,
+    pid: int,
+    room: str,
+    tokens: list[str],
+    step: Step,
     listeners: Listeners,
 ) -> dict[str, float]:
     """``tokens[0]`` posts; ``tokens[1:]`` listen."""
@@ -185,12 +196,15 @@ async def run_step(
     await asyncio.sleep(1.0)
     per_listener = (rss_bytes(pid) - before) / step.listeners if step.listeners else 0.0
     cpu, mine, theirs = cpu_seconds(pid), own_cpu_seconds(), await listeners.cpu()
+    waited = run_queue_seconds(pid)
     sent = await posting(client, room, owner, step)
-    last, received, theirs_after = await listeners.wait(list(sent), 30.0)
+    arrivals, received, theirs_after = await listeners.wait(list(sent), 30.0)
     cpu_per_post = (cpu_seconds(pid) - cpu) / step.posts
     poster = (own_cpu_seconds() - mine) / step.posts
     reader = (theirs_after - theirs) / step.posts
-    delays = [last[v] - t for v, t in sent.items() if v in last]
+    waited = (run_queue_seconds(pid) - waited) / step.posts
+    delays = [arrivals[v][1] - t for v, t in sent.items() if v in arrivals]
+    firsts = [arrivals[v][0] - t for v, t in sent.items() if v in arrivals]
     missing = sum(step.listeners - received.get(v, 0) for v in sent)
     await listeners.close()
     await asyncio.sleep(1.0)
@@ -200,6 +214,9 @@ async def run_step(
         "reader_ms": reader * 1000,
         "p50_ms": pct(delays, 0.50) * 1000 if step.listeners else float("nan"),
         "p99_ms": pct(delays, 0.99) * 1000 if step.listeners else float("nan"),
+        "first_p50_ms": pct(firsts, 0.50) * 1000 if step.listeners else float("nan"),
+        "first_p99_ms": pct(firsts, 0.99) * 1000 if step.listeners else float("nan"),
+        "waited_ms": waited * 1000,
         "kb_per_listener": per_listener / 1024,
         "missing": missing,
     }
@@ -256,16 +273,22 @@ async def run(plan: Plan, workers: int) -> None:
                 print(f"{plan.background_rooms} background rooms, one listener each")
                 print("listeners | posts/s | server CPU/post | per listener | "
                       "last-listener p50 | p99 | memory/listener | missing")  # fmt: skip
-                base_cpu, generator = None, []
+                base_cpu, generator, waits = None, [], []
                 for step in plan.steps:
                     got = await run_step(c, base, proc.pid, room, tokens, step, hot_listeners)
                     base_cpu = got["cpu_ms"] if base_cpu is None else base_cpu
                     print(row(step, got, base_cpu), flush=True)
+                    waits.append(
+                        f"{step.listeners}: first listener p50 {got['first_p50_ms']:.1f} ms,"
+                        f" p99 {got['first_p99_ms']:.1f} ms; the server's loop waited"
+                        f" {got['waited_ms']:.2f} ms per post for a core"
+                    )
                     generator.append(
                         f"{step.listeners}: {got['poster_ms']:.2f} + {got['reader_ms']:.2f} ms"
                     )
                 print("the load generator's CPU per post (poster + listener processes), "
                       "by listeners:", ", ".join(generator))  # fmt: skip
+                print("\n".join(waits))
                 await quiet.close()
         finally:
             quiet.stop()

@@ -37,6 +37,7 @@ def _cpu() -> float:
 class _Seen:
     """Per version: how many of this worker's listeners got it, and when the last one did."""
 
+    first: dict[int, float] = field(default_factory=dict)
     last: dict[int, float] = field(default_factory=dict)
     count: dict[int, int] = field(default_factory=dict)
     connected: int = 0
@@ -75,13 +76,16 @@ class _Stream(asyncio.Protocol):
         text = self.tail + data
         cut = text.rfind(b"\n")  # an id line split across reads waits for its end
         self.tail = text[cut:] if cut >= 0 else text
-        last, count = self.seen.last, self.seen.count
+        first, last, count = self.seen.first, self.seen.last, self.seen.count
         at = text.find(_ID)
         while 0 <= at < cut:  # the line ends at or before ``cut``, the last newline
             end = text.find(b"\n", at + 5)
             version = int(text[at + 5 : end])
             last[version] = now
-            count[version] = count.get(version, 0) + 1
+            seen = count.get(version, 0)
+            if not seen:
+                first[version] = now
+            count[version] = seen + 1
             at = text.find(_ID, end)
         if count:
             self.seen.changed.set()
@@ -123,7 +127,8 @@ async def _worker(conn: Connection) -> None:
                     while any(seen.count.get(v, 0) < len(streams) for v in versions):
                         seen.changed.clear()
                         await seen.changed.wait()
-            conn.send(({v: seen.last[v] for v in versions if v in seen.last},
+            arrived = [v for v in versions if v in seen.last]
+            conn.send(({v: (seen.first[v], seen.last[v]) for v in arrived},
                        {v: seen.count.get(v, 0) for v in versions}, _cpu()))  # fmt: skip
         elif command == "close":
             for stream in streams:
@@ -174,21 +179,24 @@ class Listeners:
 
     async def cpu(self) -> float:
         """The workers' CPU seconds so far, together."""
-        return sum(await self._ask([("cpu",)] * len(self._pipes)))
+        answers: list[float] = await self._ask([("cpu",)] * len(self._pipes))
+        return sum(answers)
 
     async def wait(
-        self, versions: list[int], timeout: float
-    ) -> tuple[dict[int, float], dict[int, int], float]:
-        """When the last listener got each version, how many got it, and the workers' CPU."""
-        answers = await self._ask([("wait", versions, timeout)] * len(self._pipes))
-        last: dict[int, float] = {}
+        self, versions: list[int], seconds: float
+    ) -> tuple[dict[int, tuple[float, float]], dict[int, int], float]:
+        """When the first and the last listener got each version, how many got it, and the
+        workers' CPU."""
+        answers = await self._ask([("wait", versions, seconds)] * len(self._pipes))
+        arrivals: dict[int, tuple[float, float]] = {}
         count: dict[int, int] = dict.fromkeys(versions, 0)
         for got, counted, _ in answers:
-            for v, at in got.items():
-                last[v] = max(last.get(v, at), at)
+            for v, (first, last) in got.items():
+                was = arrivals.get(v, (first, last))
+                arrivals[v] = (min(was[0], first), max(was[1], last))
             for v, c in counted.items():
                 count[v] += c
-        return last, count, sum(cpu for _, _, cpu in answers)
+        return arrivals, count, sum(cpu for _, _, cpu in answers)
 
     async def close(self) -> None:
         await self._ask([("close",)] * len(self._pipes))

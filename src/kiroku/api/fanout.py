@@ -6,6 +6,14 @@ publisher builds a :class:`Chunk` (the batch's frames for one key, already
 encoded) once and hands it to each :class:`Listener`'s bounded queue; the
 per-listener work is an access check, a queue append and a socket write.
 
+When a stream is idle (its task is parked waiting for the next chunk, nothing
+queued) and its connection can take bytes without waiting, the chunk is written
+to the connection right away through the stream's *sink*, from the publisher's
+loop: no wake-up, no task step and no trip through the ASGI middleware per
+listener. Otherwise it is queued and the stream's task sends it, waiting for the
+socket as flow control requires; a stream goes back to direct writes once its
+queue is drained. Either way each listener gets the chunks in order, once.
+
 A listener's queue is bounded in bytes. One that falls further behind than that
 (a slow or stalled client) is ended with a ``resume`` frame rather than allowed
 to hold memory or the publisher back: the client reconnects with
@@ -19,14 +27,14 @@ removed from a room receives the closing frame and nothing after it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import msgspec
 
 from kiroku.api.frames import format_event
 
-__all__ = ["DEFAULT_MAX_PENDING", "Chunk", "Fanout", "Listener", "control_frame"]
+__all__ = ["DEFAULT_MAX_PENDING", "Chunk", "Fanout", "Listener", "Sink", "control_frame"]
 
 DEFAULT_MAX_PENDING = 1 << 20
 """Bytes a listener may have queued before it is dropped as a slow consumer (1 MiB)."""
@@ -38,6 +46,10 @@ def control_frame(event: str, reason: str) -> bytes:
 
 
 RESUME_SLOW = control_frame("resume", "slow-consumer")
+
+Sink = Callable[[bytes], bool]
+"""Writes body bytes to a stream's connection now, or returns False when it cannot
+without waiting (its buffer is full, it is closing): the caller queues them instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,8 @@ class Listener:
 
     ``checked_at`` is the ordinal at which access was last checked against the
     read model; removals at or before it were already seen by that check.
+    ``cursor`` is the last ordinal sent to the client: a chunk's frames at or
+    before it (already sent by the replay) are skipped.
     """
 
     __slots__ = (
@@ -86,8 +100,10 @@ class Listener:
         "_waiter",
         "admin",
         "checked_at",
+        "cursor",
         "key",
         "memo",
+        "sink",
         "user",
     )
 
@@ -96,6 +112,9 @@ class Listener:
     ) -> None:
         self.key, self.user, self.admin = key, user, admin
         self.checked_at = -1
+        self.cursor = 0
+        self.sink: Sink | None = None
+        """Set by the stream once it sends live chunks; see the module's docstring."""
         self.memo = b""  # the last thing sent, for feeds that send only changes
         self._limit = limit
         self._pending = 0
@@ -112,6 +131,8 @@ class Listener:
         """Queue ``chunk``; False when that would pass the bound (the caller drops it)."""
         if self._final is not None:
             return True
+        if self._idle() and self._write(chunk):
+            return True
         if self._pending + len(chunk.data) > self._limit and self._queue:
             return False
         self._queue.append(chunk)
@@ -119,6 +140,30 @@ class Listener:
         self._quiet = False
         self._wake()
         return True
+
+    def _idle(self) -> bool:
+        """The stream's task waits in :meth:`take` with nothing queued: not mid-send."""
+        return self.sink is not None and self._waiter is not None and not self._waiter.done()
+
+    def _write(self, chunk: Chunk) -> bool:
+        assert self.sink is not None
+        data = chunk.after(self.cursor)
+        try:
+            if data and not self.sink(data):
+                return False
+        except Exception:  # a connection in a state the sink did not expect: the task's way
+            self.sink = None
+            return False
+        self.cursor = max(self.cursor, chunk.last)
+        self._quiet = False
+        return True
+
+    def advance(self, chunks: list[Chunk]) -> bytes:
+        """The bytes of ``chunks`` the client lacks; the cursor moves past them."""
+        out = b"".join([chunk.after(self.cursor) for chunk in chunks])
+        for chunk in chunks:
+            self.cursor = max(self.cursor, chunk.last)
+        return out
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
