@@ -161,13 +161,15 @@ async def post(client: aiohttp.ClientSession, path: str, token: str, body: objec
 
 async def posting(
     client: aiohttp.ClientSession, room: str, token: str, step: Step
-) -> dict[int, float]:
-    """Posts at ``step.rate``; returns when each version's request was sent."""
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Posts at ``step.rate``; returns when each version's request was sent, and answered."""
     sent: dict[int, float] = {}
+    answered: dict[int, float] = {}
 
     async def one() -> None:
         start = time.monotonic()
         answer = await post(client, f"/api/rooms/{room}/messages", token, {"body": "hello"})
+        answered[int(answer["version"])] = time.monotonic()
         sent[int(answer["version"])] = start
 
     tasks = []
@@ -176,7 +178,7 @@ async def posting(
         await asyncio.sleep(max(0.0, begin + i / step.rate - time.monotonic()))
         tasks.append(asyncio.create_task(one()))
     await asyncio.gather(*tasks)
-    return sent
+    return sent, answered
 
 
 async def run_step(
@@ -197,7 +199,7 @@ async def run_step(
     per_listener = (rss_bytes(pid) - before) / step.listeners if step.listeners else 0.0
     cpu, mine, theirs = cpu_seconds(pid), own_cpu_seconds(), await listeners.cpu()
     waited = run_queue_seconds(pid)
-    sent = await posting(client, room, owner, step)
+    sent, answered = await posting(client, room, owner, step)
     arrivals, received, theirs_after = await listeners.wait(list(sent), 30.0)
     cpu_per_post = (cpu_seconds(pid) - cpu) / step.posts
     poster = (own_cpu_seconds() - mine) / step.posts
@@ -205,6 +207,7 @@ async def run_step(
     waited = (run_queue_seconds(pid) - waited) / step.posts
     delays = [arrivals[v][1] - t for v, t in sent.items() if v in arrivals]
     firsts = [arrivals[v][0] - t for v, t in sent.items() if v in arrivals]
+    answers = [answered[v] - t for v, t in sent.items()]
     missing = sum(step.listeners - received.get(v, 0) for v in sent)
     await listeners.close()
     await asyncio.sleep(1.0)
@@ -217,6 +220,8 @@ async def run_step(
         "first_p50_ms": pct(firsts, 0.50) * 1000 if step.listeners else float("nan"),
         "first_p99_ms": pct(firsts, 0.99) * 1000 if step.listeners else float("nan"),
         "waited_ms": waited * 1000,
+        "answer_p50_ms": pct(answers, 0.50) * 1000,
+        "answer_p99_ms": pct(answers, 0.99) * 1000,
         "kb_per_listener": per_listener / 1024,
         "missing": missing,
     }
@@ -279,7 +284,9 @@ async def run(plan: Plan, workers: int) -> None:
                     base_cpu = got["cpu_ms"] if base_cpu is None else base_cpu
                     print(row(step, got, base_cpu), flush=True)
                     waits.append(
-                        f"{step.listeners}: first listener p50 {got['first_p50_ms']:.1f} ms,"
+                        f"{step.listeners}: post answered p50 {got['answer_p50_ms']:.1f} ms,"
+                        f" p99 {got['answer_p99_ms']:.1f} ms; first listener p50"
+                        f" {got['first_p50_ms']:.1f} ms,"
                         f" p99 {got['first_p99_ms']:.1f} ms; the server's loop waited"
                         f" {got['waited_ms']:.2f} ms per post for a core"
                     )
