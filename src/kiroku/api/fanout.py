@@ -267,15 +267,21 @@ class Fanout:
             listener.end(RESUME_SLOW, keep_pending=False)
 
     @staticmethod
-    async def sweep(listeners: Iterable[Listener], hand: Callable[[Listener], None]) -> None:
-        """``hand`` each listener its chunk, :data:`SLICE` at a time, yielding in between.
+    async def sweep(listeners: Iterable[Listener], hand: Callable[[Listener], None]) -> float:
+        """``hand`` each listener its chunk, :data:`SLICE` at a time, yielding in between;
+        returns the seconds spent handing (the yields not counted).
 
         A listener that ends or leaves meanwhile is handed nothing more (an ended
         listener takes nothing), so the access check holds across the yields."""
+        clock = asyncio.get_running_loop().time
+        busy, began = 0.0, clock()
         for i, listener in enumerate(listeners, 1):
             hand(listener)
             if i % SLICE == 0:
+                busy += clock() - began
                 await asyncio.sleep(0)
+                began = clock()
+        return busy + clock() - began
 
     def close(self) -> None:
         """Server shutdown: streams end after what they hold (no frame: clients reconnect)."""
@@ -286,7 +292,7 @@ class Fanout:
 
 class Pacer:
     """When each key's next fan-out may start: no sooner after the last one ended than it
-    lasted, so fan-out takes at most about half the event loop's time.
+    kept the loop busy, so fan-out takes at most about half the event loop's time.
 
     An idle server is not slowed (the last fan-out ended long ago); one that
     falls behind (a big room, posts coming fast, cores shared) lets the posts
@@ -305,5 +311,6 @@ class Pacer:
             return None
         return at
 
-    def done(self, key: str, began: float, ended: float) -> None:
-        self._next[key] = ended + (ended - began)
+    def done(self, key: str, busy: float, ended: float) -> None:
+        """``key``'s fan-out ended at ``ended`` after ``busy`` seconds of work."""
+        self._next[key] = ended + busy

@@ -269,11 +269,9 @@ class LiveHub:
             if self._cursors.get(room_id) == cursor:  # not lowered by a join meanwhile
                 self._cursors[room_id] = chunk.last
             removed = _removals(docs)
-            loop = asyncio.get_running_loop()
-            began = loop.time()
             hand = functools.partial(self._hand, chunk=chunk, removed=removed)
-            await self.rooms.sweep(self.rooms.at(room_id), hand)
-            self._pacer.done(room_id, began, loop.time())
+            busy = await self.rooms.sweep(self.rooms.at(room_id), hand)
+            self._pacer.done(room_id, busy, asyncio.get_running_loop().time())
             if len(docs) < PAGE:
                 return
 
