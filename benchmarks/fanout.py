@@ -20,7 +20,10 @@ member), then posts into the hot room at a fixed rate and reports:
   process, aiohttp) and the listener processes, so it shows when the machine
   rather than the server bounds the latencies.
 
-``--listeners 1000`` runs only that step (after the baseline without listeners).
+``--listeners 1000`` runs only that step (after the baseline without listeners);
+``--repeat 5`` runs each step with listeners five times on the same server and
+prints medians and spreads (the machine may be shared: one run says little).
+Below the table, per step, what bounds it (see ``benchmarks.fanout_report``).
 The server's connection and stream caps are lifted: they are not measured here.
 
 The listeners run in ``--workers`` processes of their own on uvloop (see
@@ -52,6 +55,7 @@ from typing import Any
 import aiohttp
 
 from benchmarks.fanout_listeners import Listeners
+from benchmarks.fanout_report import HEADER, Runs, detail, row
 from benchmarks.machine import machine
 from kiroku.api.auth import USERS_FILE, hash_token
 from kiroku.api.server import run as run_loop
@@ -206,7 +210,8 @@ async def run_step(
     reader = (theirs_after - theirs) / step.posts
     waited = (run_queue_seconds(pid) - waited) / step.posts
     delays = [arrivals[v][1] - t for v, t in sent.items() if v in arrivals]
-    firsts = [arrivals[v][0] - t for v, t in sent.items() if v in arrivals]
+    firsts = [arrivals[v][0] - t for v, t in answered.items() if v in arrivals]
+    acked = [arrivals[v][1] - t for v, t in answered.items() if v in arrivals]
     answers = [answered[v] - t for v, t in sent.items()]
     missing = sum(step.listeners - received.get(v, 0) for v in sent)
     await listeners.close()
@@ -222,6 +227,8 @@ async def run_step(
         "waited_ms": waited * 1000,
         "answer_p50_ms": pct(answers, 0.50) * 1000,
         "answer_p99_ms": pct(answers, 0.99) * 1000,
+        "acked_p50_ms": pct(acked, 0.50) * 1000 if step.listeners else float("nan"),
+        "acked_p99_ms": pct(acked, 0.99) * 1000 if step.listeners else float("nan"),
         "kb_per_listener": per_listener / 1024,
         "missing": missing,
     }
@@ -248,17 +255,7 @@ async def setup(
     return room, background
 
 
-def row(step: Step, got: dict[str, float], base_cpu: float) -> str:
-    """One line of the table; the per-listener share is the slope against the first step."""
-    slope = (got["cpu_ms"] - base_cpu) / step.listeners * 1000 if step.listeners else 0.0
-    return (
-        f"{step.listeners:>9} | {step.rate:>7.0f} | {got['cpu_ms']:>12.2f} ms | {slope:>7.1f} µs"
-        f" | {got['p50_ms']:>14.1f} ms | {got['p99_ms']:>6.1f} ms"
-        f" | {got['kb_per_listener']:>10.1f} KB | {got['missing']:.0f}"
-    )
-
-
-async def run(plan: Plan, workers: int) -> None:
+async def run(plan: Plan, workers: int, repeat: int) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it
     hot = max(step.listeners for step in plan.steps)
@@ -276,26 +273,19 @@ async def run(plan: Plan, workers: int) -> None:
                 room, background = await setup(c, names, tokens, plan, hot)
                 await quiet.open(base, background)
                 print(f"{plan.background_rooms} background rooms, one listener each")
-                print("listeners | posts/s | server CPU/post | per listener | "
-                      "last-listener p50 | p99 | memory/listener | missing")  # fmt: skip
-                base_cpu, generator, waits = None, [], []
+                print(HEADER)
+                base_cpu, details, runs = None, [], Runs()
                 for step in plan.steps:
-                    got = await run_step(c, base, proc.pid, room, tokens, step, hot_listeners)
-                    base_cpu = got["cpu_ms"] if base_cpu is None else base_cpu
-                    print(row(step, got, base_cpu), flush=True)
-                    waits.append(
-                        f"{step.listeners}: post answered p50 {got['answer_p50_ms']:.1f} ms,"
-                        f" p99 {got['answer_p99_ms']:.1f} ms; first listener p50"
-                        f" {got['first_p50_ms']:.1f} ms,"
-                        f" p99 {got['first_p99_ms']:.1f} ms; the server's loop waited"
-                        f" {got['waited_ms']:.2f} ms per post for a core"
-                    )
-                    generator.append(
-                        f"{step.listeners}: {got['poster_ms']:.2f} + {got['reader_ms']:.2f} ms"
-                    )
-                print("the load generator's CPU per post (poster + listener processes), "
-                      "by listeners:", ", ".join(generator))  # fmt: skip
-                print("\n".join(waits))
+                    for _ in range(repeat if step.listeners else 1):
+                        got = await run_step(c, base, proc.pid, room, tokens, step, hot_listeners)
+                        base_cpu = got["cpu_ms"] if base_cpu is None else base_cpu
+                        slope = (got["cpu_ms"] - base_cpu) / step.listeners if step.listeners else 0
+                        got["per_listener_us"] = slope * 1000
+                        print(row(step.listeners, step.rate, got), flush=True)
+                        details.append(detail(step.listeners, got))
+                        runs.add(step.listeners, got)
+                print("what bounds each step:", *details, sep="\n")
+                print(runs.summary())
                 await quiet.close()
         finally:
             quiet.stop()
@@ -317,12 +307,16 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="processes the listeners are spread over"
     )
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="N",
+        help="run each step with listeners N times on the same server, and print medians",
+    )  # fmt: skip
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.listeners:
         wanted = {0, *args.listeners}
         plan = Plan(plan.background_rooms, tuple(s for s in plan.steps if s.listeners in wanted))
-    run_loop(run(plan, args.workers))
+    run_loop(run(plan, args.workers, args.repeat))
 
 
 if __name__ == "__main__":
