@@ -73,6 +73,9 @@ class Runs:
             lines.append(f"{listeners} listeners, median (min-max) over {len(runs)} runs:")
             for label, key in _SUMMARY.items():
                 values = [got[key] for got in runs]
+                if key == "kb_per_listener":  # later runs reuse the memory the first freed
+                    lines.append(f"  {label}: {values[0]:.1f} (the first run)")
+                    continue
                 lines.append(
                     f"  {label}: {statistics.median(values):.1f}"
                     f" ({min(values):.1f}-{max(values):.1f})"
