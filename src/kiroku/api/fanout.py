@@ -23,7 +23,7 @@ counted for ``/metrics``.
 A big room's fan-out is written in slices of :data:`SLICE` listeners, yielding to
 the event loop between them, so HTTP requests and the projections' commits are
 not held for its whole length; and a :class:`Pacer` spaces a key's fan-outs by
-as long as the last one took, so a busy server writes less often and more per
+the CPU time the last one took, so a busy server writes less often and more per
 write (several posts in one write to each listener) instead of falling behind.
 
 Ending is final: after :meth:`Listener.end` nothing more is queued, so a member
@@ -33,6 +33,7 @@ removed from a room receives the closing frame and nothing after it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -269,19 +270,21 @@ class Fanout:
     @staticmethod
     async def sweep(listeners: Iterable[Listener], hand: Callable[[Listener], None]) -> float:
         """``hand`` each listener its chunk, :data:`SLICE` at a time, yielding in between;
-        returns the seconds spent handing (the yields not counted).
+        returns the CPU seconds spent handing.
 
-        A listener that ends or leaves meanwhile is handed nothing more (an ended
-        listener takes nothing), so the access check holds across the yields."""
-        clock = asyncio.get_running_loop().time
-        busy, began = 0.0, clock()
+        CPU time, not the time elapsed: neither what the loop runs in the yields
+        nor the time the thread waits for a core on a busy machine is the
+        fan-out's work. A listener that ends or leaves meanwhile is handed
+        nothing more (an ended listener takes nothing), so the access check
+        holds across the yields."""
+        busy, began = 0.0, time.thread_time()
         for i, listener in enumerate(listeners, 1):
             hand(listener)
             if i % SLICE == 0:
-                busy += clock() - began
+                busy += time.thread_time() - began
                 await asyncio.sleep(0)
-                began = clock()
-        return busy + clock() - began
+                began = time.thread_time()
+        return busy + time.thread_time() - began
 
     def close(self) -> None:
         """Server shutdown: streams end after what they hold (no frame: clients reconnect)."""
@@ -291,8 +294,8 @@ class Fanout:
 
 
 class Pacer:
-    """When each key's next fan-out may start: no sooner after the last one ended than it
-    kept the loop busy, so fan-out takes at most about half the event loop's time.
+    """When each key's next fan-out may start: no sooner after the last one ended than the
+    CPU time it took, so fan-out takes at most about half of the event loop's thread.
 
     An idle server is not slowed (the last fan-out ended long ago); one that
     falls behind (a big room, posts coming fast, cores shared) lets the posts
@@ -312,5 +315,5 @@ class Pacer:
         return at
 
     def done(self, key: str, busy: float, ended: float) -> None:
-        """``key``'s fan-out ended at ``ended`` after ``busy`` seconds of work."""
+        """``key``'s fan-out ended at ``ended`` (loop time) after ``busy`` CPU seconds."""
         self._next[key] = ended + busy
