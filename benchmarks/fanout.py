@@ -92,7 +92,8 @@ FULL = Plan(
     ),
 )
 """5,000 listeners at 10 posts/s: at 50/s the client alone would need more than the machine."""
-QUICK = Plan(background_rooms=10, steps=(Step(0, 20, 20), Step(20, 20, 20)))
+QUICK = Plan(background_rooms=10, steps=(Step(0, 20, 20), Step(150, 20, 20)))
+"""More listeners than a fan-out slice (128), so a smoke run crosses a yield."""
 
 
 def write_users(data: Path, names: list[str]) -> list[str]:
