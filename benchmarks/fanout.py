@@ -6,27 +6,32 @@
 It starts ``kiroku serve`` as a subprocess on a fresh data directory with a few
 hundred rooms, each watched by one listener (the background), and one hot room.
 For each step it opens L listeners on the hot room's stream (each a different
-member, with an async aiohttp client in this process), then posts into the hot
-room at a fixed rate and reports:
+member), then posts into the hot room at a fixed rate and reports:
 
 - the server's CPU per post (user + system time of the server process, read
   from ``/proc``, over the posting window, divided by the posts), and the
   per-listener share: the slope against the step without hot listeners;
-- the delivery latency from just before a post's request to the moment the
-  *last* listener parsed it (p50 and p99 over the posts);
+- the delivery latency from just before a post's request is sent to the moment
+  the *last* listener read it (p50 and p99 over the posts), on ``time.monotonic``,
+  one clock for every process on the machine;
 - memory per idle listener: the server's resident set after the L listeners
   connected, minus before, divided by L;
-- below the table, this process's own CPU per post (the listeners' parsing and
-  the posts): when it is near the server's, the machine, not the server, bounds
-  the latencies.
+- below the table, the load generator's own CPU per post: the poster (this
+  process, aiohttp) and the listener processes, so it shows when the machine
+  rather than the server bounds the latencies.
 
-``--listeners 1000`` runs only that step (after the baseline without listeners).
+``--listeners 1000`` runs only that step (after the baseline without listeners);
+``--repeat 5`` runs each step with listeners five times on the same server and
+prints medians and spreads (the machine may be shared: one run says little).
+Below the table, per step, what bounds it (see ``benchmarks.fanout_report``).
 The server's connection and stream caps are lifted: they are not measured here.
 
-Listeners are bare asyncio protocols (a callback and a regular-expression scan
-per received chunk); aiohttp, used for the posts, costs too much per chunk at
-thousands of streams and made the client the bottleneck. Client and server
-still share the machine's cores, so latencies are an upper bound.
+The listeners run in ``--workers`` processes of their own on uvloop (see
+``benchmarks.fanout_listeners``): bare protocols that only look for ``id:``
+lines, so a post costs them a small fraction of what it costs the server. In the
+posting process they used to take as much CPU as the server and shared its event
+loop with the posts. Client and server still share the machine's cores, so
+latencies are an upper bound.
 """
 
 from __future__ import annotations
@@ -43,17 +48,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from benchmarks.fanout_listeners import Listeners
+from benchmarks.fanout_report import HEADER, Runs, detail, row
 from benchmarks.machine import machine
 from kiroku.api.auth import USERS_FILE, hash_token
+from kiroku.api.server import run as run_loop
 
 _READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
-_ID = re.compile(rb"^id: (\d+)$", re.MULTILINE)
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _UNCAPPED = ["--max-connections", "100000", "--max-streams", "100000"]
@@ -85,7 +92,8 @@ FULL = Plan(
     ),
 )
 """5,000 listeners at 10 posts/s: at 50/s the client alone would need more than the machine."""
-QUICK = Plan(background_rooms=10, steps=(Step(0, 20, 20), Step(20, 20, 20)))
+QUICK = Plan(background_rooms=10, steps=(Step(0, 20, 20), Step(150, 20, 20)))
+"""More listeners than a fan-out slice (128), so a smoke run crosses a yield."""
 
 
 def write_users(data: Path, names: list[str]) -> list[str]:
@@ -124,9 +132,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def own_cpu_seconds() -> float:
-    """This process's CPU (the listeners' parsing and the posts): the load generator's share."""
+    """This process's CPU (the posts and their answers): the poster's share of the load."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def run_queue_seconds(pid: int) -> float:
+    """Time the server's event-loop thread was ready to run but waited for a core: on a
+    shared machine, the part of a delay that is the machine's, not the server's."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
 
 
 def rss_bytes(pid: int) -> int:
@@ -150,135 +164,72 @@ async def post(client: aiohttp.ClientSession, path: str, token: str, body: objec
         return answer
 
 
-@dataclass
-class Watch:
-    """Arrival times per version: the latest arrival over listeners is the 'last listener'."""
-
-    last_seen: dict[int, float] = field(default_factory=dict)
-    received: dict[int, int] = field(default_factory=dict)
-    connected: int = 0
-    wanted: int = 0
-    enough: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def saw(self, version: int, now: float) -> None:
-        self.last_seen[version] = now
-        self.received[version] = self.received.get(version, 0) + 1
-
-    def joined(self) -> None:
-        self.connected += 1
-        if self.connected >= self.wanted:
-            self.enough.set()
-
-
-class Listen(asyncio.Protocol):
-    """One stream, read with a bare protocol: a callback and a regex scan per received
-    chunk, so that thousands of listeners cost the client little next to the server."""
-
-    def __init__(self, watch: Watch, request: bytes) -> None:
-        self.watch, self.request = watch, request
-        self.head = b""
-        self.tail = b""
-        self.open = False
-        self.transport: asyncio.Transport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
-
-    def data_received(self, data: bytes) -> None:
-        now = time.perf_counter()
-        if not self.open:
-            self.head += data
-            if b"\r\n\r\n" not in self.head:
-                return
-            if not self.head.startswith(b"HTTP/1.1 200"):
-                raise SystemExit(f"stream refused: {self.head[:200]!r}")
-            self.open = True
-            self.watch.joined()
-            data = self.head.split(b"\r\n\r\n", 1)[1]
-        text = self.tail + data
-        cut = text.rfind(b"\n") + 1  # an id line split across reads waits for its end
-        self.tail = text[cut:]
-        for found in _ID.finditer(text, 0, cut):
-            self.watch.saw(int(found.group(1)), now)
-
-    def itself(self) -> Listen:
-        """The protocol factory ``create_connection`` wants, for this one connection."""
-        return self
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-
-async def open_listeners(base: str, paths: list[tuple[str, str]]) -> tuple[Watch, list[Listen]]:
-    host, port = base.removeprefix("http://").split(":")
-    loop = asyncio.get_running_loop()
-    watch = Watch()
-    streams: list[Listen] = []
-    for i in range(0, len(paths), 200):  # in waves, so connecting does not time out
-        watch.wanted = min(len(paths), i + 200)
-        watch.enough.clear()
-        for path, token in paths[i : i + 200]:
-            request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-            stream = Listen(watch, (request + "\r\n").encode())
-            await loop.create_connection(stream.itself, host, int(port))
-            streams.append(stream)
-        async with asyncio.timeout(120):
-            await watch.enough.wait()
-    return watch, streams
-
-
 async def posting(
     client: aiohttp.ClientSession, room: str, token: str, step: Step
-) -> dict[int, float]:
-    """Posts at ``step.rate``; returns when each version's request was sent."""
+) -> tuple[dict[int, float], dict[int, float]]:
+    """Posts at ``step.rate``; returns when each version's request was sent, and answered."""
     sent: dict[int, float] = {}
+    answered: dict[int, float] = {}
 
     async def one() -> None:
-        start = time.perf_counter()
+        start = time.monotonic()
         answer = await post(client, f"/api/rooms/{room}/messages", token, {"body": "hello"})
+        answered[int(answer["version"])] = time.monotonic()
         sent[int(answer["version"])] = start
 
     tasks = []
-    begin = time.perf_counter()
+    begin = time.monotonic()
     for i in range(step.posts):
-        await asyncio.sleep(max(0.0, begin + i / step.rate - time.perf_counter()))
+        await asyncio.sleep(max(0.0, begin + i / step.rate - time.monotonic()))
         tasks.append(asyncio.create_task(one()))
     await asyncio.gather(*tasks)
-    return sent
+    return sent, answered
 
 
 async def run_step(
-    client: aiohttp.ClientSession, base: str, pid: int, room: str, tokens: list[str], step: Step
+    client: aiohttp.ClientSession,
+    base: str,
+    pid: int,
+    room: str,
+    tokens: list[str],
+    step: Step,
+    listeners: Listeners,
 ) -> dict[str, float]:
     """``tokens[0]`` posts; ``tokens[1:]`` listen."""
     owner, tokens = tokens[0], tokens[1:]
     before = rss_bytes(pid)
     paths = [(f"/api/rooms/{room}/stream", tokens[i]) for i in range(step.listeners)]
-    watch, streams = await open_listeners(base, paths)
+    await listeners.open(base, paths)
     await asyncio.sleep(1.0)
     per_listener = (rss_bytes(pid) - before) / step.listeners if step.listeners else 0.0
-    cpu, mine = cpu_seconds(pid), own_cpu_seconds()
-    sent = await posting(client, room, owner, step)
-    deadline = time.perf_counter() + 30
-    while step.listeners and time.perf_counter() < deadline:
-        if all(watch.received.get(v, 0) >= step.listeners for v in sent):
-            break
-        await asyncio.sleep(0.05)
+    cpu, mine, theirs = cpu_seconds(pid), own_cpu_seconds(), await listeners.cpu()
+    waited = run_queue_seconds(pid)
+    sent, answered = await posting(client, room, owner, step)
+    arrivals, received, theirs_after = await listeners.wait(list(sent), 30.0)
     cpu_per_post = (cpu_seconds(pid) - cpu) / step.posts
-    client_per_post = (own_cpu_seconds() - mine) / step.posts
-    delays = [watch.last_seen[v] - t for v, t in sent.items() if v in watch.last_seen]
-    missing = sum(step.listeners - watch.received.get(v, 0) for v in sent)
-    for stream in streams:
-        stream.close()
+    poster = (own_cpu_seconds() - mine) / step.posts
+    reader = (theirs_after - theirs) / step.posts
+    waited = (run_queue_seconds(pid) - waited) / step.posts
+    delays = [arrivals[v][1] - t for v, t in sent.items() if v in arrivals]
+    firsts = [arrivals[v][0] - t for v, t in answered.items() if v in arrivals]
+    acked = [arrivals[v][1] - t for v, t in answered.items() if v in arrivals]
+    answers = [answered[v] - t for v, t in sent.items()]
+    missing = sum(step.listeners - received.get(v, 0) for v in sent)
+    await listeners.close()
     await asyncio.sleep(1.0)
     return {
         "cpu_ms": cpu_per_post * 1000,
-        "client_ms": client_per_post * 1000,
+        "poster_ms": poster * 1000,
+        "reader_ms": reader * 1000,
         "p50_ms": pct(delays, 0.50) * 1000 if step.listeners else float("nan"),
         "p99_ms": pct(delays, 0.99) * 1000 if step.listeners else float("nan"),
+        "first_p50_ms": pct(firsts, 0.50) * 1000 if step.listeners else float("nan"),
+        "first_p99_ms": pct(firsts, 0.99) * 1000 if step.listeners else float("nan"),
+        "waited_ms": waited * 1000,
+        "answer_p50_ms": pct(answers, 0.50) * 1000,
+        "answer_p99_ms": pct(answers, 0.99) * 1000,
+        "acked_p50_ms": pct(acked, 0.50) * 1000 if step.listeners else float("nan"),
+        "acked_p99_ms": pct(acked, 0.99) * 1000 if step.listeners else float("nan"),
         "kb_per_listener": per_listener / 1024,
         "missing": missing,
     }
@@ -305,17 +256,7 @@ async def setup(
     return room, background
 
 
-def row(step: Step, got: dict[str, float], base_cpu: float) -> str:
-    """One line of the table; the per-listener share is the slope against the first step."""
-    slope = (got["cpu_ms"] - base_cpu) / step.listeners * 1000 if step.listeners else 0.0
-    return (
-        f"{step.listeners:>9} | {step.rate:>7.0f} | {got['cpu_ms']:>12.2f} ms | {slope:>7.1f} µs"
-        f" | {got['p50_ms']:>14.1f} ms | {got['p99_ms']:>6.1f} ms"
-        f" | {got['kb_per_listener']:>10.1f} KB | {got['missing']:.0f}"
-    )
-
-
-async def run(plan: Plan) -> None:
+async def run(plan: Plan, workers: int, repeat: int) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it
     hot = max(step.listeners for step in plan.steps)
@@ -327,26 +268,32 @@ async def run(plan: Plan) -> None:
         proc, base = start_server(data)
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        quiet, hot_listeners = Listeners(1), Listeners(workers)
         try:
             async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as c:
                 room, background = await setup(c, names, tokens, plan, hot)
-                _, bg_streams = await open_listeners(base, background)
+                await quiet.open(base, background)
                 print(f"{plan.background_rooms} background rooms, one listener each")
-                print("listeners | posts/s | server CPU/post | per listener | "
-                      "last-listener p50 | p99 | memory/listener | missing")  # fmt: skip
-                base_cpu, generator = None, []
+                print(HEADER)
+                base_cpu, details, runs = None, [], Runs()
                 for step in plan.steps:
-                    got = await run_step(c, base, proc.pid, room, tokens, step)
-                    base_cpu = got["cpu_ms"] if base_cpu is None else base_cpu
-                    print(row(step, got, base_cpu), flush=True)
-                    generator.append(f"{step.listeners}: {got['client_ms']:.2f} ms")
-                print("the load generator's own CPU per post, by listeners:", ", ".join(generator))
-                for stream in bg_streams:
-                    stream.close()
+                    for _ in range(repeat if step.listeners else 1):
+                        got = await run_step(c, base, proc.pid, room, tokens, step, hot_listeners)
+                        base_cpu = got["cpu_ms"] if base_cpu is None else base_cpu
+                        slope = (got["cpu_ms"] - base_cpu) / step.listeners if step.listeners else 0
+                        got["per_listener_us"] = slope * 1000
+                        print(row(step.listeners, step.rate, got), flush=True)
+                        details.append(detail(step.listeners, got))
+                        runs.add(step.listeners, got)
+                print("what bounds each step:", *details, sep="\n")
+                print(runs.summary())
+                await quiet.close()
         finally:
+            quiet.stop()
+            hot_listeners.stop()
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
-    print(machine("one run, client and server on the same machine"))
+    print(machine(f"one run; server, poster and {workers} listener processes on one machine"))
 
 
 def main() -> None:
@@ -358,12 +305,19 @@ def main() -> None:
         "--listeners", type=int, nargs="+", metavar="L",
         help="only these steps of the full run (0 is always run first: it is the baseline)",
     )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=2, help="processes the listeners are spread over"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="N",
+        help="run each step with listeners N times on the same server, and print medians",
+    )  # fmt: skip
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     if args.listeners:
         wanted = {0, *args.listeners}
         plan = Plan(plan.background_rooms, tuple(s for s in plan.steps if s.listeners in wanted))
-    asyncio.run(run(plan))
+    run_loop(run(plan, args.workers, args.repeat))
 
 
 if __name__ == "__main__":

@@ -6,11 +6,25 @@ publisher builds a :class:`Chunk` (the batch's frames for one key, already
 encoded) once and hands it to each :class:`Listener`'s bounded queue; the
 per-listener work is an access check, a queue append and a socket write.
 
+When a stream is idle (its task is parked waiting for the next chunk, nothing
+queued) and its connection can take bytes without waiting, the chunk is written
+to the connection right away through the stream's *sink*, from the publisher's
+loop: no wake-up, no task step and no trip through the ASGI middleware per
+listener. Otherwise it is queued and the stream's task sends it, waiting for the
+socket as flow control requires; a stream goes back to direct writes once its
+queue is drained. Either way each listener gets the chunks in order, once.
+
 A listener's queue is bounded in bytes. One that falls further behind than that
 (a slow or stalled client) is ended with a ``resume`` frame rather than allowed
 to hold memory or the publisher back: the client reconnects with
 ``Last-Event-ID`` and reads what it missed from the read model. Drops are
 counted for ``/metrics``.
+
+A big room's fan-out is written in slices of :data:`SLICE` listeners, yielding to
+the event loop between them, so HTTP requests and the projections' commits are
+not held for its whole length; and a :class:`Pacer` spaces a key's fan-outs by
+the CPU time the last one took, so a busy server writes less often and more per
+write (several posts in one write to each listener) instead of falling behind.
 
 Ending is final: after :meth:`Listener.end` nothing more is queued, so a member
 removed from a room receives the closing frame and nothing after it.
@@ -19,17 +33,23 @@ removed from a room receives the closing frame and nothing after it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import msgspec
 
 from kiroku.api.frames import format_event
 
-__all__ = ["DEFAULT_MAX_PENDING", "Chunk", "Fanout", "Listener", "control_frame"]
+__all__ = [
+    "DEFAULT_MAX_PENDING", "SLICE", "Chunk", "Fanout", "Listener", "Pacer", "Sink",
+    "control_frame",
+]  # fmt: skip
 
 DEFAULT_MAX_PENDING = 1 << 20
 """Bytes a listener may have queued before it is dropped as a slow consumer (1 MiB)."""
+SLICE = 128
+"""Listeners handed a chunk between two yields to the event loop."""
 
 
 def control_frame(event: str, reason: str) -> bytes:
@@ -38,6 +58,10 @@ def control_frame(event: str, reason: str) -> bytes:
 
 
 RESUME_SLOW = control_frame("resume", "slow-consumer")
+
+Sink = Callable[[bytes], bool]
+"""Writes body bytes to a stream's connection now, or returns False when it cannot
+without waiting (its buffer is full, it is closing): the caller queues them instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +99,8 @@ class Listener:
 
     ``checked_at`` is the ordinal at which access was last checked against the
     read model; removals at or before it were already seen by that check.
+    ``cursor`` is the last ordinal sent to the client: a chunk's frames at or
+    before it (already sent by the replay) are skipped.
     """
 
     __slots__ = (
@@ -86,8 +112,10 @@ class Listener:
         "_waiter",
         "admin",
         "checked_at",
+        "cursor",
         "key",
         "memo",
+        "sink",
         "user",
     )
 
@@ -96,6 +124,9 @@ class Listener:
     ) -> None:
         self.key, self.user, self.admin = key, user, admin
         self.checked_at = -1
+        self.cursor = 0
+        self.sink: Sink | None = None
+        """Set by the stream once it sends live chunks; see the module's docstring."""
         self.memo = b""  # the last thing sent, for feeds that send only changes
         self._limit = limit
         self._pending = 0
@@ -112,6 +143,8 @@ class Listener:
         """Queue ``chunk``; False when that would pass the bound (the caller drops it)."""
         if self._final is not None:
             return True
+        if self._idle() and self._write(chunk):
+            return True
         if self._pending + len(chunk.data) > self._limit and self._queue:
             return False
         self._queue.append(chunk)
@@ -119,6 +152,30 @@ class Listener:
         self._quiet = False
         self._wake()
         return True
+
+    def _idle(self) -> bool:
+        """The stream's task waits in :meth:`take` with nothing queued: not mid-send."""
+        return self.sink is not None and self._waiter is not None and not self._waiter.done()
+
+    def _write(self, chunk: Chunk) -> bool:
+        assert self.sink is not None
+        data = chunk.after(self.cursor)
+        try:
+            if data and not self.sink(data):
+                return False
+        except Exception:  # a connection in a state the sink did not expect: the task's way
+            self.sink = None
+            return False
+        self.cursor = max(self.cursor, chunk.last)
+        self._quiet = False
+        return True
+
+    def advance(self, chunks: list[Chunk]) -> bytes:
+        """The bytes of ``chunks`` the client lacks; the cursor moves past them."""
+        out = b"".join([chunk.after(self.cursor) for chunk in chunks])
+        for chunk in chunks:
+            self.cursor = max(self.cursor, chunk.last)
+        return out
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -210,8 +267,53 @@ class Fanout:
             self.drops += 1
             listener.end(RESUME_SLOW, keep_pending=False)
 
+    @staticmethod
+    async def sweep(listeners: Iterable[Listener], hand: Callable[[Listener], None]) -> float:
+        """``hand`` each listener its chunk, :data:`SLICE` at a time, yielding in between;
+        returns the CPU seconds spent handing.
+
+        CPU time, not the time elapsed: neither what the loop runs in the yields
+        nor the time the thread waits for a core on a busy machine is the
+        fan-out's work. A listener that ends or leaves meanwhile is handed
+        nothing more (an ended listener takes nothing), so the access check
+        holds across the yields."""
+        busy, began = 0.0, time.thread_time()
+        for i, listener in enumerate(listeners, 1):
+            hand(listener)
+            if i % SLICE == 0:
+                busy += time.thread_time() - began
+                await asyncio.sleep(0)
+                began = time.thread_time()
+        return busy + time.thread_time() - began
+
     def close(self) -> None:
         """Server shutdown: streams end after what they hold (no frame: clients reconnect)."""
         self.closed = True
         for listener in self:
             listener.end(b"", keep_pending=True)
+
+
+class Pacer:
+    """When each key's next fan-out may start: no sooner after the last one ended than the
+    CPU time it took, so fan-out takes at most about half of the event loop's thread.
+
+    An idle server is not slowed (the last fan-out ended long ago); one that
+    falls behind (a big room, posts coming fast, cores shared) lets the posts
+    of the pause gather and sends them in one write per listener, which costs
+    about what a single post does: the cost of a post stops growing with the
+    room once the loop is busy, and so does the backlog."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+
+    def wait(self, key: str, now: float) -> float | None:
+        """None when ``key`` may go at ``now``; else the time it may."""
+        at = self._next.get(key)
+        if at is None or at <= now:
+            self._next.pop(key, None)
+            return None
+        return at
+
+    def done(self, key: str, busy: float, ended: float) -> None:
+        """``key``'s fan-out ended at ``ended`` (loop time) after ``busy`` CPU seconds."""
+        self._next[key] = ended + busy

@@ -32,9 +32,11 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-__all__ = ["CoalescingTransport", "ServerOptions", "guarded_protocol", "run"]
+from kiroku.api.sse import WRITE_BODY
+
+__all__ = ["BodyWriter", "CoalescingTransport", "ServerOptions", "guarded_protocol", "run"]
 
 T = TypeVar("T")
 
@@ -101,12 +103,40 @@ class CoalescingTransport:
         if not self.transport.is_closing():
             self.transport.write(data)
 
+    def write_now(self, data: bytes) -> None:
+        """``data`` after what is held, in one write now (no callback for the end of the step)."""
+        self.held.append(data)
+        self.flush()
+
     def close(self) -> None:
         self.flush()
         self.transport.close()
 
     def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
         return getattr(self.transport, name)
+
+
+class BodyWriter:
+    """A streaming response's body bytes written at once, as uvicorn's ``send`` would frame
+    them, from outside the response's task (see ``kiroku.api.fanout``: the publisher writes
+    to idle live streams itself). Declines, returning False, whenever ``send`` would have
+    to wait or would refuse: not started or complete, client gone, writing paused."""
+
+    __slots__ = ("cycle", "transport")
+
+    def __init__(self, cycle: RequestResponseCycle, transport: CoalescingTransport) -> None:
+        self.cycle, self.transport = cycle, transport
+
+    def __call__(self, data: bytes) -> bool:
+        cycle = self.cycle
+        if (
+            not cycle.response_started or cycle.response_complete or cycle.disconnected
+            or cycle.flow.write_paused or not cycle.chunked_encoding
+            or self.transport.is_closing()
+        ):  # fmt: skip
+            return False
+        self.transport.write_now(b"%x\r\n%b\r\n" % (len(data), data))
+        return True
 
 
 def guarded_protocol(options: ServerOptions) -> type[HttpToolsProtocol]:
@@ -135,6 +165,10 @@ def guarded_protocol(options: ServerOptions) -> type[HttpToolsProtocol]:
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
+            transport = self.transport
+            if self.cycle is not None and isinstance(transport, CoalescingTransport):
+                extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
+                extensions[WRITE_BODY] = BodyWriter(self.cycle, transport)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

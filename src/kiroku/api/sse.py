@@ -21,9 +21,12 @@ from kiroku.api.frames import format_event
 from kiroku.api.params import parse_int
 
 if TYPE_CHECKING:
-    from kiroku.api.fanout import Fanout, Listener
+    from kiroku.api.fanout import Fanout, Listener, Sink
 
-__all__ = ["Replay", "SseResponse", "format_event", "last_event_id"]
+__all__ = ["WRITE_BODY", "Replay", "SseResponse", "format_event", "last_event_id"]
+
+WRITE_BODY = "kiroku.write_body"
+"""The scope extension under which the server offers a direct body writer (a ``Sink``)."""
 
 Replay = Callable[[int], Awaitable[Sequence[tuple[int, bytes]]]]
 """``replay(cursor)``: a page of encoded frames after ``cursor``, as ``(ordinal, frame)``."""
@@ -48,6 +51,11 @@ class SseResponse(Response):
     ``send`` per wake however many chunks were queued, and a single small task
     waits for the disconnect and ends the listener. Flow control is the
     server's: its ``send`` waits only while the socket's write buffer is full.
+
+    Once live, the stream hands the listener the server's direct body writer
+    when the server offers one (the ``kiroku.write_body`` extension in the
+    scope, see ``kiroku.api.server``), so that the publisher writes a chunk to
+    an idle stream's socket itself rather than waking this task for it.
     """
 
     media_type = "text/event-stream"
@@ -59,9 +67,12 @@ class SseResponse(Response):
         self.background = None
         self.init_headers(_HEADERS)
         self._fanout, self._listener = fanout, listener
-        self._cursor, self._replay = cursor, replay
+        listener.cursor = cursor
+        self._replay = replay
+        self._sink: Sink | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._sink = scope.get("extensions", {}).get(WRITE_BODY)
         gone = asyncio.ensure_future(self._until_gone(receive))
         try:
             start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
@@ -71,6 +82,7 @@ class SseResponse(Response):
         except OSError:  # the client went away mid-write (ASGI 2.4 servers raise it)
             pass
         finally:
+            self._listener.sink = None
             gone.cancel()
             self._fanout.discard(self._listener)
 
@@ -80,22 +92,21 @@ class SseResponse(Response):
         self._listener.end(b"", keep_pending=False)
 
     async def _stream(self, send: Send) -> None:
-        listener, cursor = self._listener, self._cursor
+        listener = self._listener
         await send(_body(b"retry: 2000\n\n"))
         while self._replay is not None and not listener.ended:
-            page = await self._replay(cursor)
+            page = await self._replay(listener.cursor)
             if not page:
                 break
-            cursor = page[-1][0]
+            listener.cursor = page[-1][0]
             await send(_body(b"".join(frame for _, frame in page)))
+        listener.sink = self._sink  # from here on, idle means parked in take()
         while True:
             chunks = await listener.take()
             if chunks is None:
                 await send(_body(_KEEP_ALIVE))
                 continue
-            out = b"".join([chunk.after(cursor) for chunk in chunks])
-            for chunk in chunks:
-                cursor = max(cursor, chunk.last)
+            out = listener.advance(chunks)
             final = listener.final()
             if final:
                 out += final

@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 import msgspec
 
 from kiroku import JSON, BatchCommitted, ProjectionHost, id_of
 from kiroku.api.auth import MAX_AGE
-from kiroku.api.fanout import DEFAULT_MAX_PENDING, Chunk, Fanout, Listener, control_frame
+from kiroku.api.fanout import DEFAULT_MAX_PENDING, Chunk, Fanout, Listener, Pacer, control_frame
 from kiroku.api.sse import format_event
 from kiroku.api.user_store import UserStore
 from kiroku.apps.chat.room_list import entry, ordered, rooms_of
@@ -104,6 +105,8 @@ class LiveHub:
         self._watching: dict[str, set[str]] = {}
         self._entries: dict[str, dict[str, JSON]] = {}  # listening user -> room id -> entry
         self._wake = asyncio.Event()
+        self._pacer = Pacer()
+        self._timer: asyncio.TimerHandle | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.closed = False
 
@@ -129,6 +132,8 @@ class LiveHub:
         self.lists.close()
         for task in self._tasks:
             task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
 
     async def wait_closed(self) -> None:
         for task in self._tasks:
@@ -208,8 +213,11 @@ class LiveHub:
                 self._wake.set()
 
     async def _publish_once(self) -> None:
-        """Each marked room once; a room whose read fails stays marked (its cursor did not move)."""
-        rooms, self._dirty_rooms = list(self._dirty_rooms), {}
+        """Each marked room once; a room whose read fails stays marked (its cursor did not move).
+
+        A room paced (see ``fanout.Pacer``) stays marked, and the publisher wakes when it is due."""
+        marked, self._dirty_rooms = list(self._dirty_rooms), {}
+        rooms = self._due(marked)
         for i, room_id in enumerate(rooms):
             try:
                 await self._publish_room(room_id)
@@ -223,6 +231,27 @@ class LiveHub:
         except Exception:
             self._dirty_lists.update(dict.fromkeys(lists))
             raise
+
+    def _due(self, rooms: list[str]) -> list[str]:
+        """The rooms that may be published now; the others stay marked, with a wake-up set."""
+        loop = asyncio.get_running_loop()
+        now, due, later = loop.time(), [], None
+        for room_id in rooms:
+            at = self._pacer.wait(room_id, now)
+            if at is None:
+                due.append(room_id)
+                continue
+            self._dirty_rooms[room_id] = None
+            later = at if later is None else min(later, at)
+        if later is not None and (self._timer is None or self._timer.when() > later):
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_at(later, self._due_now)
+        return due
+
+    def _due_now(self) -> None:
+        self._timer = None
+        self._wake.set()
 
     async def _publish_room(self, room_id: str) -> None:
         while True:
@@ -241,8 +270,9 @@ class LiveHub:
             if self._cursors.get(room_id) == cursor:  # not lowered by a join meanwhile
                 self._cursors[room_id] = chunk.last
             removed = _removals(docs)
-            for listener in self.rooms.at(room_id):
-                self._hand(listener, chunk, removed)
+            hand = functools.partial(self._hand, chunk=chunk, removed=removed)
+            busy = await self.rooms.sweep(self.rooms.at(room_id), hand)
+            self._pacer.done(room_id, busy, asyncio.get_running_loop().time())
             if len(docs) < PAGE:
                 return
 
