@@ -24,13 +24,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from kiroku.app import App
+from kiroku.apps.chat.http_ops_tasks import OpsTasks
 from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
+from kiroku.apps.chat.ops import Operations
 from kiroku.bus.protocol import Bus
 from kiroku.bus.relay import Relay
 from kiroku.bus.source import BusSource
 from kiroku.journal.protocol import Journal
 from kiroku.projections.model import BatchCommitted
 from kiroku.roles.commits import CommitReceiver, CommitSender
+from kiroku.roles.control import ControlServer
 from kiroku.roles.deadletter import parker
 from kiroku.roles.spec import RoleSpec, bus_from_url, journal_from_url
 
@@ -48,6 +51,7 @@ class RoleNode:
         self.relay: Relay | None = None
         self.sender: CommitSender | None = None
         self.receiver: CommitReceiver | None = None
+        self.control: ControlServer | None = None
         self._telling: set[asyncio.Future[None]] = set()
 
     @property
@@ -73,6 +77,22 @@ class RoleNode:
             assert self.bus is not None  # RoleSpec.check
             self.relay = Relay(self.node.write.journal, self.bus)
             await self.relay.start()
+
+    async def take_operations(self, operations: Operations, tasks: OpsTasks) -> None:
+        """A projector without HTTP takes the operations page's actions from the HTTP
+        processes on its read stores (``control``); after a replay or rebuild it
+        sends a note, so they follow a swap even when no new batch follows it."""
+        if "projector" not in self.roles or self.spec.embedded:
+            return
+        self.control = await ControlServer.open(self.spec.read_dir, operations)
+        tasks.on_done.append(self._task_done)
+
+    def _task_done(self, name: str) -> None:
+        if self.sender is None:
+            return
+        runner = self.node.read.host.runner(name)
+        position = runner.position
+        self.sender.send(BatchCommitted(name, runner.batch, position, position, 0, ()))
 
     def reader_only(self) -> None:
         """Called after the HTTP app is built: a node without the projector never
@@ -132,6 +152,8 @@ class RoleNode:
         return out
 
     async def close(self) -> None:
+        if self.control is not None:
+            await self.control.close()
         if self.relay is not None:
             await self.relay.stop()
         if self.receiver is not None:
