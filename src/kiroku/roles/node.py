@@ -106,13 +106,16 @@ class RoleNode:
         if note.projection not in host.projections:
             return
         runner = host.runner(note.projection)
-        generation = host.stores.generation(note.projection)
-        if runner.store.path != host.stores.path(note.projection, generation):
-            fresh = host.make_runner(note.projection, generation)
-            runner.store.close()  # the projector rebuilt and swapped: serve the new one
-            runner = fresh
-        runner.reload()
-        host.install(note.projection, runner)  # read-your-writes waiters look again
+        if note.applied:  # a batch: the checkpoint moved (one query per note, not seven)
+            runner.follow_checkpoint()
+        else:  # a replay or rebuild ended (or a batch of nothing): look at everything
+            generation = host.stores.generation(note.projection)
+            if runner.store.path != host.stores.path(note.projection, generation):
+                fresh = host.make_runner(note.projection, generation)
+                runner.store.close()  # the projector rebuilt and swapped: serve the new one
+                runner = fresh
+            runner.reload()
+            host.install(note.projection, runner)  # read-your-writes waiters look again
         for listener in list(host.listeners):
             result = listener(note)
             if result is not None:
