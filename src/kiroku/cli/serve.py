@@ -46,7 +46,7 @@ from kiroku.errors import ConfigError, KirokuError
 from kiroku.roles import RoleSpec, open_roles, parse_roles
 from kiroku.roles.control import ControlClient, RemoteOperations
 from kiroku.roles.http import install_readyz
-from kiroku.roles.supervisor import ProjectorProcess, until_parent_exits
+from kiroku.roles.supervisor import ProjectorProcess, until_stopped
 
 __all__ = ["register"]
 
@@ -149,7 +149,7 @@ async def _serve(
         click.echo(f"kiroku: roles {', '.join(sorted(spec.roles))}")
         if not roles.serves_http:
             async with roles.consumers():
-                await _until_signal(supervised)
+                await until_stopped(_SIGNALS, supervised)
             return
         config = uvicorn.Config(
             app, host=host, port=port, log_level=level, access_log=False, log_config=None,
@@ -166,25 +166,6 @@ async def _serve(
         if projector is not None:
             await projector.stop()
         await roles.close()
-
-
-async def _until_signal(supervised: bool = False) -> None:
-    """A process without HTTP (relay, projector) runs until SIGINT or SIGTERM, or,
-    ``supervised``, until its parent's pipe on standard input closes."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in _SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
-    orphaned = asyncio.ensure_future(until_parent_exits()) if supervised else None
-    if orphaned is not None:
-        orphaned.add_done_callback(lambda _: stop.set())
-    try:
-        await stop.wait()
-    finally:
-        if orphaned is not None:
-            orphaned.cancel()
-        for sig in _SIGNALS:
-            loop.remove_signal_handler(sig)
 
 
 def _child(data: Path, spec: RoleSpec, app: str, level: str, form: str) -> list[str]:

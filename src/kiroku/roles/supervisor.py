@@ -19,11 +19,11 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from kiroku.roles.control import ControlClient, ProjectorUnavailableError
 
-__all__ = ["ProjectorProcess", "until_parent_exits"]
+__all__ = ["ProjectorProcess", "until_parent_exits", "until_stopped"]
 
 log = logging.getLogger("kiroku.roles")
 RESTART_FIRST = 0.5  # seconds before restarting a projector that died
@@ -99,3 +99,23 @@ async def until_parent_exits() -> None:
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while await reader.read(4096):
         pass
+
+
+async def until_stopped(signals: Iterable[signal.Signals], supervised: bool = False) -> None:
+    """A process without HTTP (relay, projector) runs until one of ``signals``, or,
+    ``supervised``, until its parent's pipe on standard input closes."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = list(signals)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    orphaned = asyncio.ensure_future(until_parent_exits()) if supervised else None
+    if orphaned is not None:
+        orphaned.add_done_callback(lambda _: stop.set())
+    try:
+        await stop.wait()
+    finally:
+        if orphaned is not None:
+            orphaned.cancel()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
