@@ -49,9 +49,9 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks import http_profile
+from benchmarks import http_load_batches, http_profile
 from benchmarks.http_ceiling import STACKS, serve_ceiling
-from benchmarks.http_wrk import JsonObj, Plan, describe, wrk
+from benchmarks.http_wrk import JsonObj, Plan, describe, process_tree, wrk
 from benchmarks.machine import machine
 from kiroku.api.auth import TokenStore
 
@@ -187,17 +187,24 @@ def _fresh(users: Path, root: Path, n: int) -> Path:
 
 
 async def posting(data: Path, token: str, plan: Plan, profile: Path | None) -> JsonObj:
-    """One measured posting run on a fresh ``kiroku serve``."""
+    """One measured posting run on a fresh ``kiroku serve``; then, from its data
+    directory, how the projections kept up (``http_load_batches``)."""
     proc, base = start_server(data)
     try:
         async with session(base, 4) as client:
             rooms = await make_rooms(client, token, plan.rooms)
         paths = [f"/api/rooms/{room}/messages" for room in rooms]
-        spy = http_profile.record(proc.pid, plan.seconds - 2, profile) if profile else None
+        spies = [
+            http_profile.record(pid, plan.seconds - 2, profile.with_suffix(f".{pid}.txt"))
+            for pid in process_tree(proc.pid)
+            if profile is not None
+        ]
         got = wrk(base, paths, token, plan, proc.pid)
         got["paths"] = paths
-        if spy is not None:
-            spy.wait(60)
+        for spy in spies:
+            if spy is not None:
+                spy.wait(60)
+        got["projections"] = await asyncio.to_thread(http_load_batches.projections, data)
         short = dataclasses.replace(plan, seconds=max(3.0, plan.seconds / 3))
         got["me"] = wrk(base, ["/api/me"], token, short, proc.pid, method="GET")
         return got
@@ -256,13 +263,14 @@ async def run(plan: Plan, runs: int, compare: bool = False, profile: bool = Fals
             spy = root / "profile.txt" if profile and n == 0 else None
             kiroku.append(await posting(_fresh(store.path, root, n), tokens[0], plan, spy))
             print(describe(f"run {n + 1}: posting (kiroku serve)", kiroku[-1], plan), flush=True)
+            print(http_load_batches.describe(kiroku[-1]["projections"]), flush=True)
             print(describe(f"run {n + 1}: GET /api/me (kiroku serve)", kiroku[-1]["me"], plan))
             paths = kiroku[-1]["paths"]
             ceilings.append(ceiling(root, tokens[0], paths, plan, STACKS[0]))
             label = f"run {n + 1}: ceiling (minimal endpoint, {STACKS[0]})"
             print(describe(label, ceilings[-1], plan), flush=True)
-            if spy is not None and spy.exists():
-                print(http_profile.summary(spy), flush=True)
+            if spy is not None:
+                print(http_profile.summaries(root), flush=True)
         for stack in STACKS[1:] if compare else ():
             measured = ceiling(root, tokens[0], paths, plan, stack)
             print(describe(f"ceiling (minimal endpoint, {stack})", measured, plan))

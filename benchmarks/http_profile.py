@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["PARTS", "record", "summary"]
+__all__ = ["PARTS", "record", "summaries", "summary"]
 
 PARTS: list[tuple[str, str]] = [
     ("HTTP: socket writes", r"CoalescingTransport\.flush|RequestResponseCycle\.send "),
@@ -70,3 +70,11 @@ def summary(raw: Path, top: int = 15) -> str:
     lines.append("top entries by own time:")
     lines += [f"  {100 * n / total:5.1f}%  {f}" for f, n in own.most_common(top)]
     return "\n".join(lines)
+
+
+def summaries(root: Path) -> str:
+    """The summary of each process's profile (``profile.<pid>.txt``) under ``root``."""
+    found = sorted(root.glob("profile.*.txt"))
+    if not found:
+        return "profile: none recorded (is py-spy installed and allowed to attach?)"
+    return "\n".join(f"{raw.name}: {summary(raw)}" for raw in found)

@@ -3,9 +3,11 @@
     python -m benchmarks.roles            # 15 s per layout
     python -m benchmarks.roles --quick    # 3 s per layout
 
-Two layouts on the same embedded SQLite files:
+Three layouts on the same embedded SQLite files:
 
-- ``in-process``: ``kiroku serve`` (every role in one process, the default);
+- ``inline``: ``kiroku serve --projections inline`` (every role in one process);
+- ``child``: ``kiroku serve`` (the default: the projector in a supervised
+  child process, CPU reported for the HTTP process + the child);
 - ``split``: ``kiroku serve --role write,read`` beside ``kiroku serve --role
   projector``; the projector is woken by the journal's cross-process wake-ups
   and pushes its commits back to the HTTP process.
@@ -33,6 +35,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchmarks.http_wrk import process_tree
 from benchmarks.machine import machine
 from kiroku.api.auth import TokenStore
 
@@ -87,13 +90,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_layout(name: str, seconds: float, split: bool) -> None:
+def run_layout(name: str, seconds: float, split: bool, *extra: str) -> None:
     with tempfile.TemporaryDirectory(prefix="kiroku-roles-") as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
         token = TokenStore(data).add("loader", admin=True)
         procs = []
-        web, log = spawn(data, *(("--role", "write,read") if split else ()))
+        web, log = spawn(data, *(("--role", "write,read") if split else extra))
         procs.append(web)
         try:
             base = "http://127.0.0.1:" + wait_for(log, web, _READY.pattern).group(1)
@@ -105,7 +108,8 @@ def run_layout(name: str, seconds: float, split: bool) -> None:
                      for i in range(50)]  # fmt: skip
             script = Path(tmp) / "post.lua"
             script.write_text(_LUA % (", ".join(f'"{r}"' for r in rooms), token))
-            before = [cpu_seconds(p.pid) for p in procs]
+            pids = [q for p in procs for q in process_tree(p.pid)]  # a child projector too
+            before = [cpu_seconds(p) for p in pids]
             wrk = subprocess.run(
                 ["wrk", "-t2", "-c50", f"-d{seconds:.0f}s", "--latency", "-s", str(script), base],
                 capture_output=True, text=True, check=True,
@@ -115,7 +119,7 @@ def run_layout(name: str, seconds: float, split: bool) -> None:
             call(base, "GET", f"/api/rooms/{rooms[0]}/messages?min_position={last['position']}"
                  "&limit=1", token)  # fmt: skip
             catch_up = time.perf_counter() - stopped
-            cpu = [cpu_seconds(p.pid) - b for p, b in zip(procs, before, strict=True)]
+            cpu = [cpu_seconds(p) - b for p, b in zip(pids, before, strict=True)]
         finally:
             for p in procs:
                 p.send_signal(signal.SIGTERM)
@@ -144,7 +148,8 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("needs Debian's wrk (apt-get install wrk)")
     seconds = 3.0 if args.quick else 15.0
-    run_layout("in-process", seconds, split=False)
+    run_layout("inline", seconds, False, "--projections", "inline")
+    run_layout("child", seconds, split=False)
     run_layout("split", seconds, split=True)
     print(machine("wrk on the same machine"))
 

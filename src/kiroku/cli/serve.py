@@ -1,5 +1,10 @@
-"""``kiroku serve``: the chat system in one process on an embedded SQLite journal,
-or one share of it (``--role``) over a shared journal and bus (``kiroku.roles``).
+"""``kiroku serve``: the chat system on an embedded SQLite journal, or one share
+of it (``--role``) over a shared journal and bus (``kiroku.roles``).
+
+Embedded, the projections run by default in a supervised child process on the
+same files (``--projections process``, see ``roles.supervisor``): their CPU is
+off the HTTP process's event loop. ``--projections inline`` keeps everything
+in one process (tests, debugging, a machine with one core).
 
 Shutdown on SIGINT/SIGTERM is graceful and ordered: live streams end first (so
 the HTTP server is not left waiting on them), the server stops taking requests
@@ -15,6 +20,7 @@ import contextlib
 import logging
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +44,9 @@ from kiroku.cli.role_options import role_options
 from kiroku.cli.server_options import server_options
 from kiroku.errors import ConfigError, KirokuError
 from kiroku.roles import RoleSpec, open_roles, parse_roles
+from kiroku.roles.control import ControlClient, RemoteOperations
 from kiroku.roles.http import install_readyz
+from kiroku.roles.supervisor import ProjectorProcess, until_stopped
 
 __all__ = ["register"]
 
@@ -108,7 +116,10 @@ async def _serve(
     level: str,
     options: RuntimeOptions,
     limits: ServerOptions,
+    child: list[str] | None = None,
+    supervised: bool = False,
 ) -> None:
+    """Serve ``spec``'s roles; with ``child``, the projector runs as that command."""
     chat = load_app(app_ref)
     catalog = checked_catalog(chat)
     roles = await open_roles(spec, chat, options)
@@ -118,11 +129,19 @@ async def _serve(
         await roles.close()
         raise click.UsageError(f"--demo seeds the chat's rooms; the app {chat.name!r} has none")
     roles.reader_only()
-    if not spec.embedded:  # one process runs everything: the app's own /readyz says it all
+    projector: ProjectorProcess | None = None
+    if child is not None:  # the app's /readyz, with the projector's answer joined in
+        client = ControlClient(spec.read_dir)
+        app.state.operations = RemoteOperations(client, node.read.host)
+        projector = ProjectorProcess(child, client)
+    elif not spec.embedded:  # one process runs everything: the app's own /readyz says it all
         install_readyz(app, roles)
     app.state.demo = demo
     await roles.start()
+    await roles.take_operations(app.state.operations, app.state.ops)
     try:
+        if projector is not None:
+            await projector.start()
         if demo and "write" in roles.roles:
             for row in await ensure_demo(node):
                 admin = " (admin)" if row["admin"] else ""
@@ -130,7 +149,7 @@ async def _serve(
         click.echo(f"kiroku: roles {', '.join(sorted(spec.roles))}")
         if not roles.serves_http:
             async with roles.consumers():
-                await _until_signal()
+                await until_stopped(_SIGNALS, supervised)
             return
         config = uvicorn.Config(
             app, host=host, port=port, log_level=level, access_log=False, log_config=None,
@@ -144,20 +163,18 @@ async def _serve(
         if not server.started:
             raise click.ClickException(f"Could not start serving on {host}:{port} (see above)")
     finally:
+        if projector is not None:
+            await projector.stop()
         await roles.close()
 
 
-async def _until_signal() -> None:
-    """A process without HTTP (relay, projector) runs until SIGINT or SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in _SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in _SIGNALS:
-            loop.remove_signal_handler(sig)
+def _child(data: Path, spec: RoleSpec, app: str, level: str, form: str) -> list[str]:
+    """The command of the projector child: the same files, app and logging."""
+    return [
+        sys.executable, "-c", "from kiroku.cli import main; main()", "--data", str(data),
+        "serve", "--role", "projector", "--journal", spec.journal, "--read-store",
+        spec.read_store, "--app", app, "--log-level", level, "--log-format", form, "--supervised",
+    ]  # fmt: skip
 
 
 def role_spec(
@@ -234,6 +251,15 @@ def role_spec(
     show_default=True,
     help="Seconds an idle aggregate stays in memory.",
 )
+@click.option(
+    "--projections",
+    type=click.Choice(["process", "inline"]),
+    default="process",
+    show_default=True,
+    envvar="KIROKU_PROJECTIONS",
+    help="Embedded: run the projections in a supervised child process, or inline in this one.",
+)
+@click.option("--supervised", is_flag=True, hidden=True, help="Started by a parent server.")
 @server_options
 @pass_cli
 def serve(
@@ -253,6 +279,8 @@ def serve(
     mailbox_size: int,
     max_live: int,
     idle_timeout: float,
+    projections: str,
+    supervised: bool,
     limits: ServerOptions,
 ) -> None:
     """Run the chat system: HTTP API, web UI, runtime and projections, in one process."""
@@ -267,10 +295,17 @@ def serve(
     cli.data.mkdir(parents=True, exist_ok=True)
     try:
         spec.check()
-        # The process that writes the read stores owns their directory.
-        owner = owning(spec.read_dir, "kiroku serve") if "projector" in spec.roles else None
+        # The process that writes the read stores owns their directory (its child with it).
+        mine = "projector" in spec.roles and not supervised
+        owner = owning(spec.read_dir, "kiroku serve") if mine else None
+        child, run = None, spec
+        if spec.embedded and projections == "process":
+            run = RoleSpec(frozenset({"write", "read"}), spec.journal, None, spec.read_store)
+            child = _child(cli.data, spec, app_ref, log_level, log_format)
         with QueuedLogging(log_level, log_format), owner or contextlib.nullcontext():
             click.echo(f"kiroku: serving {spec.read_dir.resolve()}")
-            run_loop(_serve(spec, host, port, demo, app_ref, log_level, options, limits))
+            served = _serve(run, host, port, demo, app_ref, log_level, options, limits, child,
+                            supervised)  # fmt: skip
+            run_loop(served)
     except KirokuError as e:
         raise click.ClickException(str(e)) from e

@@ -1,6 +1,7 @@
 """Several runners in one process, and the one place operators and Read APIs ask.
 
-The host opens each projection's serving store, runs its runner, answers status,
+The host opens each projection's serving store, runs its runner (all of them
+fed by one shared journal read, ``feed``), answers status,
 read-your-writes, the ledger and parked-event actions, and tells listeners after
 each committed batch (a server pushes server-sent events from there). Reads go
 through ``reader(name)``, which always follows the serving generation.
@@ -29,6 +30,7 @@ from kiroku.errors import InputError, ProjectionNotFoundError
 from kiroku.journal.protocol import Journal
 from kiroku.projections import operations, rebuild
 from kiroku.projections.damage import DamagedStore, open_catalog, open_store
+from kiroku.projections.feed import FeedSource, SharedFeed
 from kiroku.projections.model import (
     BatchCommitted,
     FailurePolicy,
@@ -74,6 +76,7 @@ class ProjectionHost:
         self.stores = open_catalog(Path(data_dir), self.damaged)
         self.skips = SkipBook.open(self.stores.root / "read.db")  # every generation's
         self.batch_size = batch_size
+        self.feed = SharedFeed(journal, batch_size)  # one journal read for every runner
         self.projections = {p.name: p for p in projections}
         self._policies = dict(policies or {})
         self._default_policy = default_policy or FailurePolicy()
@@ -98,6 +101,7 @@ class ProjectionHost:
             codec=self.codec,
             policy=self.policy(name),
             batch_size=self.batch_size,
+            source=FeedSource(self.feed, self.batch_size),
             on_rebuild_needed=self._rebuild_needed,
             skips=self.skips,
         )
@@ -144,6 +148,7 @@ class ProjectionHost:
     async def close(self) -> None:
         await self.rebuilds.close()
         await self.stop()
+        await self.feed.close()
         self._serving.close()
         self.skips.close()
         self.stores.close()

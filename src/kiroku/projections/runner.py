@@ -15,10 +15,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from kiroku.domain.envelope import StoredEvent
 from kiroku.errors import ParkedEventError, ReadStoreError, WaitTimeoutError
 from kiroku.journal.protocol import Journal
+from kiroku.projections.checkpoint import load_checkpoint
 from kiroku.projections.committer import Committer, StoppedError
 from kiroku.projections.follow import follow
 from kiroku.projections.model import BatchCommitted, FailurePolicy, RunnerState, RunnerStatus
@@ -120,6 +122,12 @@ class ProjectionRunner:
             if pending_rebuild(self.store.conn):  # noted before a crash, or by another process
                 self._rebuild_needed()
 
+    def follow_checkpoint(self) -> None:
+        """Re-read only the checkpoint (a reading process told of another's batch):
+        one query, where ``reload`` re-reads every cache a writer needs."""
+        self.committer.position, self.committer.batch = load_checkpoint(self.store.conn)
+        self._wake()
+
     def refresh_parked(self) -> None:
         self.committer.refresh_parked()
         if self.state is RunnerState.FAILED and not self.parked_count:
@@ -192,6 +200,7 @@ class ProjectionRunner:
     async def _run_once(self, until: int | None, source: EventSource) -> bool:
         """One pass over ``source``; True when another process changed the store."""
         stream = Prefetch(source.batches(self.position))
+        acknowledging = isinstance(source, Acknowledging)  # once: a protocol check is slow
         try:
             while (batch := await stream.next()) is not None:
                 if self.store.data_version() != self._data_version:
@@ -199,8 +208,8 @@ class ProjectionRunner:
                 events = [e for e in batch if until is None or e.position <= until]
                 if events:
                     await self.process(events)
-                if isinstance(source, Acknowledging):
-                    await source.settled(batch)  # committed: a bus may ack it now
+                if acknowledging:
+                    await cast(Acknowledging, source).settled(batch)  # a bus may ack it now
                 await asyncio.sleep(0)  # a long catch-up must not starve readers on this loop
                 if until is not None and self.position >= until:
                     return False

@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING
 
 from kiroku.api.user_store import is_postgres_url
 from kiroku.app import App
+from kiroku.apps.chat.http_ops_tasks import OpsTasks
 from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
+from kiroku.apps.chat.ops import Operations
 from kiroku.bus.protocol import Bus
 from kiroku.bus.relay import Relay
 from kiroku.bus.source import BusSource
@@ -34,6 +36,7 @@ from kiroku.journal.protocol import Journal
 from kiroku.projections.model import BatchCommitted
 from kiroku.roles.beat_stores import beat_store_for
 from kiroku.roles.commits import CommitReceiver, CommitSender
+from kiroku.roles.control import ControlServer
 from kiroku.roles.deadletter import parker
 from kiroku.roles.heartbeat import Heartbeat
 from kiroku.roles.spec import RoleSpec, bus_from_url, journal_from_url
@@ -62,6 +65,7 @@ class RoleNode:
         self.relay: Relay | None = None
         self.sender: CommitSender | None = None
         self.receiver: CommitReceiver | None = None
+        self.control: ControlServer | None = None
         self._telling: set[asyncio.Future[None]] = set()
         self.heartbeat: Heartbeat | None = None
 
@@ -106,6 +110,22 @@ class RoleNode:
                 positions[f"projection:{name}"] = runner.position
         return positions, active, await self.ready()
 
+    async def take_operations(self, operations: Operations, tasks: OpsTasks) -> None:
+        """A projector without HTTP takes the operations page's actions from the HTTP
+        processes on its read stores (``control``); after a replay or rebuild it
+        sends a note, so they follow a swap even when no new batch follows it."""
+        if "projector" not in self.roles or self.spec.embedded:
+            return
+        self.control = await ControlServer.open(self.spec.read_dir, operations)
+        tasks.on_done.append(self._task_done)
+
+    def _task_done(self, name: str) -> None:
+        if self.sender is None:
+            return
+        runner = self.node.read.host.runner(name)
+        position = runner.position
+        self.sender.send(BatchCommitted(name, runner.batch, position, position, 0, ()))
+
     def reader_only(self) -> None:
         """Called after the HTTP app is built: a node without the projector never
         rebuilds (the projector process does; this one follows its swap)."""
@@ -118,13 +138,16 @@ class RoleNode:
         if note.projection not in host.projections:
             return
         runner = host.runner(note.projection)
-        generation = host.stores.generation(note.projection)
-        if runner.store.path != host.stores.path(note.projection, generation):
-            fresh = host.make_runner(note.projection, generation)
-            runner.store.close()  # the projector rebuilt and swapped: serve the new one
-            runner = fresh
-        runner.reload()
-        host.install(note.projection, runner)  # read-your-writes waiters look again
+        if note.applied:  # a batch: the checkpoint moved (one query per note, not seven)
+            runner.follow_checkpoint()
+        else:  # a replay or rebuild ended (or a batch of nothing): look at everything
+            generation = host.stores.generation(note.projection)
+            if runner.store.path != host.stores.path(note.projection, generation):
+                fresh = host.make_runner(note.projection, generation)
+                runner.store.close()  # the projector rebuilt and swapped: serve the new one
+                runner = fresh
+            runner.reload()
+            host.install(note.projection, runner)  # read-your-writes waiters look again
         for listener in list(host.listeners):
             result = listener(note)
             if result is not None:
@@ -169,6 +192,8 @@ class RoleNode:
     async def close(self) -> None:
         if self.heartbeat is not None:
             await self.heartbeat.stop()
+        if self.control is not None:
+            await self.control.close()
         if self.relay is not None:
             await self.relay.stop()
         if self.receiver is not None:

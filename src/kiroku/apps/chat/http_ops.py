@@ -4,14 +4,13 @@ event's consumption ledger, parked events, metrics and health probes.
 Replays and rebuilds run in the background (they can take minutes on a large
 journal); their progress shows in ``GET /api/admin/projections`` under ``task``.
 Rebuilds that retractions call for run the same way: ``rebuild_when_needed`` is
-the projection host's hook.
+the projection host's hook. Actions go to ``operations_of(request)``: the local
+host, or the projector process when the projections run in one (``ops``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Annotated
 
@@ -20,23 +19,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from kiroku import (
-    JSON,
-    ConcurrencyError,
-    HandlerError,
-    InputError,
-    OutsideJournalError,
-    ProjectionHost,
-)
+from kiroku import JSON, HandlerError, InputError, OutsideJournalError
 from kiroku.api.body import read_json
 from kiroku.api.problems import problem
 from kiroku.apps.chat import http_ops_events, http_ops_parked
 from kiroku.apps.chat.http_common import node_of, path_int, require_admin
 from kiroku.apps.chat.http_ops_events import event_json
+from kiroku.apps.chat.http_ops_tasks import OpsTasks, rebuild_when_needed
+from kiroku.apps.chat.ops import Operations
 from kiroku.corrections.exclusion import is_retracted
-from kiroku.projections import Progress, resolve_start
+from kiroku.projections import resolve_start
 
-__all__ = ["OpsTasks", "rebuild_when_needed", "routes"]
+__all__ = ["OpsTasks", "operations_of", "rebuild_when_needed", "routes"]
 
 
 BEHIND_SECONDS = 5.0
@@ -52,95 +46,15 @@ class SkipBody(msgspec.Struct):
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
 
 
-class OpsTasks:
-    """At most one background task per projection, and what it last reported."""
-
-    def __init__(self) -> None:
-        self.tasks: dict[str, asyncio.Task[None]] = {}
-        self.info: dict[str, dict[str, JSON]] = {}
-        self.closed = False
-
-    def busy(self, name: str) -> bool:
-        task = self.tasks.get(name)
-        return task is not None and not task.done()
-
-    def progress(self, p: Progress) -> None:
-        self.info[p.projection]["progress"] = msgspec.to_builtins(p)
-
-    def launch(
-        self, name: str, kind: str, work: Callable[[], Coroutine[object, object, object]]
-    ) -> None:
-        if self.busy(name):
-            raise ConcurrencyError(f"Projection {name!r} is already running a {self.kind(name)}")
-        self.info[name] = {"kind": kind, "state": "running", "progress": None, "error": None}
-
-        async def run() -> None:
-            try:
-                await work()
-                report = self.info[name].get("progress")
-                parked = report.get("parked", 0) if isinstance(report, dict) else 0
-                self.info[name]["state"] = f"done with {parked} parked" if parked else "done"
-            except Exception as e:
-                self.info[name].update(state="failed", error=f"{type(e).__name__}: {e}")
-
-        self.tasks[name] = asyncio.create_task(run(), name=f"{kind} {name}")
-
-    def kind(self, name: str) -> str:
-        return str(self.info.get(name, {}).get("kind"))
-
-    async def close(self) -> None:
-        self.closed = True
-        for task in self.tasks.values():
-            task.cancel()
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-
-
-def rebuild_when_needed(host: ProjectionHost, ops: OpsTasks) -> Callable[[str], None]:
-    """The projection host's ``on_rebuild_needed`` for the chat server: a rebuild a
-    retraction calls for runs as an operations task, so its progress shows on the
-    operations page like one an operator started.
-
-    A projection busy with another task is looked at again when that task ends:
-    a replay leaves the note in place, a rebuild may have excluded the
-    retraction already (``rebuild_if_pending`` then does nothing).
-    """
-    again: set[str] = set()
-
-    def ended(name: str, task: asyncio.Task[None]) -> None:
-        again.discard(name)
-        if not task.cancelled():
-            needed(name)
-
-    def needed(name: str) -> None:
-        if ops.closed:
-            return
-        task = ops.tasks.get(name)
-        if task is not None and not task.done():
-            if name not in again:
-                again.add(name)
-                task.add_done_callback(lambda t: ended(name, t))
-            return
-        ops.launch(name, "rebuild", lambda: host.rebuild_if_pending(name, ops.progress))
-
-    return needed
-
-
-def _tasks(request: Request) -> OpsTasks:
-    tasks: OpsTasks = request.app.state.ops
-    return tasks
+def operations_of(request: Request) -> Operations:
+    """Where operators' actions go: this process's host, or the projector process."""
+    found: Operations = request.app.state.operations
+    return found
 
 
 async def projections(request: Request) -> JSONResponse:
     require_admin(request)
-    host, tasks = node_of(request).read.host, _tasks(request)
-    found: list[JSON] = []
-    for status in await host.status():
-        row: dict[str, JSON] = msgspec.to_builtins(status)
-        # said before anything runs: the page offers Replay only where it is allowed
-        row["replay_safe"] = host.runner(status.name).projection.replay_safe
-        row["task"] = tasks.info.get(status.name)
-        found.append(row)
-    return JSONResponse({"projections": found})
+    return JSONResponse({"projections": await operations_of(request).projections()})
 
 
 async def replay(request: Request) -> JSONResponse:
@@ -162,18 +76,16 @@ async def replay(request: Request) -> JSONResponse:
         first = await resolve_start(host.journal, start)  # refused now, not as a failed task
     except InputError as e:  # a well-formed start the journal does not hold
         raise OutsideJournalError(str(e)) from e
-    tasks = _tasks(request)
-    tasks.launch(name, "replay", lambda: host.replay(name, first, tasks.progress))
-    return JSONResponse({"name": name, "task": tasks.info[name]}, status_code=202)
+    task = await operations_of(request).replay(name, first)
+    return JSONResponse({"name": name, "task": task}, status_code=202)
 
 
 async def rebuild(request: Request) -> JSONResponse:
     require_admin(request)
     name = request.path_params["name"]
-    host, tasks = node_of(request).read.host, _tasks(request)
-    host.runner(name)
-    tasks.launch(name, "rebuild", lambda: host.rebuild(name, tasks.progress))
-    return JSONResponse({"name": name, "task": tasks.info[name]}, status_code=202)
+    node_of(request).read.host.runner(name)  # ProjectionNotFoundError -> 404
+    task = await operations_of(request).rebuild(name)
+    return JSONResponse({"name": name, "task": task}, status_code=202)
 
 
 async def event_detail(request: Request) -> JSONResponse:
@@ -192,9 +104,8 @@ async def retry_parked(request: Request) -> Response:
     A retry that fails again parks the event anew and answers 409 with the error."""
     require_admin(request)
     name, ident = request.path_params["name"], _parked_id(request)
-    host = node_of(request).read.host
     try:
-        await host.retry(name, ident)
+        await operations_of(request).retry(name, ident)
     except HandlerError as e:
         return problem(409, str(e), kind="retry-failed")
     return JSONResponse({"name": name, "id": ident, "status": "retried"})
@@ -207,7 +118,7 @@ async def skip_parked(request: Request) -> JSONResponse:
     body = await read_json(request, SkipBody)
     if not body.reason.strip():
         raise InputError("A skip needs a reason: nothing is skipped without a record")
-    await node_of(request).read.host.skip(name, ident, body.reason.strip(), by=who.name)
+    await operations_of(request).skip(name, ident, body.reason.strip(), who.name)
     return JSONResponse({"name": name, "id": ident, "status": "skipped"})
 
 
@@ -233,7 +144,7 @@ async def readyz(request: Request) -> JSONResponse:
     showing new posts.
     """
     host = node_of(request).read.host
-    reasons = await host.unready()
+    reasons = await operations_of(request).unready()
     failing: list[JSON] = list(reasons)
     statuses = await host.status()
     behind: list[JSON] = [

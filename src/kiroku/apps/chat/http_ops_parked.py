@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse
 from kiroku import JSON, HandlerError, InputError, KirokuError, ProjectionHost
 from kiroku.api.body import read_json
 from kiroku.apps.chat.http_common import int_param, node_of, require_admin
+from kiroku.apps.chat.ops import Operations
 from kiroku.domain.numbers import ascii_digits, parse_int
 
 __all__ = ["bulk", "groups", "parked"]
@@ -188,14 +189,15 @@ async def bulk(request: Request) -> JSONResponse:
     if body.action == "skip" and not body.reason.strip():
         raise InputError("A skip needs a reason: nothing is skipped without a record")
     host = node_of(request).read.host
+    operations: Operations = request.app.state.operations  # where the runners run
     picked = _selected(host, body)
     done, failed = 0, list[JSON]()
     for name, ident in picked:
         try:
             if body.action == "retry":
-                await host.retry(name, ident)
+                await operations.retry(name, ident)
             else:
-                await host.skip(name, ident, body.reason.strip(), by=who.name)
+                await operations.skip(name, ident, body.reason.strip(), who.name)
             done += 1
         except (HandlerError, KirokuError) as e:
             failed.append({"ref": f"{name}:{ident}", "error": str(e)})

@@ -37,6 +37,7 @@ from kiroku.apps.chat import (
 from kiroku.apps.chat.http_common import is_stream, stream_owner
 from kiroku.apps.chat.node import ChatNode
 from kiroku.apps.chat.openapi import document
+from kiroku.apps.chat.ops import LocalOperations
 from kiroku.catalog import Catalog
 
 __all__ = ["build_app"]
@@ -161,5 +162,6 @@ def build_app(
     app.state.chat = chat
     app.state.metrics = metrics
     app.state.ops = ops
+    app.state.operations = LocalOperations(node.read.host, ops)  # a server may send them away
     app.state.catalog = catalog if catalog is not None else http_corrections.app_catalog(node.app)
     return app

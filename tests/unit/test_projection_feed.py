@@ -1,0 +1,116 @@
+"""One journal read shared by a host's runners: fewer reads, the same read models.
+
+The runners of a host take their batches from one ``SharedFeed``; a runner
+behind the batches the feed keeps (a replay, a rebuild's shadow) reads the
+journal itself and comes back to the feed once it catches up.
+"""
+
+from __future__ import annotations
+
+from kits.domain import Boards, Counts, Noted, Notes, Opened, append
+from kits.hosts import HostMaker
+
+from kiroku import MemoryJournal
+from kiroku.domain.envelope import StoredEvent
+from kiroku.projections.feed import KEEP_BATCHES, FeedSource, SharedFeed
+
+
+class CountingJournal(MemoryJournal):
+    """The memory journal, counting the batches read from it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def read_all(self, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        found = await super().read_all(after_position, limit)
+        self.reads += bool(found)
+        return found
+
+
+async def board(journal: MemoryJournal, notes: int, stream: str = "board-1") -> int:
+    last = await append(journal, stream, Opened("b"))
+    for i in range(notes):
+        last = await append(journal, stream, Noted(f"n{i}", weight=i))
+    return last
+
+
+async def test_runners_at_one_position_read_each_batch_once(make_host: HostMaker) -> None:
+    journal = CountingJournal()
+    host = make_host(journal, Boards(), Notes(), Counts(), batch_size=1000)
+    await host.start()
+    for i in range(20):  # appended one at a time, woken one at a time
+        await host.wait_for(await board(journal, 1, f"board-{i}"))
+    assert host.feed.stats.served >= 3 * host.feed.stats.reads  # each read went to 3 runners
+    assert journal.reads <= host.feed.stats.reads + host.feed.stats.own_reads
+    assert host.feed.stats.own_reads <= 3  # at most a first read each, before the feed ran
+
+
+async def test_the_shared_read_gives_what_reading_alone_gives(make_host: HostMaker) -> None:
+    journal = MemoryJournal()
+    shared = make_host(journal, Boards(), Counts(), batch_size=3)
+    await shared.start()
+    for i in range(5):
+        await board(journal, 4, f"board-{i}")
+    head = await journal.head_position()
+    await shared.wait_for(head)
+    alone = make_host(journal, Boards(), Counts(), batch_size=3)
+    await alone.catch_up()
+    for name in ("test.boards", "test.counts"):
+        assert shared.runner(name).position == alone.runner(name).position == head
+    for i in range(5):
+        doc = await shared.reader("test.boards").collection("boards").get(f"{i}")
+        assert doc == await alone.reader("test.boards").collection("boards").get(f"{i}")
+        assert doc is not None
+        assert doc["total"] == 6
+    rows = "SELECT stream, n FROM note_counts ORDER BY stream"
+    counts = await shared.reader("test.counts").query(rows)
+    assert counts == await alone.reader("test.counts").query(rows)
+    assert len(counts) == 5
+
+
+async def test_a_replaying_runner_reads_alone_then_rejoins_the_feed(
+    make_host: HostMaker,
+) -> None:
+    journal = MemoryJournal()
+    host = make_host(journal, Notes(), Boards(), batch_size=2)
+    await host.start()
+    head = await board(journal, 3 * KEEP_BATCHES)
+    await host.wait_for(head)
+    own = host.feed.stats.own_reads
+    await host.replay("test.notes", 1, lambda p: None)  # far behind every kept batch
+    assert host.feed.stats.own_reads > own
+    served = host.feed.stats.served
+    head = await board(journal, 2, "board-2")
+    await host.wait_for(head)
+    assert host.feed.stats.served > served  # back on the feed
+    assert host.runner("test.notes").position == host.runner("test.boards").position == head
+    assert len(await host.reader("test.notes").collection("notes").ids()) == 3 * KEEP_BATCHES + 2
+
+
+async def test_a_slow_runner_takes_the_kept_batches_in_one(make_host: HostMaker) -> None:
+    journal = MemoryJournal()
+    feed = SharedFeed(journal, batch_size=100)
+    first = await board(journal, 0)
+    source = FeedSource(feed, batch_size=100)
+    fast = source.batches(0)
+    assert [e.position for e in await anext(fast)] == [first]
+    for i in range(4):  # the feed reads each append as its own batch
+        await append(journal, "board-1", Noted(f"n{i}"))
+        await anext(fast)
+    slow = source.batches(first)
+    assert len(await anext(slow)) == 4  # four kept batches, joined
+    await fast.aclose()
+    await slow.aclose()
+    await feed.close()
+
+
+async def test_the_runners_end_when_the_journal_closes(make_host: HostMaker) -> None:
+    journal = MemoryJournal()
+    feed = SharedFeed(journal)
+    waiting = FeedSource(feed).batches(0)
+    await append(journal, "board-1", Opened("b"))
+    assert len(await anext(waiting)) == 1
+    await journal.close()
+    assert await anext(waiting, None) is None
+    await feed.close()
