@@ -75,10 +75,8 @@ async def test_read_models_after_a_conversation(
         {"room_id": "r1", "deleted": False}, filters=[("seq", ">", 3), ("author", "!=", "ann")]
     )
     assert unread_for_ann == 1  # m3; ann read up to m2 (seq 3)
-    found = await host.reader("chat.search").query(
-        "SELECT message_id FROM search WHERE search MATCH ?", ('"lunch"',)
-    )
-    assert found == [("m3",)]
+    found = await host.reader("chat.search").text_index("messages").search("Lunch")
+    assert [f["message_id"] for f in found] == ["m3"]
 
 
 @pytest.mark.parametrize(

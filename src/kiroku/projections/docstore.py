@@ -12,18 +12,24 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias, cast
+from typing import cast
 
 import msgspec
 
 from kiroku.domain.envelope import JSON
 from kiroku.errors import DocumentNotFoundError, InputError
+from kiroku.projections.readstore import Document, Filter
 
-__all__ = ["Collection", "Document", "Filter", "ReadCollection", "index_sql", "table_sql"]
+__all__ = [
+    "Collection",
+    "Document",
+    "Filter",
+    "ReadCollection",
+    "check_name",
+    "index_sql",
+    "table_sql",
+]
 
-Document: TypeAlias = dict[str, JSON]
-Filter: TypeAlias = tuple[str, str, JSON]
-"""``(path, op, value)`` with op one of ``= != < <= > >=``."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
@@ -32,12 +38,15 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
 
 
+def check_name(name: str, what: str = "Name") -> str:
+    """A collection, index or field name, safe to inline in SQL."""
+    if not _NAME.match(name):
+        raise InputError(f"{what} {name!r} must be lower-case letters, digits and '_'")
+    return name
+
+
 def _table(collection: str) -> str:
-    if not _NAME.match(collection):
-        raise InputError(
-            f"Collection name {collection!r} must be lower-case letters, digits and '_'"
-        )
-    return f"doc_{collection}"
+    return f"doc_{check_name(collection, 'Collection name')}"
 
 
 def _expr(path: str) -> str:

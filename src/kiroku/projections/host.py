@@ -39,13 +39,13 @@ from kiroku.projections.model import (
 )
 from kiroku.projections.projection import Projection
 from kiroku.projections.readiness import unready
+from kiroku.projections.readstore import ReadView
 from kiroku.projections.rebuild_needed import pending_rebuild
 from kiroku.projections.runner import Listener, ProjectionRunner
 from kiroku.projections.safety import check_replayable
 from kiroku.projections.scheduler import RebuildScheduler
 from kiroku.projections.serving import Serving
 from kiroku.projections.skips import Skip, SkipBook
-from kiroku.projections.store import ReadView
 from kiroku.schema.codec import Codec
 
 __all__ = ["ProjectionHost"]

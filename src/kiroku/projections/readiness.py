@@ -56,6 +56,6 @@ def _missing(catalog: Path, runners: Mapping[str, ProjectionRunner]) -> dict[str
     if not catalog.exists():
         reasons["read.db"] = f"the read-store catalog {catalog} is missing"
     for name, runner in runners.items():
-        if not runner.store.path.exists():
-            reasons[name] = f"its read store {runner.store.path} is missing"
+        if not runner.store.present():
+            reasons[name] = f"its read store {runner.store.location} is missing"
     return reasons

@@ -30,11 +30,12 @@ from kiroku.journal.protocol import Journal
 from kiroku.projections import operations
 from kiroku.projections.generations import ReadStores
 from kiroku.projections.model import BatchCommitted, FailurePolicy, Progress, RunnerState
+from kiroku.projections.readstore import ReadView
 from kiroku.projections.rebuild_needed import pending_rebuild
 from kiroku.projections.runner import ProjectionRunner
 from kiroku.projections.safety import check_replayable
 from kiroku.projections.source import EventSource
-from kiroku.projections.store import ProjectionStore, ReadView
+from kiroku.projections.store import ProjectionStore
 from kiroku.schema.codec import Codec
 
 __all__ = [

@@ -19,8 +19,8 @@ from kiroku.errors import ParkedEventError
 from kiroku.journal.protocol import Journal
 from kiroku.projections.host import ProjectionHost
 from kiroku.projections.projection import Projection
+from kiroku.projections.readstore import ReadView
 from kiroku.projections.safety import ReplayRefusedError
-from kiroku.projections.store import ReadView
 from kiroku.schema.codec import Codec
 
 __all__ = ["ReplayMismatchError", "check_replay_equals_rebuild", "read_model_dump"]
@@ -33,16 +33,8 @@ class ReplayMismatchError(AssertionError):
 
 
 async def read_model_dump(view: ReadView) -> Dump:
-    """Every read-model table's rows, sorted (SQLite's own and kiroku's bookkeeping left out)."""
-    tables = await view.query("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")
-    dump: Dump = {}
-    for name, kind in sorted((str(n), str(k)) for n, k in tables):
-        if kind not in ("table", "virtual") or name.startswith(("sqlite_", "kiroku_")):
-            continue
-        rows = await view.query(f'SELECT rowid, * FROM "{name}"' if kind == "virtual" else
-                                f'SELECT * FROM "{name}"')  # fmt: skip
-        dump[name] = sorted(repr(r) for r in rows)
-    return dump
+    """Every read-model table's rows, sorted (engine and bookkeeping tables left out)."""
+    return await view.dump()
 
 
 async def check_replay_equals_rebuild(
