@@ -27,6 +27,7 @@ __all__ = [
     "ReadCollection",
     "check_name",
     "index_sql",
+    "path_parts",
     "table_sql",
 ]
 
@@ -49,12 +50,17 @@ def _table(collection: str) -> str:
     return f"doc_{check_name(collection, 'Collection name')}"
 
 
+def path_parts(path: str) -> list[str]:
+    """A dotted path's keys, checked: never user SQL."""
+    if not _PATH.match(path):
+        raise InputError(f"JSON path {path!r} must be dotted identifiers like 'author.name'")
+    return path.split(".")
+
+
 def _expr(path: str) -> str:
     if path == "id":
         return "id"
-    if not _PATH.match(path):
-        raise InputError(f"JSON path {path!r} must be dotted identifiers like 'author.name'")
-    return f"json_extract(doc, '$.{path}')"
+    return "json_extract(doc, '$." + ".".join(path_parts(path)) + "')"
 
 
 def table_sql(collection: str) -> str:
