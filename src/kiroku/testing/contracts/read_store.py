@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from kiroku.domain.envelope import JSON
 from kiroku.errors import DocumentNotFoundError, InputError
 from kiroku.projections.postgres import PostgresReadStore, schema_name
 from kiroku.projections.readstore import ReadStore
@@ -40,7 +41,7 @@ def open_postgres(dsn: str, name: str) -> ReadStore:
     return PostgresReadStore(dsn, name, schema=schema_name(name, 1))
 
 
-DOCS = {
+DOCS: dict[str, dict[str, JSON]] = {
     "a": {"room": "r1", "seq": 2, "author": {"name": "ann"}, "deleted": False},
     "b": {"room": "r1", "seq": 10, "author": {"name": "bob"}, "deleted": True},
     "c": {"room": "r2", "seq": 1, "author": {"name": "cy"}, "deleted": False, "tag": None},
