@@ -87,7 +87,7 @@ class RoleNode:
             return
         runner = host.runner(note.projection)
         generation = host.stores.generation(note.projection)
-        if runner.store.location != str(host.stores.path(note.projection, generation)):
+        if runner.store.location != host.stores.location(note.projection, generation):
             fresh = host.make_runner(note.projection, generation)
             runner.store.close()  # the projector rebuilt and swapped: serve the new one
             runner = fresh

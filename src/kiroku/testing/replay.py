@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kiroku.errors import ParkedEventError
 from kiroku.journal.protocol import Journal
+from kiroku.projections.catalog import StoreCatalog
 from kiroku.projections.host import ProjectionHost
 from kiroku.projections.projection import Projection
 from kiroku.projections.readstore import ReadView
@@ -44,10 +45,12 @@ async def check_replay_equals_rebuild(
     *,
     codec: Codec,
     starts: Sequence[int] = (1,),
+    catalog: StoreCatalog | None = None,
 ) -> dict[str, int]:
     """Raise ``ReplayMismatchError`` unless replay after live equals rebuild, for
-    every replay-safe projection and every start; returns the rows compared per name."""
-    async with _Host(journal, projections, data_dir, codec) as host:
+    every replay-safe projection and every start; returns the rows compared per name.
+    The stores are SQLite files under ``data_dir`` unless a ``catalog`` says otherwise."""
+    async with _Host(journal, projections, data_dir, codec, catalog) as host:
         await host.catch_up()
         await host.rebuilds.join()  # rebuilds that retractions in the history called for
         compared: dict[str, int] = {}
@@ -100,9 +103,16 @@ class _Host:
     """A host over ``data_dir`` for the check, closed however it ends."""
 
     def __init__(
-        self, journal: Journal, projections: Sequence[Projection], data_dir: Path, codec: Codec
+        self,
+        journal: Journal,
+        projections: Sequence[Projection],
+        data_dir: Path,
+        codec: Codec,
+        catalog: StoreCatalog | None,
     ) -> None:
-        self.host = ProjectionHost(journal, list(projections), data_dir, codec=codec)
+        self.host = ProjectionHost(
+            journal, list(projections), data_dir, codec=codec, catalog=catalog
+        )
 
     async def __aenter__(self) -> ProjectionHost:
         return self.host

@@ -59,7 +59,6 @@ class PostgresReadStore:
         self._timeout = connect_timeout
         self._conn: psycopg.Connection[TupleRow] | None = None
         self._own_changes = 0
-        self._views: list[PgReadView] = []
         with self._converted(None):
             conn = self._live()
             with conn.transaction():
@@ -105,16 +104,15 @@ class PostgresReadStore:
         return bool(rows[0][0])
 
     def reader(self) -> ReadView:
-        """A view with its own small pool, closed with the store at the latest."""
-        view = PgReadView(
+        """A view with its own small pool; whoever asked closes it (it may outlive
+        this store object: a replay reopens the store, readers keep their view)."""
+        return PgReadView(
             self._conninfo,
             self.name,
             self.schema,
             readers=self._readers,
             connect_timeout=self._timeout,
         )
-        self._views.append(view)
-        return view
 
     def ensure_indexes(self, indexes: Mapping[str, Sequence[str | tuple[str, ...]]]) -> None:
         with self._converted(None):
@@ -163,8 +161,5 @@ class PostgresReadStore:
         return int(str(self.rows("SELECT n FROM kiroku_changes")[0][0])) - self._own_changes
 
     def close(self) -> None:
-        for view in self._views:
-            view.close()
-        self._views.clear()
         if self._conn is not None:
             self._conn.close()

@@ -79,6 +79,15 @@ async def _catch_up(factory: str, journal_path: Path, store_path: str) -> None:
         await journal.close()
 
 
+async def _mark_ids(runner: ProjectionRunner) -> list[str]:
+    """The documents' ids, read through a view of its own (closed: a pool on a server)."""
+    view = runner.store.reader()
+    try:
+        return await view.collection("marks").ids()
+    finally:
+        view.close()
+
+
 class CheckpointContract:
     store_factory: ClassVar[str]
 
@@ -111,7 +120,7 @@ class CheckpointContract:
         assert (stream_version(conn, "mark-1"), stream_version(conn, "mark-2")) == (2, 1)
         found = [ledger_lookup(conn, Marks.name, p) for p in (1, 2, 3)]
         assert [(e.outcome, e.batch) for e in found if e] == [(Outcome.APPLIED, 1)] * 3
-        assert await runner.store.reader().collection("marks").count() == 3
+        assert len(await _mark_ids(runner)) == 3
         runner.store.close()
 
     async def test_a_failed_event_leaves_nothing_of_itself_and_the_checkpoint_before_it(
@@ -124,7 +133,7 @@ class CheckpointContract:
         conn = runner.store.conn
         assert load_checkpoint(conn)[0] == 1
         assert stream_version(conn, "mark-1") == 1
-        assert await runner.store.reader().collection("marks").get("2") is None
+        assert "2" not in await _mark_ids(runner)
         parked = ledger_lookup(conn, Marks.name, 2)
         assert parked is not None
         assert parked.outcome is Outcome.PARKED
@@ -155,7 +164,7 @@ class CheckpointContract:
         assert load_checkpoint(conn) == (2, 1)
         assert stream_version(conn, "mark-1") == 2
         assert ledger_lookup(conn, Marks.name, 3) is None
-        assert await runner.store.reader().collection("marks").count() == 2
+        assert len(await _mark_ids(runner)) == 2
         runner.store.close()
 
     async def test_reopening_reads_back_where_it_stood(

@@ -17,14 +17,14 @@ is noticed, one's own is not).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
 from kiroku.domain.envelope import JSON
 from kiroku.errors import DocumentNotFoundError, InputError
 from kiroku.projections.postgres import PostgresReadStore, schema_name
-from kiroku.projections.readstore import ReadStore
+from kiroku.projections.readstore import ReadStore, ReadView
 from kiroku.projections.store import ProjectionStore
 
 __all__ = ["ReadStoreContract", "StoreFactory", "open_postgres", "open_sqlite"]
@@ -50,6 +50,18 @@ DOCS: dict[str, dict[str, JSON]] = {
 
 
 class ReadStoreContract:
+    @pytest.fixture(autouse=True)
+    def _views(self) -> Iterator[None]:
+        self.opened: list[ReadView] = []
+        yield
+        for view in self.opened:
+            view.close()
+
+    def reader(self, store: ReadStore) -> ReadView:
+        view = store.reader()
+        self.opened.append(view)
+        return view
+
     @pytest.fixture
     async def store(self, store_factory: StoreFactory) -> AsyncIterator[ReadStore]:
         store = store_factory("contract.store")
@@ -65,15 +77,15 @@ class ReadStoreContract:
     async def test_get_returns_what_put_stored_and_none_for_a_missing_id(
         self, store: ReadStore
     ) -> None:
-        docs = store.reader().collection("docs")
+        docs = self.reader(store).collection("docs")
         assert await docs.get("a") == DOCS["a"]
         assert await docs.get("zz") is None
-        assert await store.reader().collection("never_written").query() == []
+        assert await self.reader(store).collection("never_written").query() == []
 
     async def test_query_filters_on_paths_and_orders_with_ids_breaking_ties(
         self, store: ReadStore
     ) -> None:
-        docs = store.reader().collection("docs")
+        docs = self.reader(store).collection("docs")
         found = await docs.query({"room": "r1"}, order_by="seq", descending=True)
         assert [d["seq"] for d in found] == [10, 2]
         anns = await docs.query({"author.name": "ann"}, filters=[("seq", ">=", 2)])
@@ -84,7 +96,7 @@ class ReadStoreContract:
         assert [d["seq"] for d in paged] == [10, 1]
 
     async def test_a_missing_path_and_a_json_null_are_both_null(self, store: ReadStore) -> None:
-        docs = store.reader().collection("docs")
+        docs = self.reader(store).collection("docs")
         assert await docs.ids() == ["a", "b", "c", "d"]
         assert await docs.count({"tag": None}) == 4
         assert await docs.count(filters=[("tag", "!=", "x")]) == 0  # null compares false
@@ -92,13 +104,13 @@ class ReadStoreContract:
         assert len(first) == 4
 
     async def test_bad_names_paths_and_operators_are_refused(self, store: ReadStore) -> None:
-        docs = store.reader().collection("docs")
+        docs = self.reader(store).collection("docs")
         with pytest.raises(InputError):
             await docs.query({"a;drop": 1})
         with pytest.raises(InputError):
             await docs.query(filters=[("seq", "~", 1)])
         with pytest.raises(InputError):
-            store.reader().collection("Bad-Name")
+            self.reader(store).collection("Bad-Name")
 
     async def test_patch_merges_removes_nulls_and_refuses_a_missing_document(
         self, store: ReadStore
@@ -112,7 +124,7 @@ class ReadStoreContract:
             assert await docs.get("a") == {
                 "room": "r1", "seq": 3, "author": {"name": "ann", "nick": "a1"},
             }  # fmt: skip
-        assert await store.reader().collection("docs").get("new") == {"x": {"y": 1}}
+        assert await self.reader(store).collection("docs").get("new") == {"x": {"y": 1}}
 
     async def test_put_replaces_and_delete_removes(self, store: ReadStore) -> None:
         async with store.transaction(2) as tx:
@@ -122,7 +134,7 @@ class ReadStoreContract:
             assert await docs.delete("b") is True
             assert await docs.delete("b") is False
             assert await docs.count({"room": "r9"}) == 1
-        reader = store.reader().collection("docs")
+        reader = self.reader(store).collection("docs")
         assert await reader.ids() == ["a", "c", "d"]
 
     # -- transactions -----------------------------------------------------------
@@ -137,12 +149,12 @@ class ReadStoreContract:
 
         with pytest.raises(ValueError, match="boom"):
             await failing()
-        reader = store.reader()
+        reader = self.reader(store)
         assert await reader.collection("docs").ids() == ["a", "b", "c", "d"]
         assert await reader.text_index("words").search("lost") == []
 
     async def test_readers_see_only_committed_changes(self, store: ReadStore) -> None:
-        reader = store.reader().collection("docs")
+        reader = self.reader(store).collection("docs")
         async with store.transaction(2) as tx:
             await tx.collection("docs").put("e", {"room": "r3"})
             tx.flush()
@@ -160,7 +172,9 @@ class ReadStoreContract:
             )
             await tx.executemany(upsert, [("x", 1), ("y", 2), ("x", 3)])
             assert await tx.execute("SELECT n FROM counts WHERE k = ?", ("x",)) == [(4,)]
-        rows = await store.reader().query("SELECT k, n FROM counts WHERE n > ? ORDER BY k", (0,))
+        rows = await self.reader(store).query(
+            "SELECT k, n FROM counts WHERE n > ? ORDER BY k", (0,)
+        )
         assert rows == [("x", 4), ("y", 2)]
 
     async def test_another_process_commit_changes_data_version_and_its_own_does_not(
@@ -184,7 +198,7 @@ class ReadStoreContract:
             await words.put("m1", "Lunch at noon", {"room": "r1", "who": "ann"})
             await words.put("m2", "lunch tomorrow?", {"room": "r2", "who": "bob"})
             await words.put("m3", "Dinner at eight", {"room": "r1", "who": "cy"})
-        words_view = store.reader().text_index("words")
+        words_view = self.reader(store).text_index("words")
         found = await words_view.search("LUNCH")
         assert sorted(str(f["who"]) for f in found) == ["ann", "bob"]
         assert await words_view.search("lunch noon") == [
@@ -208,6 +222,6 @@ class ReadStoreContract:
             await words.put("m2", "other words", {"n": 3})
             assert await words.delete("m2") is True
             assert await words.delete("m2") is False
-        view = store.reader().text_index("words")
+        view = self.reader(store).text_index("words")
         assert await view.search("words") == [{"n": 2, "text": "third words"}]
         assert await view.search("second") == []
