@@ -3,6 +3,7 @@
 See docs/projections.md for a guided tour.
 """
 
+from kiroku.projections.catalog import StoreCatalog
 from kiroku.projections.docstore import Collection, ReadCollection
 from kiroku.projections.host import ProjectionHost
 from kiroku.projections.model import (
@@ -60,6 +61,7 @@ __all__ = [
     "RunnerState",
     "RunnerStatus",
     "Selector",
+    "StoreCatalog",
     "TextReader",
     "TextWriter",
     "Tx",

@@ -30,8 +30,10 @@ from kiroku.bus.relay import Relay
 from kiroku.bus.source import BusSource
 from kiroku.journal.protocol import Journal
 from kiroku.projections.model import BatchCommitted
+from kiroku.projections.postgres import PostgresReadStores
 from kiroku.roles.commits import CommitReceiver, CommitSender
 from kiroku.roles.deadletter import parker
+from kiroku.roles.pg_commits import PgCommitReceiver, PgCommitSender
 from kiroku.roles.spec import RoleSpec, bus_from_url, journal_from_url
 
 __all__ = ["RoleNode", "open_roles"]
@@ -48,6 +50,8 @@ class RoleNode:
         self.relay: Relay | None = None
         self.sender: CommitSender | None = None
         self.receiver: CommitReceiver | None = None
+        self.pg_sender: PgCommitSender | None = None
+        self.pg_receiver: PgCommitReceiver | None = None
         self._telling: set[asyncio.Future[None]] = set()
 
     @property
@@ -60,7 +64,11 @@ class RoleNode:
             if self.bus is not None:
                 for runner in host.runners.values():
                     runner.source = BusSource(self.bus, runner.name, on_dead_letter=parker(runner))
-            if not self.spec.embedded:
+            if self.spec.read_on_postgres:  # read nodes may be anywhere: NOTIFY
+                self.pg_sender = PgCommitSender(self.spec.read_store)
+                self.pg_sender.start()
+                host.listeners.append(self.pg_sender.send)
+            elif not self.spec.embedded:
                 self.sender = CommitSender(self.spec.read_dir)
                 host.listeners.append(self.sender.send)
             await self.node.start()
@@ -68,7 +76,11 @@ class RoleNode:
             for runner in host.runners.values():
                 runner.reload()
             self.node.read.hub.start()  # live streams, fed by the projector's commit notes
-            self.receiver = await CommitReceiver.open(self.spec.read_dir, self.observed)
+            if self.spec.read_on_postgres:
+                self.pg_receiver = PgCommitReceiver(self.spec.read_store, host, self.observed)
+                self.pg_receiver.start()
+            else:
+                self.receiver = await CommitReceiver.open(self.spec.read_dir, self.observed)
         if "relay" in self.roles:
             assert self.bus is not None  # RoleSpec.check
             self.relay = Relay(self.node.write.journal, self.bus)
@@ -136,9 +148,13 @@ class RoleNode:
             await self.relay.stop()
         if self.receiver is not None:
             self.receiver.close()
+        if self.pg_receiver is not None:
+            await self.pg_receiver.close()
         await self.node.close()
         if self.sender is not None:
             self.sender.close()
+        if self.pg_sender is not None:
+            await self.pg_sender.close()
         if self.bus is not None:
             await self.bus.close()
 
@@ -160,5 +176,12 @@ async def open_roles(spec: RoleSpec, app: App, options: RuntimeOptions) -> RoleN
         return journal
 
     spec.read_dir.mkdir(parents=True, exist_ok=True)
-    node = await open_node(spec.read_dir, app, given, options)
+    try:
+        catalog = PostgresReadStores(spec.read_store) if spec.read_on_postgres else None
+    except BaseException:
+        await journal.close()
+        if bus is not None:
+            await bus.close()
+        raise
+    node = await open_node(spec.read_dir, app, given, options, catalog=catalog)
     return RoleNode(spec, node, bus)

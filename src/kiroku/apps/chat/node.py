@@ -20,6 +20,7 @@ from kiroku.api.auth import TokenStore
 from kiroku.api.fanout import DEFAULT_MAX_PENDING
 from kiroku.api.params import parse_int
 from kiroku.errors import ConfigError, InputError
+from kiroku.projections import StoreCatalog
 
 if TYPE_CHECKING:
     from kiroku.apps.chat.live import LiveHub
@@ -102,6 +103,7 @@ async def open_node(
     app: App,
     journal_factory: JournalFactory,
     options: RuntimeOptions = RuntimeOptions(),
+    catalog: StoreCatalog | None = None,
 ) -> ChatNode:
     journal = await journal_factory(data_dir)
     codec = Codec(app.registry)
@@ -116,7 +118,12 @@ async def open_node(
         idle_timeout=options.idle_timeout,
     )
     host = ProjectionHost(
-        journal, list(app.projections), data_dir, codec=codec, policies=app.policies
+        journal,
+        list(app.projections),
+        data_dir,
+        codec=codec,
+        policies=app.policies,
+        catalog=catalog,
     )
     # imported here: the live hub reads through the Read API's helpers, which import this module
     from kiroku.apps.chat.live import LiveHub
