@@ -68,6 +68,10 @@ class PostgresReadStores:
             )
         return self._conn
 
+    def _live_converted(self) -> psycopg.Connection[TupleRow]:
+        with self._converted("*"):
+            return self._live()
+
     @property
     def where(self) -> str:
         return f"schema {self.schema}"
@@ -114,8 +118,7 @@ class PostgresReadStores:
 
     def skip_book(self) -> SkipBook:
         """The skips, in the catalog's schema: every node sees a skip at once."""
-        with self._converted("*"):
-            return SkipBook(PgSql(self._live()))
+        return SkipBook(PgSql(self._live_converted, "*"))
 
     def close(self) -> None:
         if self._conn is not None:

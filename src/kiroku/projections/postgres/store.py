@@ -86,6 +86,10 @@ class PostgresReadStore:
             )
         return self._conn
 
+    def _live_converted(self) -> psycopg.Connection[TupleRow]:
+        with self._converted(None):
+            return self._live()
+
     @property
     def location(self) -> str:
         return f"postgresql:{self.schema}"
@@ -96,8 +100,7 @@ class PostgresReadStore:
 
     @property
     def conn(self) -> PgSql:
-        with self._converted(None):
-            return PgSql(self._live())
+        return PgSql(self._live_converted, self.name)
 
     def present(self) -> bool:
         rows = self.rows("SELECT to_regnamespace(?) IS NOT NULL", (self.schema,))
@@ -119,7 +122,7 @@ class PostgresReadStore:
             conn = self._live()
             with conn.transaction():
                 conn.execute(_LOCK, (self.schema,))
-                tx = PgTx(conn)
+                tx = PgTx(conn, self.name)
                 for collection, specs in indexes.items():
                     tx.collection(collection)
                     for spec in specs:
@@ -135,7 +138,7 @@ class PostgresReadStore:
             conn = self._live()
             conn.execute("BEGIN")
         try:
-            tx = PgTx(conn)
+            tx = PgTx(conn, self.name)
             yield tx
             tx.flush()
             if immediate:

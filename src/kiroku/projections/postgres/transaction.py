@@ -8,11 +8,12 @@ both engines. ``PgSql`` gives them that connection, rewriting ``?``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import psycopg
 from psycopg.rows import TupleRow
 
+from kiroku.errors import ReadStoreError
 from kiroku.projections.postgres.documents import PgCollection
 from kiroku.projections.postgres.sql_text import pg_sql
 from kiroku.projections.postgres.text_index import PgTextIndex
@@ -22,18 +23,29 @@ __all__ = ["PgSql", "PgTx"]
 
 
 class PgSql:
-    """A ``SqlConnection`` over psycopg: ``?`` placeholders, portable SQL."""
+    """A ``SqlConnection`` over psycopg: ``?`` placeholders, portable SQL.
 
-    def __init__(self, conn: psycopg.Connection[TupleRow]) -> None:
-        self._conn = conn
+    ``source`` gives the connection for each statement, so a holder kept for long
+    (the skips) follows a reconnect; a lost server is a ``ReadStoreError``.
+    """
+
+    def __init__(self, source: Callable[[], psycopg.Connection[TupleRow]], name: str) -> None:
+        self._source = source
+        self._name = name
 
     def execute(self, sql: str, params: Sequence[object] = (), /) -> Cursor:
-        return self._conn.execute(pg_sql(sql).encode(), tuple(params))
+        try:
+            return self._source().execute(pg_sql(sql).encode(), tuple(params))
+        except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+            raise ReadStoreError(self._name, None, f"read store failed: {e}") from e
 
     def executemany(self, sql: str, rows: Sequence[Sequence[object]], /) -> object:
         if rows:
-            with self._conn.cursor() as cur:
-                cur.executemany(pg_sql(sql).encode(), rows)
+            try:
+                with self._source().cursor() as cur:
+                    cur.executemany(pg_sql(sql).encode(), rows)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as e:
+                raise ReadStoreError(self._name, None, f"read store failed: {e}") from e
         return None
 
 
@@ -42,9 +54,9 @@ class PgTx:
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection[TupleRow]) -> None:
+    def __init__(self, conn: psycopg.Connection[TupleRow], name: str) -> None:
         self._conn = conn
-        self._sql = PgSql(conn)
+        self._sql = PgSql(lambda: conn, name)
         self._collections: dict[str, PgCollection] = {}
         self._texts: dict[str, PgTextIndex] = {}
 
