@@ -137,10 +137,11 @@ class PgCollection(PgReadCollection):
     held (the latest per id) and written with one ``executemany`` before anything
     else touches the table, as on SQLite."""
 
-    def __init__(self, conn: psycopg.Connection[Row], name: str) -> None:
+    def __init__(self, conn: psycopg.Connection[Row], name: str, *, create: bool = True) -> None:
         super().__init__(self._fetch_here, name)
         self._conn = conn
-        conn.execute(table_sql(name).encode())
+        if create:
+            conn.execute(table_sql(name).encode())
         self._pending: dict[str, str] = {}
         self._put_sql = (
             f"INSERT INTO {self._table}(id, doc) VALUES (%s, %s::jsonb) "

@@ -59,6 +59,7 @@ class PostgresReadStore:
         self._timeout = connect_timeout
         self._conn: psycopg.Connection[TupleRow] | None = None
         self._own_changes = 0
+        self._known: set[str] = set()  # tables known committed (collections, text indexes)
         with self._converted(None):
             conn = self._live()
             with conn.transaction():
@@ -127,6 +128,7 @@ class PostgresReadStore:
                     tx.collection(collection)
                     for spec in specs:
                         conn.execute(index_sql(collection, spec).encode())
+            self._known |= tx.made
 
     @contextlib.asynccontextmanager
     async def transaction(
@@ -138,7 +140,7 @@ class PostgresReadStore:
             conn = self._live()
             conn.execute("BEGIN")
         try:
-            tx = PgTx(conn, self.name)
+            tx = PgTx(conn, self.name, frozenset(self._known))
             yield tx
             tx.flush()
             if immediate:
@@ -151,6 +153,7 @@ class PostgresReadStore:
             raise
         with self._converted(position):
             conn.execute("COMMIT")
+        self._known |= tx.made
         if immediate:
             self._own_changes += 1
 

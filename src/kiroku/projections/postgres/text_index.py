@@ -49,10 +49,13 @@ class PgTextReader:
 class PgTextIndex(PgTextReader):
     """Writes inside the runner's transaction (``flush`` keeps held writes in order)."""
 
-    def __init__(self, conn: psycopg.Connection[Row], name: str, fetch: Fetch) -> None:
+    def __init__(
+        self, conn: psycopg.Connection[Row], name: str, fetch: Fetch, *, create: bool = True
+    ) -> None:
         super().__init__(fetch, name)
         self._conn = conn
-        conn.execute(read_sql("text_index.sql").replace("{table}", self._table).encode())
+        if create:
+            conn.execute(read_sql("text_index.sql").replace("{table}", self._table).encode())
 
     async def put(self, key: str, text: str, fields: Mapping[str, JSON]) -> None:
         await self._fetch(

@@ -54,9 +54,13 @@ class PgTx:
 
     dialect: Dialect = "postgresql"
 
-    def __init__(self, conn: psycopg.Connection[TupleRow], name: str) -> None:
+    def __init__(
+        self, conn: psycopg.Connection[TupleRow], name: str, known: frozenset[str] = frozenset()
+    ) -> None:
         self._conn = conn
         self._sql = PgSql(lambda: conn, name)
+        self._known = known  # tables committed before: no CREATE ... IF NOT EXISTS again
+        self.made: set[str] = set()  # tables this transaction may have created
         self._collections: dict[str, PgCollection] = {}
         self._texts: dict[str, PgTextIndex] = {}
 
@@ -68,13 +72,19 @@ class PgTx:
     def collection(self, name: str) -> PgCollection:
         col = self._collections.get(name)
         if col is None:
-            col = self._collections[name] = PgCollection(self._conn, name)
+            key = f"doc:{name}"
+            col = PgCollection(self._conn, name, create=key not in self._known)
+            self._collections[name] = col
+            self.made.add(key)
         return col
 
     def text_index(self, name: str) -> PgTextIndex:
         index = self._texts.get(name)
         if index is None:
-            index = self._texts[name] = PgTextIndex(self._conn, name, self._fetch)
+            key = f"fts:{name}"
+            index = PgTextIndex(self._conn, name, self._fetch, create=key not in self._known)
+            self._texts[name] = index
+            self.made.add(key)
         return index
 
     async def _fetch(self, sql: str, params: Sequence[object]) -> list[Row]:

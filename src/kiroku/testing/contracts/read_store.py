@@ -153,6 +153,26 @@ class ReadStoreContract:
         assert await reader.collection("docs").ids() == ["a", "b", "c", "d"]
         assert await reader.text_index("words").search("lost") == []
 
+    async def test_a_collection_first_made_in_a_failed_transaction_can_be_made_again(
+        self, store: ReadStore
+    ) -> None:
+        async def failing() -> None:
+            async with store.transaction(2) as tx:
+                await tx.collection("fresh").put("x", {"n": 1})
+                await tx.text_index("fresh").put("x", "some words", {})
+                raise ValueError("boom")
+
+        with pytest.raises(ValueError, match="boom"):
+            await failing()
+        async with store.transaction(2) as tx:
+            await tx.collection("fresh").put("y", {"n": 2})
+            await tx.text_index("fresh").put("y", "other words", {})
+        view = self.reader(store)
+        assert await view.collection("fresh").ids() == ["y"]
+        assert [f["text"] for f in await view.text_index("fresh").search("words")] == [
+            "other words"
+        ]
+
     async def test_readers_see_only_committed_changes(self, store: ReadStore) -> None:
         reader = self.reader(store).collection("docs")
         async with store.transaction(2) as tx:
