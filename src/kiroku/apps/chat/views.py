@@ -237,6 +237,26 @@ class Search(Projection):
     replay_safe: ClassVar[bool] = True
     on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
 
+    async def setup(self, tx: Tx) -> None:
+        """A SQLite store written before the store's text index kept its own FTS5 table
+        (``search``, ``search_rows``): its entries move into the index, once."""
+        if tx.dialect != "sqlite" or not await tx.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'search_rows'"
+        ):
+            return
+        index = tx.text_index("messages")
+        rows = await tx.execute(
+            "SELECT body, room_id, message_id, author, posted_at FROM search ORDER BY rowid"
+        )
+        for body, room_id, message_id, author, posted_at in rows:
+            fields: dict[str, JSON] = {
+                "room_id": str(room_id), "message_id": str(message_id), "author": str(author),
+                "posted_at": str(posted_at),
+            }  # fmt: skip
+            await index.put(message_key(str(room_id), str(message_id)), str(body), fields)
+        await tx.execute("DROP TABLE search")
+        await tx.execute("DROP TABLE search_rows")
+
     @handles(e.MessagePosted)
     async def posted(self, tx: Tx, r: Recorded[e.MessagePosted]) -> None:
         m = r.data
