@@ -1,6 +1,6 @@
 """The chat's four read models caught up from zero on SQLite and on PostgreSQL read stores.
 
-    python -m benchmarks.read_stores --dsn postgresql://postgres@127.0.0.1/test
+    python -m benchmarks.read_stores --dsn postgresql://postgres@127.0.0.1/test [--steps 5000]
     python -m benchmarks.read_stores --dsn … --quick      # a smoke run
 
 A chat history (rooms, posts, edits, deletions, read marks) is appended to an
@@ -88,8 +88,9 @@ async def main() -> None:
     parser.add_argument("--dsn", required=True, help="a PostgreSQL database to use")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5_000, help="commands in the history")
     args = parser.parse_args()
-    steps = 500 if args.quick else 20_000
+    steps = 500 if args.quick else args.steps
     journal, codec = await history(steps)
     events = await journal.head_position()
     print(machine("the projections and PostgreSQL share these cores"))
