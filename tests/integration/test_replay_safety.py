@@ -3,20 +3,17 @@ history; a projection that is not replay-safe is refused before anything runs.""
 
 from __future__ import annotations
 
-import contextlib
-import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from kits.chat_history import conversation
 from kits.hosts import HostMaker
 
-from kiroku import Codec, DomainError, MemoryJournal, Recorded, Registry, event
+from kiroku import Codec, MemoryJournal, Recorded, Registry, event
 from kiroku.apps.chat import app as chat
-from kiroku.apps.chat import commands as c
 from kiroku.apps.chat.http_ops import OpsTasks
-from kiroku.apps.chat.room import Room
 from kiroku.apps.travel import TRAVEL as travel
 from kiroku.apps.travel.walkthrough import walkthrough
 from kiroku.corrections import RetractionService
@@ -30,38 +27,6 @@ from kiroku.projections import (
 )
 from kiroku.runtime import Runtime
 from kiroku.testing.replay import ReplayMismatchError, check_replay_equals_rebuild
-
-USERS = ("ann", "bob", "cy", "dee")
-
-
-async def conversation(runtime: Runtime, seed: int, steps: int) -> None:
-    """Rooms, joins, leaves and re-joins, posts, edits, deletions, read marks, renames."""
-    rng = random.Random(seed)
-    rooms = [f"r{i}" for i in range(4)]
-    posted: dict[str, list[str]] = {r: [] for r in rooms}
-    for room in rooms:
-        await runtime.execute(Room, room, c.CreateRoom(room, f"room {room}", "ann", ("bob",)))
-    for step in range(steps):
-        room = rng.choice(rooms)
-        user = rng.choice(USERS)
-        pick = rng.random()
-        if pick < 0.45 or not posted[room]:
-            command: c.RoomCommand = c.PostMessage(room, f"m{step}", f"note {step} {user}", "ann")
-            posted[room].append(f"m{step}")
-        elif pick < 0.55:
-            command = c.EditMessage(room, rng.choice(posted[room]), f"edited {step}", "ann")
-        elif pick < 0.62:
-            command = c.DeleteMessage(room, rng.choice(posted[room]), "ann")
-        elif pick < 0.75:
-            command = c.MarkRead(room, rng.choice(posted[room]), rng.choice(("ann", "bob")))
-        elif pick < 0.85:
-            command = c.AddMember(room, user, "ann")
-        elif pick < 0.95:
-            command = c.RemoveMember(room, user, "ann")
-        else:
-            command = c.RenameRoom(room, f"renamed {step}", "ann")
-        with contextlib.suppress(DomainError):  # the aggregate said no: nothing appended
-            await runtime.execute(Room, room, command)
 
 
 async def test_every_chat_projection_replays_to_what_a_rebuild_builds(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Protocol, TypedDict, Unpack
 import pytest
 
 from kiroku import Codec, Journal
-from kiroku.projections import FailurePolicy, Projection, ProjectionHost
+from kiroku.projections import FailurePolicy, Projection, ProjectionHost, StoreCatalog
 from kits.domain import CODEC
 
 __all__ = ["HostMaker", "HostOptions", "caught_up", "hosted", "make_host", "new_host"]
@@ -30,6 +30,7 @@ class HostOptions(TypedDict, total=False):
     default_policy: FailurePolicy | None
     batch_size: int
     on_rebuild_needed: Callable[[str], None] | None
+    catalog: StoreCatalog | None
 
 
 def new_host(

@@ -4,6 +4,7 @@ room's past view built from its own events equals what live processing built."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from kits.hosts import HostMaker
@@ -13,8 +14,8 @@ from kiroku.apps.chat import app
 from kiroku.apps.chat import commands as c
 from kiroku.apps.chat.past import room_as_of
 from kiroku.apps.chat.room import Room
-from kiroku.apps.chat.views import History, Rooms, Timeline
-from kiroku.projections import Document, Projection, ProjectionHost, ReadView
+from kiroku.apps.chat.views import History, Rooms, Search, Timeline
+from kiroku.projections import Document, Projection, ProjectionHost, ProjectionStore, ReadView
 from kiroku.runtime import Runtime
 
 
@@ -75,10 +76,8 @@ async def test_read_models_after_a_conversation(
         {"room_id": "r1", "deleted": False}, filters=[("seq", ">", 3), ("author", "!=", "ann")]
     )
     assert unread_for_ann == 1  # m3; ann read up to m2 (seq 3)
-    found = await host.reader("chat.search").query(
-        "SELECT message_id FROM search WHERE search MATCH ?", ('"lunch"',)
-    )
-    assert found == [("m3",)]
+    found = await host.reader("chat.search").text_index("messages").search("Lunch")
+    assert [f["message_id"] for f in found] == ["m3"]
 
 
 @pytest.mark.parametrize(
@@ -117,3 +116,31 @@ async def test_a_past_view_stops_at_the_position_asked_for(
     async with room_as_of(Timeline(), journal, host.codec, "room-r1", 3) as view:
         docs = await view.collection("messages").query(order_by="seq")
     assert [(d["message_id"], d["body"]) for d in docs] == [("m1", "hello bob"), ("m2", "hi ann")]
+
+
+async def test_a_search_store_from_before_the_text_index_moves_into_it(tmp_path: Path) -> None:
+    store = ProjectionStore(tmp_path / "search.db", "chat.search")
+    async with store.transaction() as tx:
+        await tx.execute(
+            "CREATE VIRTUAL TABLE search USING fts5(body, room_id UNINDEXED,"
+            " message_id UNINDEXED, author UNINDEXED, posted_at UNINDEXED)"
+        )
+        await tx.execute("CREATE TABLE search_rows (key TEXT PRIMARY KEY, row INTEGER NOT NULL)")
+        await tx.execute(
+            "INSERT INTO search(rowid, body, room_id, message_id, author, posted_at)"
+            " VALUES (7, 'lunch at noon', 'r1', 'm1', 'ann', 't')"
+        )
+        await tx.execute("INSERT INTO search_rows VALUES ('r1:m1', 7)")
+    async with store.transaction(immediate=False) as tx:
+        await Search().setup(tx)
+    async with store.transaction(immediate=False) as tx:
+        await Search().setup(tx)  # once: nothing left to move
+    view = store.reader()
+    found = await view.text_index("messages").search("lunch")
+    assert found == [
+        {"room_id": "r1", "message_id": "m1", "author": "ann", "posted_at": "t",
+         "text": "lunch at noon"}
+    ]  # fmt: skip
+    assert await view.query("SELECT name FROM sqlite_master WHERE name = 'search'") == []
+    view.close()
+    store.close()

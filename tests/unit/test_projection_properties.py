@@ -20,6 +20,7 @@ from kiroku.projections import (
     Outcome,
     ProjectionRunner,
     ProjectionStore,
+    ReadStore,
     Tx,
     handles,
 )
@@ -50,7 +51,7 @@ async def journal_of(history: Sequence[Step]) -> MemoryJournal:
     return journal
 
 
-async def snapshot(store: ProjectionStore) -> tuple[object, ...]:
+async def snapshot(store: ReadStore) -> tuple[object, ...]:
     reader = store.reader()
     boards = await reader.collection("boards").query()
     ids = await reader.collection("boards").ids()

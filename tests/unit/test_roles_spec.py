@@ -70,3 +70,16 @@ async def test_a_sqlite_journal_url_opens_the_file(tmp_path: Path) -> None:
     finally:
         await journal.close()
     assert (tmp_path / "sub" / "journal.db").exists()
+
+
+def test_a_postgres_read_store_keeps_this_process_files_in_its_data_directory() -> None:
+    roles = parse_roles("read")
+    spec = RoleSpec(roles, "postgresql://db/k", None, "postgresql://db/k", data=Path("d"))
+    assert spec.read_on_postgres
+    assert spec.read_dir == Path("d")
+    spec.check()
+    lite = RoleSpec(roles, "postgresql://db/k", None, "sqlite:///r", data=Path("d"))
+    assert not lite.read_on_postgres
+    assert lite.read_dir == Path("r")
+    with pytest.raises(ConfigError, match="data directory"):
+        _ = RoleSpec(roles, "postgresql://db/k", None, "postgresql://db/k").read_dir

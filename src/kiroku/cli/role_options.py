@@ -30,7 +30,8 @@ _OPTIONS = [
     ),
     click.option(
         "--read-store", "read_store", default=None, envvar="KIROKU_READ_STORE",
-        help="sqlite:///DIR for read models and users (default: sqlite:///DATA).",
+        help="sqlite:///DIR (read models and users) or postgresql://… (read models)"
+        " (default: sqlite:///DATA).",
     ),
 ]  # fmt: skip
 

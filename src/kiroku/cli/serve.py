@@ -187,6 +187,7 @@ def role_spec(
             journal=journal or f"sqlite:///{data / JOURNAL_FILE}",
             bus=bus or None,
             read_store=read_store or f"sqlite:///{data}",
+            data=data,
         )
     except ConfigError as e:
         raise click.BadParameter(str(e), param_hint="--role") from e

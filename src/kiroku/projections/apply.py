@@ -29,9 +29,9 @@ from kiroku.journal.protocol import Journal
 from kiroku.projections import ledger
 from kiroku.projections.model import Outcome
 from kiroku.projections.projection import HandlerFn, Projection
+from kiroku.projections.readstore import Tx
 from kiroku.projections.rebuild_needed import RebuildWatch
 from kiroku.projections.skips import Skip
-from kiroku.projections.store import Tx
 from kiroku.projections.work import BatchWork
 from kiroku.schema.codec import Codec
 

@@ -24,9 +24,10 @@ from kiroku.projections import checkpoint, ledger
 from kiroku.projections.apply import Applier
 from kiroku.projections.model import FailurePolicy, Outcome, ParkedEvent
 from kiroku.projections.projection import Projection
+from kiroku.projections.readstore import ReadStore
 from kiroku.projections.rebuild_needed import RebuildWatch
 from kiroku.projections.skips import Skip, SkipBook
-from kiroku.projections.store import ProjectionStore, is_store_failure
+from kiroku.projections.store import is_store_failure
 from kiroku.projections.work import BatchWork, merged
 from kiroku.schema.codec import Codec
 
@@ -44,7 +45,7 @@ class Committer:
         self,
         projection: Projection,
         journal: Journal,
-        store: ProjectionStore,
+        store: ReadStore,
         codec: Codec,
         skips: SkipBook,
         on_commit: Callable[[BatchWork], None],

@@ -19,10 +19,9 @@ from pathlib import Path
 
 from kiroku.domain.envelope import utc_now
 from kiroku.errors import ReadStoreError
-from kiroku.projections.generations import ReadStores
 from kiroku.projections.store import ProjectionStore
 
-__all__ = ["DamagedStore", "is_damage", "move_aside", "open_catalog", "open_store"]
+__all__ = ["DamagedStore", "is_damage", "move_aside", "open_store"]
 
 log = logging.getLogger("kiroku.projections")
 
@@ -63,17 +62,6 @@ def move_aside(name: str, path: Path, error: BaseException) -> DamagedStore:
         moved_to,
     )
     return DamagedStore(name, path, moved_to, str(error), at)
-
-
-def open_catalog(root: Path, damaged: dict[str, DamagedStore]) -> ReadStores:
-    """``read.db``; one that cannot be opened is moved aside (noted in ``damaged``)."""
-    try:
-        return ReadStores(root)
-    except ReadStoreError as e:
-        if not is_damage(e):
-            raise
-        damaged["read.db"] = move_aside("read.db", root / "read.db", e)
-        return ReadStores(root)
 
 
 def open_store(path: Path, name: str, damaged: dict[str, DamagedStore]) -> ProjectionStore:

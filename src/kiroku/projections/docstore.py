@@ -12,18 +12,25 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Mapping, Sequence
-from typing import TypeAlias, cast
+from typing import cast
 
 import msgspec
 
 from kiroku.domain.envelope import JSON
 from kiroku.errors import DocumentNotFoundError, InputError
+from kiroku.projections.readstore import Document, Filter
 
-__all__ = ["Collection", "Document", "Filter", "ReadCollection", "index_sql", "table_sql"]
+__all__ = [
+    "Collection",
+    "Document",
+    "Filter",
+    "ReadCollection",
+    "check_name",
+    "index_sql",
+    "path_parts",
+    "table_sql",
+]
 
-Document: TypeAlias = dict[str, JSON]
-Filter: TypeAlias = tuple[str, str, JSON]
-"""``(path, op, value)`` with op one of ``= != < <= > >=``."""
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}\Z")
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
@@ -32,20 +39,28 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
 
 
+def check_name(name: str, what: str = "Name") -> str:
+    """A collection, index or field name, safe to inline in SQL."""
+    if not _NAME.match(name):
+        raise InputError(f"{what} {name!r} must be lower-case letters, digits and '_'")
+    return name
+
+
 def _table(collection: str) -> str:
-    if not _NAME.match(collection):
-        raise InputError(
-            f"Collection name {collection!r} must be lower-case letters, digits and '_'"
-        )
-    return f"doc_{collection}"
+    return f"doc_{check_name(collection, 'Collection name')}"
+
+
+def path_parts(path: str) -> list[str]:
+    """A dotted path's keys, checked: never user SQL."""
+    if not _PATH.match(path):
+        raise InputError(f"JSON path {path!r} must be dotted identifiers like 'author.name'")
+    return path.split(".")
 
 
 def _expr(path: str) -> str:
     if path == "id":
         return "id"
-    if not _PATH.match(path):
-        raise InputError(f"JSON path {path!r} must be dotted identifiers like 'author.name'")
-    return f"json_extract(doc, '$.{path}')"
+    return "json_extract(doc, '$." + ".".join(path_parts(path)) + "')"
 
 
 def table_sql(collection: str) -> str:

@@ -1,5 +1,5 @@
-"""Where read stores live: ``DATA/read.db`` says which generation of each projection
-serves, and each generation is its own file, ``DATA/read/<name>.g<N>.db``.
+"""Where SQLite read stores live: ``DATA/read.db`` says which generation of each
+projection serves, and each generation is its own file, ``DATA/read/<name>.g<N>.db``.
 
 A rebuild writes generation N+1 beside the serving N and swaps by updating one
 row, so readers (in this process or another) move to the new file atomically;
@@ -14,13 +14,32 @@ from pathlib import Path
 
 from kiroku.domain.envelope import utc_now
 from kiroku.errors import ReadStoreError
+from kiroku.projections.damage import DamagedStore, is_damage, move_aside, open_store
+from kiroku.projections.readstore import ReadStore
+from kiroku.projections.skips import SkipBook
 
-__all__ = ["ReadStores"]
+__all__ = ["ReadStores", "open_catalog"]
+
+
+def open_catalog(root: Path, damaged: dict[str, DamagedStore]) -> ReadStores:
+    """``read.db``; one that cannot be opened is moved aside (noted in ``damaged``)."""
+    try:
+        return ReadStores(root, damaged)
+    except ReadStoreError as e:
+        if not is_damage(e):
+            raise
+        damaged["read.db"] = move_aside("read.db", root / "read.db", e)
+        return ReadStores(root, damaged)
 
 
 class ReadStores:
-    def __init__(self, data_dir: Path | str) -> None:
+    """The SQLite ``StoreCatalog``; stores that cannot be opened go to ``damaged``."""
+
+    def __init__(
+        self, data_dir: Path | str, damaged: dict[str, DamagedStore] | None = None
+    ) -> None:
         self.root = Path(data_dir)
+        self.damaged = {} if damaged is None else damaged
         self.root.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(self.root / "read.db", isolation_level=None)
@@ -35,6 +54,22 @@ class ReadStores:
 
     def path(self, name: str, generation: int) -> Path:
         return self.root / "read" / f"{name}.g{generation}.db"
+
+    @property
+    def where(self) -> str:
+        return str(self.root / "read.db")
+
+    def present(self) -> bool:
+        return (self.root / "read.db").exists()
+
+    def location(self, name: str, generation: int) -> str:
+        return str(self.path(name, generation))
+
+    def open(self, name: str, generation: int) -> ReadStore:
+        return open_store(self.path(name, generation), name, self.damaged)
+
+    def skip_book(self) -> SkipBook:
+        return SkipBook.open(self.root / "read.db")
 
     def generation(self, name: str) -> int:
         """The serving generation (1 for a projection never rebuilt)."""

@@ -29,8 +29,10 @@ from kiroku.domain.envelope import StoredEvent
 from kiroku.errors import InputError, ProjectionNotFoundError
 from kiroku.journal.protocol import Journal
 from kiroku.projections import operations, rebuild
-from kiroku.projections.damage import DamagedStore, open_catalog, open_store
+from kiroku.projections.catalog import StoreCatalog
+from kiroku.projections.damage import DamagedStore
 from kiroku.projections.feed import FeedSource, SharedFeed
+from kiroku.projections.generations import open_catalog
 from kiroku.projections.model import (
     BatchCommitted,
     FailurePolicy,
@@ -41,13 +43,13 @@ from kiroku.projections.model import (
 )
 from kiroku.projections.projection import Projection
 from kiroku.projections.readiness import unready
+from kiroku.projections.readstore import ReadView
 from kiroku.projections.rebuild_needed import pending_rebuild
 from kiroku.projections.runner import Listener, ProjectionRunner
 from kiroku.projections.safety import check_replayable
 from kiroku.projections.scheduler import RebuildScheduler
 from kiroku.projections.serving import Serving
-from kiroku.projections.skips import Skip, SkipBook
-from kiroku.projections.store import ReadView
+from kiroku.projections.skips import Skip
 from kiroku.schema.codec import Codec
 
 __all__ = ["ProjectionHost"]
@@ -65,6 +67,7 @@ class ProjectionHost:
         default_policy: FailurePolicy | None = None,
         batch_size: int = 1000,
         on_rebuild_needed: Callable[[str], None] | None = None,
+        catalog: StoreCatalog | None = None,
     ) -> None:
         names = [p.name for p in projections]
         if len(set(names)) != len(names):
@@ -73,8 +76,8 @@ class ProjectionHost:
         self.codec = codec or Codec()
         self.damaged: dict[str, DamagedStore] = {}  # stores moved aside, by projection
         self._rebuild_targets: dict[str, int] = {}
-        self.stores = open_catalog(Path(data_dir), self.damaged)
-        self.skips = SkipBook.open(self.stores.root / "read.db")  # every generation's
+        self.stores = catalog or open_catalog(Path(data_dir), self.damaged)
+        self.skips = self.stores.skip_book()  # every generation's
         self.batch_size = batch_size
         self.feed = SharedFeed(journal, batch_size)  # one journal read for every runner
         self.projections = {p.name: p for p in projections}
@@ -93,7 +96,7 @@ class ProjectionHost:
         return self._policies.get(name, self._default_policy)
 
     def make_runner(self, name: str, generation: int) -> ProjectionRunner:
-        store = open_store(self.stores.path(name, generation), name, self.damaged)
+        store = self.stores.open(name, generation)
         runner = ProjectionRunner(
             self.projections[name],
             self.journal,
@@ -184,7 +187,7 @@ class ProjectionHost:
     async def unready(self) -> dict[str, str]:
         """Why this host cannot serve truthfully now, by store; empty when ready."""
         return await unready(
-            self.stores.root / "read.db",
+            self.stores,
             self.runners,
             self.damaged,
             self._rebuild_targets,

@@ -9,13 +9,13 @@ a position wins, so the answer stays exact across retries and replays.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal, cast
 
 from kiroku.projections.checkpoint import now_text
 from kiroku.projections.model import LedgerEntry, Outcome, ParkedEvent
+from kiroku.projections.readstore import SqlConnection
 
 __all__ = [
     "ExceptionRow",
@@ -34,7 +34,7 @@ ExceptionRow = tuple[int, str, str | None]  # position, outcome, detail
 
 
 def record_batch(
-    conn: sqlite3.Connection,
+    conn: SqlConnection,
     batch: int,
     runs: Iterable[tuple[int, int]],
     exceptions: Iterable[ExceptionRow],
@@ -47,13 +47,15 @@ def record_batch(
         [(batch, first, last, at) for first, last in runs],
     )
     conn.executemany(
-        "INSERT OR REPLACE INTO kiroku_ledger_exceptions"
-        "(position, batch, outcome, detail, processed_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO kiroku_ledger_exceptions"
+        "(position, batch, outcome, detail, processed_at) VALUES (?, ?, ?, ?, ?)"
+        " ON CONFLICT(position, batch) DO UPDATE SET outcome = excluded.outcome,"
+        " detail = excluded.detail, processed_at = excluded.processed_at",
         [(p, batch, o, d, at) for p, o, d in exceptions],
     )
 
 
-def ledger_lookup(conn: sqlite3.Connection, name: str, position: int) -> LedgerEntry | None:
+def ledger_lookup(conn: SqlConnection, name: str, position: int) -> LedgerEntry | None:
     """The latest record of ``position`` in this store, or None if it was never reached.
 
     A duplicate delivery does not hide what happened to the original: it is the
@@ -87,7 +89,7 @@ _PARKED_COLUMNS = (
 
 
 def park(
-    conn: sqlite3.Connection,
+    conn: SqlConnection,
     *,
     position: int,
     stream: str,
@@ -113,7 +115,8 @@ def park(
         return int(row[0])
     cur = conn.execute(
         "INSERT INTO kiroku_parked(position, stream, version, event_id, type, kind, error,"
-        " traceback, attempts, parked_at, status) VALUES (?,?,?,?,?,?,?,?,?,?, 'parked')",
+        " traceback, attempts, parked_at, status) VALUES (?,?,?,?,?,?,?,?,?,?, 'parked')"
+        " RETURNING id",
         (
             position,
             stream,
@@ -127,7 +130,7 @@ def park(
             now_text(),
         ),
     )
-    return cast(int, cur.lastrowid)
+    return int(cast(int, cur.fetchall()[0][0]))
 
 
 def _parked(name: str, row: tuple[object, ...]) -> ParkedEvent:
@@ -152,7 +155,7 @@ def _parked(name: str, row: tuple[object, ...]) -> ParkedEvent:
 
 
 def load_parked(
-    conn: sqlite3.Connection, name: str, *, open_only: bool = True, ident: int | None = None
+    conn: SqlConnection, name: str, *, open_only: bool = True, ident: int | None = None
 ) -> list[ParkedEvent]:
     sql = f"SELECT {_PARKED_COLUMNS} FROM kiroku_parked"
     terms, params = [], []
@@ -167,31 +170,31 @@ def load_parked(
     return [_parked(name, r) for r in rows]
 
 
-def is_parked(conn: sqlite3.Connection, position: int) -> bool:
+def is_parked(conn: SqlConnection, position: int) -> bool:
     row = conn.execute(
         "SELECT 1 FROM kiroku_parked WHERE position = ? AND status = 'parked'", (position,)
     ).fetchone()
     return row is not None
 
 
-def parked_count(conn: sqlite3.Connection) -> int:
+def parked_count(conn: SqlConnection) -> int:
     row = conn.execute("SELECT count(*) FROM kiroku_parked WHERE status = 'parked'").fetchone()
     return int(row[0])
 
 
-def open_parked_streams(conn: sqlite3.Connection) -> set[str]:
+def open_parked_streams(conn: SqlConnection) -> set[str]:
     rows = conn.execute("SELECT DISTINCT stream FROM kiroku_parked WHERE status = 'parked'")
     return {str(r[0]) for r in rows}
 
 
-def resolve_parked(conn: sqlite3.Connection, ident: int, status: str, reason: str | None) -> None:
+def resolve_parked(conn: SqlConnection, ident: int, status: str, reason: str | None) -> None:
     conn.execute(
         "UPDATE kiroku_parked SET status = ?, reason = ?, resolved_at = ? WHERE id = ?",
         (status, reason, now_text(), ident),
     )
 
 
-def mark_replayed(conn: sqlite3.Connection, position: int, reason: str) -> None:
+def mark_replayed(conn: SqlConnection, position: int, reason: str) -> None:
     """Open parked events at or after ``position`` are replayed: resolved as such."""
     conn.execute(
         "UPDATE kiroku_parked SET status = 'replayed', resolved_at = ?, reason = ? "

@@ -18,7 +18,7 @@ from kiroku.domain.envelope import Recorded
 from kiroku.errors import RegistrationError
 
 if TYPE_CHECKING:
-    from kiroku.projections.store import Tx
+    from kiroku.projections.readstore import Tx
 
 __all__ = ["HandlerFn", "Projection", "Selector", "handles"]
 

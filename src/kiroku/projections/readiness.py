@@ -9,9 +9,9 @@ that was found damaged is still being rebuilt. ``/readyz`` answers from this.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
-from pathlib import Path
 
 from kiroku.journal.protocol import Journal
+from kiroku.projections.catalog import StoreCatalog
 from kiroku.projections.damage import DamagedStore
 from kiroku.projections.model import RunnerState
 from kiroku.projections.runner import ProjectionRunner
@@ -22,7 +22,7 @@ _NOT_SERVING = (RunnerState.FAILED, RunnerState.STOPPED, RunnerState.RETRYING)
 
 
 async def unready(
-    catalog: Path,
+    catalog: StoreCatalog,
     runners: Mapping[str, ProjectionRunner],
     damaged: Mapping[str, DamagedStore],
     rebuild_targets: MutableMapping[str, int],
@@ -50,12 +50,12 @@ async def unready(
     return reasons
 
 
-def _missing(catalog: Path, runners: Mapping[str, ProjectionRunner]) -> dict[str, str]:
-    """Files deleted from under a running server (a stat each: cheap, and exact)."""
+def _missing(catalog: StoreCatalog, runners: Mapping[str, ProjectionRunner]) -> dict[str, str]:
+    """Stores deleted from under a running server (a stat or a query each: cheap, exact)."""
     reasons: dict[str, str] = {}
-    if not catalog.exists():
-        reasons["read.db"] = f"the read-store catalog {catalog} is missing"
+    if not catalog.present():
+        reasons["read.db"] = f"the read-store catalog {catalog.where} is missing"
     for name, runner in runners.items():
-        if not runner.store.path.exists():
-            reasons[name] = f"its read store {runner.store.path} is missing"
+        if not runner.store.present():
+            reasons[name] = f"its read store {runner.store.location} is missing"
     return reasons

@@ -28,13 +28,14 @@ from kiroku.corrections.source import UnretractedSource
 from kiroku.errors import InputError, ParkedEventError
 from kiroku.journal.protocol import Journal
 from kiroku.projections import operations
-from kiroku.projections.generations import ReadStores
+from kiroku.projections.catalog import StoreCatalog
 from kiroku.projections.model import BatchCommitted, FailurePolicy, Progress, RunnerState
+from kiroku.projections.readstore import ReadView
 from kiroku.projections.rebuild_needed import pending_rebuild
 from kiroku.projections.runner import ProjectionRunner
 from kiroku.projections.safety import check_replayable
 from kiroku.projections.source import EventSource
-from kiroku.projections.store import ProjectionStore, ReadView
+from kiroku.projections.store import ProjectionStore
 from kiroku.schema.codec import Codec
 
 __all__ = [
@@ -55,7 +56,7 @@ class Rebuildable(Protocol):
 
     journal: Journal
     codec: Codec
-    stores: ReadStores
+    stores: StoreCatalog
     batch_size: int
 
     def runner(self, name: str) -> ProjectionRunner: ...
@@ -158,7 +159,7 @@ async def rebuild(
     shadow = ProjectionRunner(
         live.projection,
         host.journal,
-        ProjectionStore(host.stores.path(name, generation), name),
+        host.stores.open(name, generation),
         codec=host.codec,
         policy=live.policy,
         batch_size=host.batch_size,
@@ -166,15 +167,19 @@ async def rebuild(
     )
     meter = _Meter(name, await host.journal.head_position(), progress)
     shadow.listeners.append(meter)
-    await _build(host, shadow, generation)
-    was_running = live.keep_running
-    await live.stop()
-    meter.target = await host.journal.head_position()
     try:
         await _build(host, shadow, generation)
+        was_running = live.keep_running
+        await live.stop()
+        meter.target = await host.journal.head_position()
+        try:
+            await _build(host, shadow, generation)
+        except BaseException:
+            if was_running:
+                await live.start()
+            raise
     except BaseException:
-        if was_running:
-            await live.start()
+        shadow.store.close()  # abandoned or cancelled (a host closing): the old one serves
         raise
     shadow.listeners.remove(meter)
     meter.tell(shadow.position)

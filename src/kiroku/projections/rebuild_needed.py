@@ -20,17 +20,17 @@ notes: the swap is what clears them.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from kiroku.corrections.events import parse_retraction
 from kiroku.corrections.source import VOIDED_TYPE
 from kiroku.domain.envelope import StoredEvent, utc_now
+from kiroku.projections.readstore import SqlConnection
 
 __all__ = ["RebuildWatch", "pending_rebuild"]
 
 
-def pending_rebuild(conn: sqlite3.Connection) -> list[int]:
+def pending_rebuild(conn: SqlConnection) -> list[int]:
     """Positions of the retractions this store still needs a rebuild for."""
     rows = conn.execute("SELECT position FROM kiroku_rebuild_needed ORDER BY position")
     return [int(r[0]) for r in rows]
@@ -61,9 +61,7 @@ class RebuildWatch:
         if self._trusted:
             self._masked.update(e.position for e in events if e.type == VOIDED_TYPE)
 
-    def note_retraction(
-        self, conn: sqlite3.Connection, event: StoredEvent, noted: list[int]
-    ) -> None:
+    def note_retraction(self, conn: SqlConnection, event: StoredEvent, noted: list[int]) -> None:
         """A retraction in order: note a rebuild (in the batch's transaction) if it voids
         an event of a handled type that this store may have applied."""
         body = parse_retraction(event)
@@ -73,8 +71,9 @@ class RebuildWatch:
             self._masked.discard(body.retracted_position)  # excluded already: nothing to undo
             return
         cur = conn.execute(
-            "INSERT OR IGNORE INTO kiroku_rebuild_needed"
-            "(position, retracted_position, original_type, noted_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO kiroku_rebuild_needed"
+            "(position, retracted_position, original_type, noted_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(position) DO NOTHING",
             (event.position, body.retracted_position, body.original_type, utc_now().isoformat()),
         )
         if cur.rowcount:  # a replay meeting it again while still pending tells no one twice

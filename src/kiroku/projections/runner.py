@@ -26,6 +26,7 @@ from kiroku.projections.follow import follow
 from kiroku.projections.model import BatchCommitted, FailurePolicy, RunnerState, RunnerStatus
 from kiroku.projections.notify import Listener, Rate, notify
 from kiroku.projections.projection import Projection
+from kiroku.projections.readstore import ReadStore
 from kiroku.projections.rebuild_needed import pending_rebuild
 from kiroku.projections.skips import SkipBook
 from kiroku.projections.source import (
@@ -36,7 +37,6 @@ from kiroku.projections.source import (
     Prefetch,
     lag_behind,
 )
-from kiroku.projections.store import ProjectionStore
 from kiroku.projections.work import BatchWork
 from kiroku.schema.codec import Codec
 
@@ -50,7 +50,7 @@ class ProjectionRunner:
         self,
         projection: Projection,
         journal: Journal,
-        store: ProjectionStore,
+        store: ReadStore,
         *,
         codec: Codec | None = None,
         policy: FailurePolicy | None = None,

@@ -2,7 +2,7 @@
 
 A rebuild replaces a projection's runner (and store file) while readers and
 read-your-writes waiters are using the old one. ``Serving`` is the one place
-that changes: ``reader`` follows the serving file, keeping views of replaced
+that changes: ``reader`` follows the serving generation, keeping views of replaced
 generations open until close for readers still holding them, and ``wait_for``
 moves on to the successor when the runner it waited on is replaced.
 """
@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
+from kiroku.projections.readstore import ReadView
 from kiroku.projections.runner import ProjectionRunner
-from kiroku.projections.store import ReadView, open_reader
 
 __all__ = ["Serving"]
 
@@ -24,7 +23,7 @@ class Serving:
     def __init__(self, runner: Callable[[str], ProjectionRunner]) -> None:
         self._runner = runner
         self.runners: dict[str, ProjectionRunner] = {}
-        self._views: dict[str, tuple[Path, ReadView]] = {}
+        self._views: dict[str, tuple[str, ReadView]] = {}
         self._retired: list[ReadView] = []
         self._replaced = asyncio.Event()  # set (and renewed) when a rebuild swaps a runner
 
@@ -34,14 +33,14 @@ class Serving:
         self._replaced = asyncio.Event()
 
     def reader(self, name: str) -> ReadView:
-        path = self._runner(name).store.path
+        store = self._runner(name).store
         cached = self._views.get(name)
-        if cached is not None and cached[0] == path:
+        if cached is not None and cached[0] == store.location:
             return cached[1]
         if cached is not None:
             self._retired.append(cached[1])  # a reader may still hold it: closed with the host
-        view = open_reader(path, name)
-        self._views[name] = (path, view)
+        view = store.reader()
+        self._views[name] = (store.location, view)
         return view
 
     async def wait_for(self, names: Sequence[str], position: int, timeout: float) -> None:  # noqa: ASYNC109 - read-your-writes is specified with a timeout

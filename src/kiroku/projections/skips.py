@@ -20,6 +20,7 @@ from pathlib import Path
 
 from kiroku.domain.envelope import utc_now
 from kiroku.errors import ReadStoreError
+from kiroku.projections.readstore import SqlConnection
 
 __all__ = ["Skip", "SkipBook"]
 
@@ -42,14 +43,14 @@ class Skip:
 class SkipBook:
     """The skips of every projection of a host, in one small SQLite file."""
 
-    def __init__(self, conn: sqlite3.Connection, *, owned: bool = False) -> None:
+    def __init__(self, conn: SqlConnection, *, owned: sqlite3.Connection | None = None) -> None:
         """On ``conn`` (a runner without a host keeps its skips in its own store)."""
         self._conn = conn
         self._owned = owned
         try:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS kiroku_skips (projection TEXT NOT NULL,"
-                " position INTEGER NOT NULL, event_id TEXT NOT NULL, by TEXT NOT NULL,"
+                ' position INTEGER NOT NULL, event_id TEXT NOT NULL, "by" TEXT NOT NULL,'
                 " reason TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (projection, position))"
             )
         except sqlite3.Error as e:
@@ -64,13 +65,15 @@ class SkipBook:
             conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as e:
             raise ReadStoreError("*", None, f"cannot open the skips in {path}: {e}") from e
-        return cls(conn, owned=True)
+        return cls(conn, owned=conn)
 
     def record(self, projection: str, position: int, event_id: str, by: str, reason: str) -> Skip:
         skip = Skip(projection, position, event_id, by, reason, utc_now())
         try:
             self._conn.execute(
-                "INSERT OR REPLACE INTO kiroku_skips VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO kiroku_skips VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(projection,"
+                ' position) DO UPDATE SET event_id = excluded.event_id, "by" = excluded."by",'
+                " reason = excluded.reason, at = excluded.at",
                 (projection, position, event_id, by, reason, skip.at.isoformat()),
             )
         except sqlite3.Error as e:
@@ -81,7 +84,7 @@ class SkipBook:
         """Every skip of ``projection``, by position."""
         try:
             rows = self._conn.execute(
-                "SELECT position, event_id, by, reason, at FROM kiroku_skips"
+                'SELECT position, event_id, "by", reason, at FROM kiroku_skips'
                 " WHERE projection = ? ORDER BY position",
                 (projection,),
             ).fetchall()
@@ -93,5 +96,5 @@ class SkipBook:
         }
 
     def close(self) -> None:
-        if self._owned:
-            self._conn.close()
+        if self._owned is not None:
+            self._owned.close()

@@ -20,10 +20,19 @@ from typing import cast
 
 from kiroku.errors import ReadStoreError
 from kiroku.projections.docstore import Collection, ReadCollection, index_sql
+from kiroku.projections.readstore import Dialect, ReadView, Row, Tx
+from kiroku.projections.textindex import SQLiteTextIndex, SQLiteTextReader
 
-__all__ = ["ProjectionStore", "ReadView", "Row", "Tx", "is_store_failure", "open_reader"]
-
-Row = tuple[object, ...]
+__all__ = [
+    "ProjectionStore",
+    "ReadView",
+    "Row",
+    "SQLiteReadView",
+    "SQLiteTx",
+    "Tx",
+    "is_store_failure",
+    "open_reader",
+]
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS kiroku_checkpoint ("
@@ -66,12 +75,15 @@ def is_store_failure(e: BaseException) -> bool:
     return any(word in text for word in _FAILURE_WORDS)
 
 
-class Tx:
+class SQLiteTx:
     """The runner's transaction as a handler sees it: collections and raw SQL."""
+
+    dialect: Dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self._collections: dict[str, Collection] = {}
+        self._texts: dict[str, SQLiteTextIndex] = {}
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -86,6 +98,12 @@ class Tx:
         if col is None:
             col = self._collections[name] = Collection(self._conn, name)
         return col
+
+    def text_index(self, name: str) -> SQLiteTextIndex:
+        index = self._texts.get(name)
+        if index is None:
+            index = self._texts[name] = SQLiteTextIndex(self._conn, name, self.flush)
+        return index
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """Run one statement on the read database (for a projection's own tables)."""
@@ -102,8 +120,10 @@ class Tx:
             col.flush()
 
 
-class ReadView:
+class SQLiteReadView:
     """A projection's read model for queries: its own connection, never blocked by the writer."""
+
+    dialect: Dialect = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection, name: str) -> None:
         self._conn = conn
@@ -112,21 +132,35 @@ class ReadView:
     def collection(self, name: str) -> ReadCollection:
         return ReadCollection(self._conn, name)
 
+    def text_index(self, name: str) -> SQLiteTextReader:
+        return SQLiteTextReader(self._conn, name)
+
     async def query(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         with _converted(self.name, None):
             return self._conn.execute(sql, params).fetchall()
+
+    async def dump(self) -> dict[str, list[str]]:
+        tables = await self.query("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")
+        dump: dict[str, list[str]] = {}
+        for name, kind in sorted((str(n), str(k)) for n, k in tables):
+            if kind not in ("table", "virtual") or name.startswith(("sqlite_", "kiroku_")):
+                continue
+            rows = await self.query(f'SELECT rowid, * FROM "{name}"' if kind == "virtual" else
+                                    f'SELECT * FROM "{name}"')  # fmt: skip
+            dump[name] = sorted(repr(r) for r in rows)
+        return dump
 
     def close(self) -> None:
         self._conn.close()
 
 
-def open_reader(path: Path, name: str, busy_ms: int = 2000) -> ReadView:
+def open_reader(path: Path, name: str, busy_ms: int = 2000) -> SQLiteReadView:
     """A read-only connection to a projection's file (``mode=ro``: a Read API cannot write)."""
     with _converted(name, None):
         uri = f"file:{path}?mode=ro"
         conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={busy_ms}")
-        return ReadView(conn, name)
+        return SQLiteReadView(conn, name)
 
 
 @contextlib.contextmanager
@@ -157,6 +191,17 @@ class ProjectionStore:
         conn.execute("PRAGMA synchronous=NORMAL")
         return conn
 
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    @property
+    def dialect(self) -> Dialect:
+        return "sqlite"
+
+    def present(self) -> bool:
+        return self.path.exists()
+
     def reader(self) -> ReadView:
         """A read-only view on its own connection."""
         return open_reader(self.path, self.name, self._busy_ms)
@@ -171,7 +216,7 @@ class ProjectionStore:
     @contextlib.asynccontextmanager
     async def transaction(
         self, position: int | None = None, *, immediate: bool = True
-    ) -> AsyncIterator[Tx]:
+    ) -> AsyncIterator[SQLiteTx]:
         """BEGIN IMMEDIATE … COMMIT; rolled back on any exception.
 
         ``immediate=False`` begins a deferred transaction that takes the write
@@ -181,7 +226,7 @@ class ProjectionStore:
         with _converted(self.name, position):
             self.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
-            tx = Tx(self.conn)
+            tx = SQLiteTx(self.conn)
             yield tx
             tx.flush()
         except BaseException as e:

@@ -34,11 +34,13 @@ from kiroku.bus.relay import Relay
 from kiroku.bus.source import BusSource
 from kiroku.journal.protocol import Journal
 from kiroku.projections.model import BatchCommitted
+from kiroku.projections.postgres import PostgresReadStores
 from kiroku.roles.beat_stores import beat_store_for
 from kiroku.roles.commits import CommitReceiver, CommitSender
 from kiroku.roles.control import ControlServer
 from kiroku.roles.deadletter import parker
 from kiroku.roles.heartbeat import Heartbeat
+from kiroku.roles.pg_commits import PgCommitReceiver, PgCommitSender
 from kiroku.roles.spec import RoleSpec, bus_from_url, journal_from_url
 
 if TYPE_CHECKING:
@@ -66,6 +68,8 @@ class RoleNode:
         self.sender: CommitSender | None = None
         self.receiver: CommitReceiver | None = None
         self.control: ControlServer | None = None
+        self.pg_sender: PgCommitSender | None = None
+        self.pg_receiver: PgCommitReceiver | None = None
         self._telling: set[asyncio.Future[None]] = set()
         self.heartbeat: Heartbeat | None = None
 
@@ -79,7 +83,11 @@ class RoleNode:
             if self.bus is not None:
                 for runner in host.runners.values():
                     runner.source = BusSource(self.bus, runner.name, on_dead_letter=parker(runner))
-            if not self.spec.embedded:
+            if self.spec.read_on_postgres:  # read nodes may be anywhere: NOTIFY
+                self.pg_sender = PgCommitSender(self.spec.read_store)
+                self.pg_sender.start()
+                host.listeners.append(self.pg_sender.send)
+            elif not self.spec.embedded:
                 self.sender = CommitSender(self.spec.read_dir)
                 host.listeners.append(self.sender.send)
             await self.node.start()
@@ -87,7 +95,11 @@ class RoleNode:
             for runner in host.runners.values():
                 runner.reload()
             self.node.read.hub.start()  # live streams, fed by the projector's commit notes
-            self.receiver = await CommitReceiver.open(self.spec.read_dir, self.observed)
+            if self.spec.read_on_postgres:
+                self.pg_receiver = PgCommitReceiver(self.spec.read_store, host, self.observed)
+                self.pg_receiver.start()
+            else:
+                self.receiver = await CommitReceiver.open(self.spec.read_dir, self.observed)
         if "relay" in self.roles:
             assert self.bus is not None  # RoleSpec.check
             self.relay = Relay(self.node.write.journal, self.bus)
@@ -142,7 +154,7 @@ class RoleNode:
             runner.follow_checkpoint()
         else:  # a replay or rebuild ended (or a batch of nothing): look at everything
             generation = host.stores.generation(note.projection)
-            if runner.store.path != host.stores.path(note.projection, generation):
+            if runner.store.location != host.stores.location(note.projection, generation):
                 fresh = host.make_runner(note.projection, generation)
                 runner.store.close()  # the projector rebuilt and swapped: serve the new one
                 runner = fresh
@@ -198,9 +210,13 @@ class RoleNode:
             await self.relay.stop()
         if self.receiver is not None:
             self.receiver.close()
+        if self.pg_receiver is not None:
+            await self.pg_receiver.close()
         await self.node.close()
         if self.sender is not None:
             self.sender.close()
+        if self.pg_sender is not None:
+            await self.pg_sender.close()
         if self.bus is not None:
             await self.bus.close()
         if self.users is not None:
@@ -231,7 +247,8 @@ async def open_roles(spec: RoleSpec, app: App, options: RuntimeOptions) -> RoleN
             from kiroku.api.pg_users import PostgreSQLTokenStore  # psycopg: an optional extra
 
             users = await PostgreSQLTokenStore.open(spec.journal)
-        node = await open_node(spec.read_dir, app, given, options, users)
+        catalog = PostgresReadStores(spec.read_store) if spec.read_on_postgres else None
+        node = await open_node(spec.read_dir, app, given, options, users, catalog=catalog)
     except BaseException:
         if users is not None:
             await users.close()

@@ -72,9 +72,20 @@ class RoleSpec:
     journal: str
     bus: str | None
     read_store: str
+    data: Path | None = None  # this process's own files when the read store is a server
+
+    @property
+    def read_on_postgres(self) -> bool:
+        return self.read_store.startswith(("postgresql://", "postgres://"))
 
     @property
     def read_dir(self) -> Path:
+        """Where this process keeps files: the SQLite read store's directory, or
+        (read stores on PostgreSQL) its own data directory, shared with no one."""
+        if self.read_on_postgres:
+            if self.data is None:
+                raise ConfigError("A PostgreSQL read store needs a data directory for the rest")
+            return self.data
         return sqlite_path(self.read_store, "read store")
 
     @property

@@ -17,10 +17,11 @@ from pathlib import Path
 
 from kiroku.errors import ParkedEventError
 from kiroku.journal.protocol import Journal
+from kiroku.projections.catalog import StoreCatalog
 from kiroku.projections.host import ProjectionHost
 from kiroku.projections.projection import Projection
+from kiroku.projections.readstore import ReadView
 from kiroku.projections.safety import ReplayRefusedError
-from kiroku.projections.store import ReadView
 from kiroku.schema.codec import Codec
 
 __all__ = ["ReplayMismatchError", "check_replay_equals_rebuild", "read_model_dump"]
@@ -33,16 +34,8 @@ class ReplayMismatchError(AssertionError):
 
 
 async def read_model_dump(view: ReadView) -> Dump:
-    """Every read-model table's rows, sorted (SQLite's own and kiroku's bookkeeping left out)."""
-    tables = await view.query("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")
-    dump: Dump = {}
-    for name, kind in sorted((str(n), str(k)) for n, k in tables):
-        if kind not in ("table", "virtual") or name.startswith(("sqlite_", "kiroku_")):
-            continue
-        rows = await view.query(f'SELECT rowid, * FROM "{name}"' if kind == "virtual" else
-                                f'SELECT * FROM "{name}"')  # fmt: skip
-        dump[name] = sorted(repr(r) for r in rows)
-    return dump
+    """Every read-model table's rows, sorted (engine and bookkeeping tables left out)."""
+    return await view.dump()
 
 
 async def check_replay_equals_rebuild(
@@ -52,10 +45,12 @@ async def check_replay_equals_rebuild(
     *,
     codec: Codec,
     starts: Sequence[int] = (1,),
+    catalog: StoreCatalog | None = None,
 ) -> dict[str, int]:
     """Raise ``ReplayMismatchError`` unless replay after live equals rebuild, for
-    every replay-safe projection and every start; returns the rows compared per name."""
-    async with _Host(journal, projections, data_dir, codec) as host:
+    every replay-safe projection and every start; returns the rows compared per name.
+    The stores are SQLite files under ``data_dir`` unless a ``catalog`` says otherwise."""
+    async with _Host(journal, projections, data_dir, codec, catalog) as host:
         await host.catch_up()
         await host.rebuilds.join()  # rebuilds that retractions in the history called for
         compared: dict[str, int] = {}
@@ -108,9 +103,16 @@ class _Host:
     """A host over ``data_dir`` for the check, closed however it ends."""
 
     def __init__(
-        self, journal: Journal, projections: Sequence[Projection], data_dir: Path, codec: Codec
+        self,
+        journal: Journal,
+        projections: Sequence[Projection],
+        data_dir: Path,
+        codec: Codec,
+        catalog: StoreCatalog | None,
     ) -> None:
-        self.host = ProjectionHost(journal, list(projections), data_dir, codec=codec)
+        self.host = ProjectionHost(
+            journal, list(projections), data_dir, codec=codec, catalog=catalog
+        )
 
     async def __aenter__(self) -> ProjectionHost:
         return self.host

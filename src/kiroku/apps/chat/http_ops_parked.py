@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sqlite3
-from typing import Annotated, Literal, cast
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 from starlette.requests import Request
@@ -66,9 +66,11 @@ class BulkBody(msgspec.Struct):
     reason: Annotated[str, msgspec.Meta(max_length=1000)] = ""
 
 
-def _conn(host: ProjectionHost, name: str) -> sqlite3.Connection:
-    conn: sqlite3.Connection = host.runner(name).store.conn
-    return conn
+def _rows(
+    host: ProjectionHost, name: str, sql: str, params: Sequence[object] = ()
+) -> list[Any]:  # DB-API rows, as the store gives them
+    """Parked rows through the serving store, whichever engine holds it."""
+    return host.runner(name).store.rows(sql, params)
 
 
 def _row(name: str, row: tuple[object, ...]) -> dict[str, JSON]:
@@ -93,25 +95,24 @@ def _ids(
 ) -> list[int]:
     """Ids of the (open, unless ``everything``) parked events of ``name`` in group ``key``."""
     sql = "SELECT id, error FROM kiroku_parked WHERE " + (
-        "1" if everything else "status = 'parked'"
+        "TRUE" if everything else "status = 'parked'"
     )
     sql += " AND kind != 'held'" if actionable else ""
-    found = _conn(host, name).execute(sql + " ORDER BY id")
+    found = _rows(host, name, sql + " ORDER BY id")
     return [ident for ident, error in found if error_key(error) == key]
 
 
 def _page(
     host: ProjectionHost, name: str, after: int, limit: int, everything: bool, key: str | None
 ) -> list[dict[str, JSON]]:
-    conn = _conn(host, name)
     if key is not None:
         ids = [i for i in _ids(host, name, key, everything=everything) if i > after][:limit]
         marks = ",".join("?" * len(ids))
         sql = f"SELECT {_COLUMNS} FROM kiroku_parked WHERE id IN ({marks}) ORDER BY id"
-        return [_row(name, r) for r in conn.execute(sql, ids)] if ids else []
+        return [_row(name, r) for r in _rows(host, name, sql, ids)] if ids else []
     sql = f"SELECT {_COLUMNS} FROM kiroku_parked WHERE id > ?"
     sql += "" if everything else " AND status = 'parked'"
-    return [_row(name, r) for r in conn.execute(sql + " ORDER BY id LIMIT ?", (after, limit))]
+    return [_row(name, r) for r in _rows(host, name, sql + " ORDER BY id LIMIT ?", (after, limit))]
 
 
 async def parked(request: Request) -> JSONResponse:
@@ -153,7 +154,7 @@ async def groups(request: Request) -> JSONResponse:
     for name in host.names:
         sql = "SELECT error, position, kind FROM kiroku_parked WHERE status = 'parked'"
         counted: dict[str, _Count] = {}
-        for error, position, kind in _conn(host, name).execute(sql):
+        for error, position, kind in _rows(host, name, sql):
             g = counted.setdefault(error_key(error), _Count(name, error_key(error)))
             g.count += 1
             g.first_position = min(g.first_position, position)

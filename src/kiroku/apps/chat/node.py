@@ -21,6 +21,7 @@ from kiroku.api.fanout import DEFAULT_MAX_PENDING
 from kiroku.api.params import parse_int
 from kiroku.api.user_store import UserStore
 from kiroku.errors import ConfigError, InputError
+from kiroku.projections import StoreCatalog
 
 if TYPE_CHECKING:
     from kiroku.apps.chat.live import LiveHub
@@ -104,6 +105,7 @@ async def open_node(
     journal_factory: JournalFactory,
     options: RuntimeOptions = RuntimeOptions(),
     users: UserStore | None = None,
+    catalog: StoreCatalog | None = None,
 ) -> ChatNode:
     """``users``: where tokens are checked (default: ``users.json`` in ``data_dir``)."""
     journal = await journal_factory(data_dir)
@@ -119,7 +121,12 @@ async def open_node(
         idle_timeout=options.idle_timeout,
     )
     host = ProjectionHost(
-        journal, list(app.projections), data_dir, codec=codec, policies=app.policies
+        journal,
+        list(app.projections),
+        data_dir,
+        codec=codec,
+        policies=app.policies,
+        catalog=catalog,
     )
     # imported here: the live hub reads through the Read API's helpers, which import this module
     from kiroku.apps.chat.live import LiveHub

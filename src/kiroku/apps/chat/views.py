@@ -3,7 +3,7 @@
 ``chat.timeline``  the messages of each room, newest first, edits and deletions marked.
 ``chat.rooms``     room details, memberships with read marks, unread counts, last message.
 ``chat.history``   every room event as an audit log; it also drives the live stream.
-``chat.search``    full-text search over message bodies (SQLite FTS5).
+``chat.search``    full-text search over message bodies (the store's own full-text index).
 
 Each is disposable: rebuilding it from the journal gives the same rows, which is
 why handlers derive everything from the event and its envelope (``seq`` is the
@@ -226,11 +226,11 @@ def history_entry(r: Recorded[e.RoomEvent]) -> dict[str, JSON]:
 
 
 class Search(Projection):
-    """An FTS5 table of live message bodies: edits replace, deletions remove.
+    """A full-text index of live message bodies: edits replace, deletions remove.
 
-    The FTS row id is the position of the MessagePosted event, and a plain table
-    maps each message to it, so edits and deletions find their row by key rather
-    than by scanning the unindexed columns.
+    The store provides the index (FTS5 on SQLite, ``tsvector`` with a GIN index
+    on PostgreSQL); entries are keyed by message, so an edit or a deletion finds
+    its entry by key, and a replay putting a post again replaces it.
     """
 
     name: ClassVar[str] = "chat.search"
@@ -238,43 +238,39 @@ class Search(Projection):
     on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
 
     async def setup(self, tx: Tx) -> None:
-        await tx.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS search USING fts5("
-            "body, room_id UNINDEXED, message_id UNINDEXED, author UNINDEXED, posted_at UNINDEXED,"
-            " tokenize = 'unicode61 remove_diacritics 2')"
-        )
-        await tx.execute(
-            "CREATE TABLE IF NOT EXISTS search_rows (key TEXT PRIMARY KEY, row INTEGER NOT NULL)"
-        )
-
-    async def _row(self, tx: Tx, room_id: str, message_id: str) -> int | None:
+        """A SQLite store written before the store's text index kept its own FTS5 table
+        (``search``, ``search_rows``): its entries move into the index, once."""
+        if tx.dialect != "sqlite" or not await tx.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'search_rows'"
+        ):
+            return
+        index = tx.text_index("messages")
         rows = await tx.execute(
-            "SELECT row FROM search_rows WHERE key = ?", (message_key(room_id, message_id),)
+            "SELECT body, room_id, message_id, author, posted_at FROM search ORDER BY rowid"
         )
-        return int(str(rows[0][0])) if rows else None
+        for body, room_id, message_id, author, posted_at in rows:
+            fields: dict[str, JSON] = {
+                "room_id": str(room_id), "message_id": str(message_id), "author": str(author),
+                "posted_at": str(posted_at),
+            }  # fmt: skip
+            await index.put(message_key(str(room_id), str(message_id)), str(body), fields)
+        await tx.execute("DROP TABLE search")
+        await tx.execute("DROP TABLE search_rows")
 
     @handles(e.MessagePosted)
     async def posted(self, tx: Tx, r: Recorded[e.MessagePosted]) -> None:
-        """An upsert: a replay delivers the post again over the row it made."""
         m = r.data
-        await tx.execute("DELETE FROM search WHERE rowid = ?", (r.position,))
-        await tx.execute(
-            "INSERT INTO search(rowid, body, room_id, message_id, author, posted_at)"
-            " VALUES (?,?,?,?,?,?)",
-            (r.position, m.body, m.room_id, m.message_id, m.author, _when(r)),
-        )
-        await tx.execute(
-            "INSERT INTO search_rows(key, row) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET row = excluded.row",
-            (message_key(m.room_id, m.message_id), r.position),
-        )
+        fields: dict[str, JSON] = {
+            "room_id": m.room_id, "message_id": m.message_id, "author": m.author,
+            "posted_at": _when(r),
+        }  # fmt: skip
+        await tx.text_index("messages").put(message_key(m.room_id, m.message_id), m.body, fields)
 
     @handles(e.MessageEdited)
     async def edited(self, tx: Tx, r: Recorded[e.MessageEdited]) -> None:
-        row = await self._row(tx, r.data.room_id, r.data.message_id)
-        await tx.execute("UPDATE search SET body = ? WHERE rowid = ?", (r.data.body, row))
+        key = message_key(r.data.room_id, r.data.message_id)
+        await tx.text_index("messages").set_text(key, r.data.body)
 
     @handles(e.MessageDeleted)
     async def deleted(self, tx: Tx, r: Recorded[e.MessageDeleted]) -> None:
-        row = await self._row(tx, r.data.room_id, r.data.message_id)
-        await tx.execute("DELETE FROM search WHERE rowid = ?", (row,))
+        await tx.text_index("messages").delete(message_key(r.data.room_id, r.data.message_id))

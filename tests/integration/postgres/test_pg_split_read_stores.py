@@ -1,0 +1,145 @@
+"""Read stores on PostgreSQL let a read node run with no directory shared with the
+projector: a write node, a projector and a read node, three processes with three
+data directories, one database. The read node answers ``min_position`` reads,
+search and live streams, woken by NOTIFY from the projector's commits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from pgkit import dsn_fixture
+from psycopg.conninfo import conninfo_to_dict
+
+from kiroku.roles.pg_commits import CHANNEL
+
+sys.path.insert(0, str(Path(__file__).parents[2] / "e2e"))
+from chat_server import ChatServer
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+__all__ = ["dsn_fixture"]
+
+
+def _projector(data: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+    data.mkdir(parents=True)
+    log = data.parent / "projector.log"
+    command = [sys.executable, "-c", "from kiroku.cli import main; main()"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*command, "--data", str(data), "serve", "--role", "projector", *args],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while "kiroku: roles projector" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"projector did not start:\n{log.read_text()}")
+        time.sleep(0.05)
+    return proc, log
+
+
+def _url(dsn: str) -> str:
+    parts = conninfo_to_dict(dsn)
+    host, port = parts.get("host", "127.0.0.1"), parts.get("port", 5432)
+    return f"postgresql://{parts.get('user', 'postgres')}@{host}:{port}/{parts['dbname']}"
+
+
+@pytest.fixture
+async def nodes(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[ChatServer, ChatServer]]:
+    monkeypatch.setenv("KIROKU_READ_COMMIT_POLL", "3600")  # only a NOTIFY can wake the reader
+    url = _url(dsn)
+    stores = ("--journal", url, "--read-store", url)
+    write = ChatServer.start(tmp_path / "write", extra=("--role", "write", *stores))
+    projector, log = _projector(tmp_path / "projector", *stores)
+    read = ChatServer.start(tmp_path / "read", extra=("--role", "read", *stores))
+    try:
+        yield write, read
+    finally:
+        projector.terminate()
+        assert projector.wait(30) == 0, log.read_text()
+        assert read.stop() == 0, read.log()
+        assert write.stop() == 0, write.log()
+
+
+async def _sse(response: httpx.Response, count: int) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    data: str | None = None
+    async with asyncio.timeout(20):
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                data = line[len("data: ") :]
+            elif line == "" and data is not None:
+                found.append(json.loads(data))
+                data = None
+                if len(found) == count:
+                    break
+    return found
+
+
+async def test_a_read_node_elsewhere_answers_reads_search_and_live_streams(
+    nodes: tuple[ChatServer, ChatServer], dsn: str
+) -> None:
+    write, read = nodes
+    ann_w = {"Authorization": f"Bearer {write.add_user('ann')}"}
+    ann_r = {"Authorization": f"Bearer {read.add_user('ann')}"}
+    bob_r = read.add_user("bob")
+    write.add_user("bob")
+    async with (
+        httpx.AsyncClient(base_url=write.base_url, timeout=30) as w,
+        httpx.AsyncClient(base_url=read.base_url, timeout=30) as r,
+    ):
+        made = await w.post("/api/rooms", json={"name": "far", "members": ["bob"]}, headers=ann_w)
+        assert made.status_code == 201, made.text
+        room, position = made.json()["room_id"], made.json()["position"]
+        rooms = await r.get("/api/rooms", params={"min_position": position}, headers=ann_r)
+        assert rooms.status_code == 200, rooms.text
+        assert [x["room_id"] for x in rooms.json()["rooms"]] == [room]
+        path = f"/api/rooms/{room}/stream"
+        async with r.stream("GET", path, params={"access_token": bob_r}) as stream:
+            for i in range(3):
+                posted = await w.post(
+                    f"/api/rooms/{room}/messages", json={"body": f"hello far {i}"}, headers=ann_w
+                )
+                assert posted.status_code == 201, posted.text
+            events = await _sse(stream, 3)
+        assert [e["data"]["body"] for e in events] == ["hello far 0", "hello far 1", "hello far 2"]
+        last = posted.json()["position"]
+        found = await r.get(
+            "/api/search", params={"q": "far 1", "min_position": last}, headers=ann_r
+        )
+        assert found.status_code == 200, found.text
+        assert [x["body"] for x in found.json()["results"]] == ["hello far 1"]
+        ready = await r.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        await _kill_listeners(dsn)  # the read node listens again and catches up at once
+        posted = await w.post(
+            f"/api/rooms/{room}/messages", json={"body": "after the cut"}, headers=ann_w
+        )
+        seen = await r.get(
+            f"/api/rooms/{room}/messages",
+            params={"min_position": posted.json()["position"]},
+            headers=ann_r,
+        )
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["messages"][0]["body"] == "after the cut"
+
+
+async def _kill_listeners(dsn: str) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as admin:
+        cur = await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE query = %s AND datname = current_database()",
+            (f"LISTEN {CHANNEL}",),
+        )
+        assert [row[0] for row in await cur.fetchall()] == [True]
