@@ -91,9 +91,12 @@ class ChatServer:
         found = re.findall(r"demo user (\w+)(?: \(admin\))?: (\S+)", self.log())
         return dict(found)
 
-    def add_user(self, name: str, *, admin: bool = False) -> str:
-        """``kiroku users add`` on the running server's data directory; returns the token."""
+    def add_user(self, name: str, *, admin: bool = False, journal: str | None = None) -> str:
+        """``kiroku users add`` on the running server's data directory (or, given a
+        PostgreSQL ``journal``, in that shared database); returns the token."""
         args = ["--data", str(self.data_dir), "users", "add", name, "--json"]
+        if journal is not None:
+            args += ["--journal", journal]
         if admin:
             args.append("--admin")
         done = subprocess.run(_kiroku(*args), capture_output=True, check=True, env=_env())

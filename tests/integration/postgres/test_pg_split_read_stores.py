@@ -91,10 +91,9 @@ async def test_a_read_node_elsewhere_answers_reads_search_and_live_streams(
     nodes: tuple[ChatServer, ChatServer], dsn: str
 ) -> None:
     write, read = nodes
-    ann_w = {"Authorization": f"Bearer {write.add_user('ann')}"}
-    ann_r = {"Authorization": f"Bearer {read.add_user('ann')}"}
-    bob_r = read.add_user("bob")
-    write.add_user("bob")
+    url = _url(dsn)  # users live in the shared database: one token works on every node
+    ann_w = ann_r = {"Authorization": f"Bearer {write.add_user('ann', journal=url)}"}
+    bob_r = write.add_user("bob", journal=url)
     async with (
         httpx.AsyncClient(base_url=write.base_url, timeout=30) as w,
         httpx.AsyncClient(base_url=read.base_url, timeout=30) as r,
