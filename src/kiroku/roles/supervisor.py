@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 import time
@@ -62,7 +63,7 @@ class ProjectorProcess:
         while not self._stopping:
             began = time.monotonic()
             self.process = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=asyncio.subprocess.PIPE
+                *self.argv, stdin=asyncio.subprocess.PIPE, env=_child_env()
             )
             self._started.set()
             code = await self.process.wait()
@@ -119,3 +120,12 @@ async def until_stopped(signals: Iterable[signal.Signals], supervised: bool = Fa
             orphaned.cancel()
         for sig in signals:
             loop.remove_signal_handler(sig)
+
+
+def _child_env() -> dict[str, str]:
+    """The child's environment: an operator's ``KIROKU_NODE_ID`` names the server, so
+    the child beats as ``<id>/projector`` rather than overwriting the server's beat."""
+    env = dict(os.environ)
+    if env.get("KIROKU_NODE_ID"):
+        env["KIROKU_NODE_ID"] += "/projector"
+    return env

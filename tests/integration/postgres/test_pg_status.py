@@ -31,7 +31,8 @@ async def test_status_reads_beats_and_the_head_from_the_database(dsn: str, tmp_p
     token = PostgreSQLUsers(url).add("ann")
     nodes = [
         Proc(tmp_path, f"node{i}", "--data", str(tmp_path / f"node{i}"), "serve", "--port", "0",
-             "--journal", url, env=FAST_BEAT | {"KIROKU_NODE_ID": f"node{i}"})
+             "--journal", url, "--projections", "inline",
+             env=FAST_BEAT | {"KIROKU_NODE_ID": f"node{i}"})
         for i in (1, 2)
     ]  # fmt: skip
     try:
