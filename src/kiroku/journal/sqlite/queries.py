@@ -18,12 +18,11 @@ from kiroku.journal.sqlite.schema import (
     FOLDED_COLUMNS,
     EventRow,
     convert_error,
-    encode_snapshot,
     iso_utc,
     to_folded,
-    to_snapshot,
     to_stored,
 )
+from kiroku.journal.sqlite.snapshots import load as _load_snapshot
 from kiroku.journal.sqlite.writer import AppendRequest, Tx
 from kiroku.schema.codec import encode_json
 
@@ -40,7 +39,6 @@ __all__ = [
     "read_all",
     "read_stream",
     "recovery_read",
-    "save_snapshot",
     "stream_version",
 ]
 
@@ -68,9 +66,6 @@ _NEEDS_WHOLE = (
     " AND (metadata != '{}' OR type LIKE ?) LIMIT 1"
 )
 _FOLDED = f"SELECT {FOLDED_COLUMNS} FROM events WHERE stream = ? AND version > ? ORDER BY version"
-_SNAPSHOT_COLUMNS = (
-    "stream, version, state_type, state_version, CAST(data AS BLOB), taken_at, metadata"
-)
 
 # -- writes (in the writer thread, inside the job's savepoint) ------------------
 
@@ -137,14 +132,6 @@ def explain_duplicate(
     if found is not None:
         return InputError(f"event_id {found[0]} is already in the journal")
     return convert_error(e, f"appending to stream {stream}")
-
-
-def save_snapshot(snapshot: Snapshot, tx: Tx) -> None:
-    tx.conn.execute(
-        "INSERT OR REPLACE INTO snapshots (stream, version, state_type, state_version, data,"
-        " taken_at, metadata) VALUES (?,?,?,?,?,?,?)",
-        encode_snapshot(snapshot),
-    )
 
 
 def delete_before(stream: str, version: int, tx: Tx) -> int:
@@ -229,7 +216,4 @@ def recovery_read(
 
 
 def load_snapshot(stream: str, conn: sqlite3.Connection) -> Snapshot | None:
-    row = conn.execute(
-        f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE stream = ?", (stream,)
-    ).fetchone()
-    return None if row is None else to_snapshot(row)
+    return _load_snapshot(stream, conn)
