@@ -52,6 +52,11 @@ _INSERT_EVENT = (
     "INSERT INTO events (position, stream, version, type, schema_version, data, event_id,"
     " occurred_at, correlation_id, causation_id, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 )
+_INSERT_ONE = (
+    "INSERT INTO events (stream, version, type, schema_version, data, event_id,"
+    " occurred_at, correlation_id, causation_id, metadata) VALUES (?,?,?,?,?,?,?,?,?,?)"
+    " RETURNING position"
+)
 _SET_STREAM_VERSION = (
     "INSERT INTO streams (stream, version) VALUES (?, ?)"
     " ON CONFLICT (stream) DO UPDATE SET version = excluded.version"
@@ -74,15 +79,17 @@ def append(
     stream: str, expected: ExpectedVersion, rows: Sequence[EventRow], tx: Tx
 ) -> AppendResult:
     """Move the stream's version first (one upsert that also reads it), then check
-    it: a stale append is rolled back by its caller, savepoint or transaction."""
+    it: a stale append is rolled back by its caller, savepoint or transaction.
+    One event takes its position from AUTOINCREMENT, which counts on from
+    ``sqlite_sequence`` as the writer does, so the head need not be read."""
     conn, n = tx.conn, len(rows)
     version: int = conn.execute(_ADVANCE_STREAM, (stream, n, n)).fetchone()[0]
     current = version - n
     check_expected_version(stream, expected, current)
-    first = tx.head + 1
     if n == 1:
-        conn.execute(_INSERT_EVENT, (first, stream, version, *rows[0]))
+        first = conn.execute(_INSERT_ONE, (stream, version, *rows[0])).fetchone()[0]
     else:
+        first = tx.head + 1
         conn.executemany(
             _INSERT_EVENT,
             [(first + i, stream, current + 1 + i, *row) for i, row in enumerate(rows)],
