@@ -223,13 +223,14 @@ async def around_snapshot(n: int, posts: int, path: Path) -> dict[str, str]:
     def encode() -> bytes:
         return codec.encode_state(room.snapshot_of(state))
 
-    async def snapshots(stop: asyncio.Event) -> None:
+    async def snapshots(stop: asyncio.Event, saved: asyncio.Event) -> None:
         while not stop.is_set():
             t0 = time.perf_counter()
             data = await asyncio.to_thread(encode)
             snap = Snapshot(stream, n + 1, "RoomState", room.state_version, data, utc_now(), {})
             await journal.save_snapshot(snap)
             saves.append(time.perf_counter() - t0)
+            saved.set()
 
     async def post_all(runtime: Runtime) -> list[float]:
         times = []
@@ -246,10 +247,9 @@ async def around_snapshot(n: int, posts: int, path: Path) -> dict[str, str]:
                 Room, "small", c.CreateRoom("small", "small", AUTHORS[0], AUTHORS)
             )
             quiet = await post_all(runtime)
-            stop = asyncio.Event()
-            saving = asyncio.create_task(snapshots(stop))
-            while not saves:  # the first encode and save, to know they run
-                await asyncio.sleep(0.01)
+            stop, saved = asyncio.Event(), asyncio.Event()
+            saving = asyncio.create_task(snapshots(stop, saved))
+            await saved.wait()  # the first encode and save, to know they run
             busy = await post_all(runtime)
             stop.set()
             await saving
@@ -259,7 +259,8 @@ async def around_snapshot(n: int, posts: int, path: Path) -> dict[str, str]:
     def line(times: list[float]) -> str:
         s = sorted(times)
         p99 = s[min(len(s) - 1, int(0.99 * len(s)))]
-        return f"median {statistics.median(s) * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms, max {s[-1] * 1e3:.1f} ms"
+        median = statistics.median(s) * 1e3
+        return f"median {median:.2f} ms, p99 {p99 * 1e3:.2f} ms, max {s[-1] * 1e3:.1f} ms"
 
     return {
         "messages": f"{n:,}",
