@@ -2,6 +2,7 @@
 
     python -m benchmarks.room_size            # 1k, 100k and 1M messages (a few minutes)
     python -m benchmarks.room_size --quick    # 1k, 10k, 100k (seconds)
+    python -m benchmarks.room_size --around-snapshot [--size N]   # posts during snapshots
 
 For each size n, a room of n posted messages (hex ids, 50 authors):
 
@@ -15,6 +16,12 @@ For each size n, a room of n posted messages (hex ids, 50 authors):
   it, measured by walking the references, minus an empty room's);
 - snapshot: bytes, encode (``snapshot_of`` + JSON), decode, and the journal's
   ``save_snapshot`` / ``load_snapshot`` on the same SQLite file.
+
+``--around-snapshot``: posts into a small room, one at a time, while the
+snapshot of a room of N messages (default 1M) is encoded on a worker thread
+and saved, over and over, as the runtime's snapshotter does; and the same
+number of posts with no snapshot in flight. A post should not wait for the
+big room's snapshot: compare the p99 and the worst post of the two.
 
 Latencies are medians with the 10th-90th percentile spread (and p99); the
 machine is shared, so compare medians.
@@ -205,12 +212,84 @@ async def run(sizes: Sequence[int], posts: int, repeats: int, path: Path) -> lis
         await journal.close()
 
 
+async def around_snapshot(n: int, posts: int, path: Path) -> dict[str, str]:
+    """Post latencies (ms) with and without a big room's snapshot being saved meanwhile."""
+    room, codec = Room(), Codec()
+    state = room.fold(history(n))
+    journal = await SQLiteJournal.open(path)
+    stream = f"room-{state.room_id}"
+    saves: list[float] = []
+
+    def encode() -> bytes:
+        return codec.encode_state(room.snapshot_of(state))
+
+    async def snapshots(stop: asyncio.Event, saved: asyncio.Event) -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            data = await asyncio.to_thread(encode)
+            snap = Snapshot(stream, n + 1, "RoomState", room.state_version, data, utc_now(), {})
+            await journal.save_snapshot(snap)
+            saves.append(time.perf_counter() - t0)
+            saved.set()
+
+    async def post_all(runtime: Runtime) -> list[float]:
+        times = []
+        for i in range(posts):
+            cmd = c.PostMessage("small", uuid.uuid4().hex, "hello", AUTHORS[i % 50])
+            t0 = time.perf_counter()
+            await runtime.execute(Room, "small", cmd)
+            times.append(time.perf_counter() - t0)
+        return times
+
+    try:
+        async with Runtime(journal, [Room()]) as runtime:
+            await runtime.execute(
+                Room, "small", c.CreateRoom("small", "small", AUTHORS[0], AUTHORS)
+            )
+            quiet = await post_all(runtime)
+            stop, saved = asyncio.Event(), asyncio.Event()
+            saving = asyncio.create_task(snapshots(stop, saved))
+            await saved.wait()  # the first encode and save, to know they run
+            busy = await post_all(runtime)
+            stop.set()
+            await saving
+    finally:
+        await journal.close()
+
+    def line(times: list[float]) -> str:
+        s = sorted(times)
+        p99 = s[min(len(s) - 1, int(0.99 * len(s)))]
+        median = statistics.median(s) * 1e3
+        return f"median {median:.2f} ms, p99 {p99 * 1e3:.2f} ms, max {s[-1] * 1e3:.1f} ms"
+
+    return {
+        "messages": f"{n:,}",
+        "snapshot encode+save": ms(saves),
+        "snapshots during the posts": str(len(saves) - 1),
+        "posts, no snapshot": line(quiet),
+        "posts, snapshots in flight": line(busy),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.room_size", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1k, 10k, 100k messages")
     parser.add_argument("--posts", type=int, default=2000, help="posts measured per size")
     parser.add_argument("--repeats", type=int, default=3, help="snapshot round trips per size")
+    parser.add_argument(
+        "--around-snapshot",
+        action="store_true",
+        help="only post latencies while a big room's snapshot is saved (see above)",
+    )
+    parser.add_argument("--size", type=int, default=1_000_000, help="with --around-snapshot")
     args = parser.parse_args(argv)
+    if args.around_snapshot:
+        with tempfile.TemporaryDirectory(prefix="kiroku-room-") as tmp:
+            row = asyncio.run(around_snapshot(args.size, args.posts, Path(tmp) / "rooms.db"))
+        print(f"\n{machine('post latencies around snapshots')}\n")
+        for k, v in row.items():
+            print(f"- {k}: {v}")
+        return
     sizes = (1_000, 10_000, 100_000) if args.quick else (1_000, 100_000, 1_000_000)
     with tempfile.TemporaryDirectory(prefix="kiroku-room-") as tmp:
         rows = asyncio.run(run(sizes, args.posts, args.repeats, Path(tmp) / "rooms.db"))

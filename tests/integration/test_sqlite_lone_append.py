@@ -73,3 +73,22 @@ async def test_events_recovery_needs_whole_come_whole(journal: SQLiteJournal, ki
 
 def test_the_journal_knows_the_system_prefix() -> None:
     assert q.SYSTEM_PREFIX == SYSTEM_PREFIX
+
+
+async def test_a_lone_append_never_reuses_a_position(
+    journal: SQLiteJournal, tmp_path: Path
+) -> None:
+    """Its position comes from AUTOINCREMENT: past deleted events, and past what
+    another connection appended since this writer's last commit."""
+    await journal.append("room-1", NO_STREAM, new_events(3))
+    assert await journal.delete_before("room-1", 4) == 3  # the newest events are gone
+    again = await journal.append("room-1", 3, new_events(1))
+    assert (again.first_position, again.position) == (4, 4)
+    other = await SQLiteJournal.open(tmp_path / "journal.db")
+    try:
+        await other.append("room-2", NO_STREAM, new_events(2))
+    finally:
+        await other.close()
+    after = await journal.append("room-1", 4, new_events(1))
+    assert (after.first_position, after.version) == (7, 5)
+    assert [e.position for e in await journal.read_all()] == [4, 5, 6, 7]

@@ -7,6 +7,14 @@ the events it just decided, without reading the journal first or decoding what
 it wrote. The journal is consulted only to recover (first command, or after a
 crash) and to catch up when another process won a write (WrongExpectedVersion).
 
+A command that finds the actor parked on an empty mailbox is served on the
+caller's own task (``call``), with the same code the actor's task runs: no
+hand-off to the actor's task and back, which is most of the asyncio work of a
+command. It first yields once, so that a burst of commands sent together still
+queues up and is handed to the actor's task as one batch; commands that arrive
+while it is served queue in the mailbox, and the actor's task serves them, in
+order, once it is answered.
+
 When several commands are already waiting, the actor takes up to ``max_batch``
 of them at once and appends all their events in one call (see batch.py): one
 durable commit serves them all, instead of one commit each. It never waits for
@@ -75,6 +83,7 @@ class Actor(Generic[S, C, E]):
         self._on_exit = on_exit
         self._mailbox: deque[Job | None] = deque()  # None: stop after what is before it
         self._wakeup: asyncio.Future[None] | None = None
+        self._serving_caller = False  # a command is being served on its caller's task
         self._rehydrator = Rehydrator(journal, codec, decider, stream)
         self._snapshotter = Snapshotter(journal, codec, decider, stream, settings)
         self._book: ReceiptBook[S, E] = ReceiptBook(settings.idempotency_window)
@@ -85,6 +94,32 @@ class Actor(Generic[S, C, E]):
         self.task = self._loop.create_task(self._run(), name=f"actor {stream}")
 
     # -- the outside ----------------------------------------------------------
+
+    async def call(self, command: object, options: CommandOptions) -> object:
+        """The result of ``command`` (or a QUERY): served on this task if it finds the
+        actor parked and nothing else arrives meanwhile, by the actor's task otherwise."""
+        if self._wakeup is None or self._serving_caller or self._mailbox:
+            return await self.ask(command, options)
+        self._serving_caller, self.idle = True, False  # the mailbox does not wake the task
+        reply: asyncio.Future[object] = self._loop.create_future()
+        job: Job = (command, options, reply)
+        mailbox = self._mailbox
+        mailbox.append(job)
+        try:
+            await asyncio.sleep(0)  # let a burst queue up behind: it is then one batch
+            if len(mailbox) == 1 and mailbox[0] is job:  # only ours
+                mailbox.popleft()
+                if command is QUERY:
+                    await self._serve_control(job)
+                else:
+                    await self._serve_batch([job])
+        finally:
+            self._serving_caller = False
+            if self._mailbox:  # the burst (ours with it), or what came while we served
+                self._wake()
+            else:
+                self.idle, self.idle_since = True, self._loop.time()
+        return await reply
 
     def ask(self, command: object, options: CommandOptions) -> asyncio.Future[object]:
         """Queue ``command``; the future holds its result. Refuses at once when full."""
@@ -112,6 +147,8 @@ class Actor(Generic[S, C, E]):
         self._wake()
 
     def _wake(self) -> None:
+        if self._serving_caller:  # woken when that command is answered (call)
+            return
         wakeup = self._wakeup
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)

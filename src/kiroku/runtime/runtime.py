@@ -194,7 +194,7 @@ class Runtime(ClosesOnExit):
             actor = self._spawn(instance, validate_stream(stream))
         else:
             self._actors.move_to_end(stream)
-        return await actor.ask(command, options)
+        return await actor.call(command, options)
 
     def _stream(self, decider: type[AnyDecider], aggregate_id: str) -> str:
         return stream_name(self._decider(decider).category, aggregate_id)

@@ -20,6 +20,7 @@ import msgspec
 from kiroku.domain.envelope import JSON, Metadata, NewEvent, Recorded, StoredEvent, utc_now
 from kiroku.errors import DecodeError, EncodeError, FutureSchemaVersionError, UpcastError
 from kiroku.schema.registry import DEFAULT_REGISTRY, EventType, Registry, Upcaster
+from kiroku.schema.state_json import encode_state
 
 __all__ = ["Codec", "decode_json", "encode_json"]
 
@@ -175,7 +176,8 @@ class Codec:
     # -- states (snapshots) -----------------------------------------------------
 
     def encode_state(self, state: object) -> bytes:
-        return encode_json(state)
+        """JSON, with big bytes fields in short steps (a worker thread calls this)."""
+        return encode_state(state)
 
     def decode_state(self, data: bytes, cls: type[S]) -> S:
         decoder = self._state_decoders.get(cls)

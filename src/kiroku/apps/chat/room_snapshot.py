@@ -2,7 +2,8 @@
 
 State version 2 stores the messages as the packed arrays they live in (see
 ``messages``): at a million messages ~25 MB of bytes fields (base64 in JSON),
-encoded by one C call each, instead of a JSON object per message. Version 1
+encoded a slice at a time by ``Codec.encode_state`` (so the worker thread that
+encodes it lets the event loop run), instead of a JSON object per message. Version 1
 snapshots (a JSON object per message) are upcast, so a room whose early events
 a retention policy deleted still recovers.
 """

@@ -34,13 +34,44 @@ T = TypeVar("T")
 Explain = Callable[[sqlite3.Connection, sqlite3.IntegrityError], KirokuError]
 
 
-@dataclass(slots=True)
+_HEAD_SQL = "SELECT seq FROM sqlite_sequence WHERE name = 'events'"
+
+
 class Tx:
     """What a job sees: the connection, and the last position used so far in
-    this transaction (jobs that insert events advance it)."""
+    this transaction (jobs that insert events advance it).
 
-    conn: sqlite3.Connection
-    head: int
+    The head is read from the database only when a job asks for it: a lone
+    append learns its position from its INSERT instead, one statement fewer
+    per commit; another process may have appended since our last commit, so
+    it is never carried over from one transaction to the next.
+    """
+
+    __slots__ = ("_head", "conn")
+
+    def __init__(self, conn: sqlite3.Connection, head: int | None = None) -> None:
+        self.conn = conn
+        self._head = head
+
+    @property
+    def head(self) -> int:
+        if self._head is None:
+            row = self.conn.execute(_HEAD_SQL).fetchone()
+            self._head = row[0] if row else 0
+        return self._head
+
+    @head.setter
+    def head(self, value: int) -> None:
+        self._head = value
+
+    @property
+    def known_head(self) -> int | None:
+        """The head if a job read or moved it; None if none needed it."""
+        return self._head
+
+    def restore(self, known_head: int | None) -> None:
+        """Back to ``known_head`` (from ``known_head``) after a rolled-back job."""
+        self._head = known_head
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +98,7 @@ class Job(Generic[T]):
 
 def run_one(tx: Tx, job: Job[object]) -> object:
     """Run one job in its own savepoint; a rejected job leaves no trace."""
-    conn, head = tx.conn, tx.head
+    conn, head = tx.conn, tx.known_head
     conn.execute("SAVEPOINT job")
     try:
         result = job.run(tx)
@@ -82,7 +113,7 @@ def run_one(tx: Tx, job: Job[object]) -> object:
         return result
     conn.execute("ROLLBACK TO job")
     conn.execute("RELEASE job")
-    tx.head = head
+    tx.restore(head)
     return error
 
 
@@ -105,7 +136,7 @@ def run_alone(tx: Tx, job: Job[object]) -> object:
 def run_together(tx: Tx, jobs: list[Job[object]], append_many: AppendMany) -> list[object]:
     """Run appends in one savepoint; should one break a constraint, run them one
     savepoint each instead, so that only the offender fails."""
-    conn, head = tx.conn, tx.head
+    conn, head = tx.conn, tx.known_head
     conn.execute("SAVEPOINT appends")
     try:
         outcomes = append_many([job.append for job in jobs if job.append is not None], tx)
@@ -119,7 +150,7 @@ def run_together(tx: Tx, jobs: list[Job[object]], append_many: AppendMany) -> li
         return outcomes
     conn.execute("ROLLBACK TO appends")
     conn.execute("RELEASE appends")
-    tx.head = head
+    tx.restore(head)
     return [run_one(tx, job) for job in jobs]
 
 

@@ -35,6 +35,7 @@ from kiroku.journal.checks import check_append
 from kiroku.journal.notify import AppendSignal, follow
 from kiroku.journal.protocol import AppendResult, ExpectedVersion, Snapshot
 from kiroku.journal.sqlite import queries as q
+from kiroku.journal.sqlite import snapshots
 from kiroku.journal.sqlite.reader import ReaderPool
 from kiroku.journal.sqlite.schema import encode_events, encode_snapshot
 from kiroku.journal.sqlite.wakeup import CrossProcessWakeup
@@ -146,10 +147,25 @@ class SQLiteJournal(ClosesOnExit):
         )
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Durable on return. A big one is written in parts (see ``snapshots``), so
+        appends never wait behind more than ``PART_SIZE`` bytes of it."""
         self._check_open()
         validate_stream(snapshot.stream)
-        encode_snapshot(snapshot)  # fail here, in the caller, if it cannot be stored
-        await self._writer.submit(partial(q.save_snapshot, snapshot))
+        submit, data = self._writer.submit, snapshot.data
+        if len(data) <= snapshots.PART_SIZE:
+            encode_snapshot(snapshot)  # fail here, in the caller, if it cannot be stored
+            stale = await submit(partial(snapshots.save_whole, snapshot))
+        else:
+            stream, version, size = snapshot.stream, snapshot.version, snapshots.PART_SIZE
+            view, parts = memoryview(data), -(-len(data) // size)
+            for part in range(parts):  # one at a time: each one its own commit
+                chunk = view[part * size : (part + 1) * size]
+                await submit(partial(snapshots.save_part, stream, version, part, parts, chunk))
+            stale = await submit(partial(snapshots.use_parts, snapshot, parts))
+        while stale:  # an older snapshot's parts, a part per commit too
+            stale = await submit(
+                partial(snapshots.delete_stale_part, snapshot.stream, snapshot.version)
+            )
 
     async def delete_before(self, stream: str, version: int) -> int:
         self._check_open()

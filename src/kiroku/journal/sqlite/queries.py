@@ -18,12 +18,11 @@ from kiroku.journal.sqlite.schema import (
     FOLDED_COLUMNS,
     EventRow,
     convert_error,
-    encode_snapshot,
     iso_utc,
     to_folded,
-    to_snapshot,
     to_stored,
 )
+from kiroku.journal.sqlite.snapshots import load as _load_snapshot
 from kiroku.journal.sqlite.writer import AppendRequest, Tx
 from kiroku.schema.codec import encode_json
 
@@ -40,7 +39,6 @@ __all__ = [
     "read_all",
     "read_stream",
     "recovery_read",
-    "save_snapshot",
     "stream_version",
 ]
 
@@ -53,6 +51,11 @@ _STREAM_VERSIONS = (
 _INSERT_EVENT = (
     "INSERT INTO events (position, stream, version, type, schema_version, data, event_id,"
     " occurred_at, correlation_id, causation_id, metadata) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+)
+_INSERT_ONE = (
+    "INSERT INTO events (stream, version, type, schema_version, data, event_id,"
+    " occurred_at, correlation_id, causation_id, metadata) VALUES (?,?,?,?,?,?,?,?,?,?)"
+    " RETURNING position"
 )
 _SET_STREAM_VERSION = (
     "INSERT INTO streams (stream, version) VALUES (?, ?)"
@@ -68,9 +71,6 @@ _NEEDS_WHOLE = (
     " AND (metadata != '{}' OR type LIKE ?) LIMIT 1"
 )
 _FOLDED = f"SELECT {FOLDED_COLUMNS} FROM events WHERE stream = ? AND version > ? ORDER BY version"
-_SNAPSHOT_COLUMNS = (
-    "stream, version, state_type, state_version, CAST(data AS BLOB), taken_at, metadata"
-)
 
 # -- writes (in the writer thread, inside the job's savepoint) ------------------
 
@@ -79,15 +79,17 @@ def append(
     stream: str, expected: ExpectedVersion, rows: Sequence[EventRow], tx: Tx
 ) -> AppendResult:
     """Move the stream's version first (one upsert that also reads it), then check
-    it: a stale append is rolled back by its caller, savepoint or transaction."""
+    it: a stale append is rolled back by its caller, savepoint or transaction.
+    One event takes its position from AUTOINCREMENT, which counts on from
+    ``sqlite_sequence`` as the writer does, so the head need not be read."""
     conn, n = tx.conn, len(rows)
     version: int = conn.execute(_ADVANCE_STREAM, (stream, n, n)).fetchone()[0]
     current = version - n
     check_expected_version(stream, expected, current)
-    first = tx.head + 1
     if n == 1:
-        conn.execute(_INSERT_EVENT, (first, stream, version, *rows[0]))
+        first = conn.execute(_INSERT_ONE, (stream, version, *rows[0])).fetchone()[0]
     else:
+        first = tx.head + 1
         conn.executemany(
             _INSERT_EVENT,
             [(first + i, stream, current + 1 + i, *row) for i, row in enumerate(rows)],
@@ -137,14 +139,6 @@ def explain_duplicate(
     if found is not None:
         return InputError(f"event_id {found[0]} is already in the journal")
     return convert_error(e, f"appending to stream {stream}")
-
-
-def save_snapshot(snapshot: Snapshot, tx: Tx) -> None:
-    tx.conn.execute(
-        "INSERT OR REPLACE INTO snapshots (stream, version, state_type, state_version, data,"
-        " taken_at, metadata) VALUES (?,?,?,?,?,?,?)",
-        encode_snapshot(snapshot),
-    )
 
 
 def delete_before(stream: str, version: int, tx: Tx) -> int:
@@ -229,7 +223,4 @@ def recovery_read(
 
 
 def load_snapshot(stream: str, conn: sqlite3.Connection) -> Snapshot | None:
-    row = conn.execute(
-        f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE stream = ?", (stream,)
-    ).fetchone()
-    return None if row is None else to_snapshot(row)
+    return _load_snapshot(stream, conn)

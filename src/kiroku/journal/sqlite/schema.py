@@ -14,6 +14,9 @@ and the read path stays cheap:
   append would pay for it, while ``position_at`` (a rare, operator-driven
   query) walks back from the newest event, which is quick for recent times.
 - ``event_id`` is the canonical UUID text, readable and joinable by hand.
+- A big snapshot's data is kept in ``snapshot_parts`` (its ``snapshots`` row
+  then holds empty data), written a part per transaction (``snapshots``).
+  Schema version 2 added that table; opening a version 1 file adds it.
 - ``position`` is ``INTEGER PRIMARY KEY AUTOINCREMENT``: the writer assigns
   positions explicitly from ``sqlite_sequence``, which never goes backwards,
   so deleting the newest events (``delete_before``) can never make a position
@@ -49,7 +52,7 @@ __all__ = [
     "uuid_text",
 ]
 
-SCHEMA_VERSION = 1  # PRAGMA user_version; bump with a migration when the tables change
+SCHEMA_VERSION = 2  # PRAGMA user_version; bump with a migration when the tables change
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -79,6 +82,14 @@ CREATE TABLE IF NOT EXISTS snapshots (
     taken_at      TEXT    NOT NULL,
     metadata      TEXT    NOT NULL DEFAULT '{}'
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshot_parts (
+    stream  TEXT    NOT NULL,
+    version INTEGER NOT NULL,
+    part    INTEGER NOT NULL,
+    parts   INTEGER NOT NULL,
+    data    BLOB    NOT NULL,
+    PRIMARY KEY (stream, version, part)
+);
 """
 
 FOLDED_COLUMNS = "position, version, type, schema_version, CAST(data AS BLOB)"

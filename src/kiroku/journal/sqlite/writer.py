@@ -162,8 +162,7 @@ class Writer:
     def _commit(self, conn: sqlite3.Connection, batch: list[Job[object]]) -> None:
         try:
             conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute(_HEAD_SQL).fetchone()
-            tx = Tx(conn, row[0] if row else 0)
+            tx = Tx(conn)
             alone = len(batch) == 1
             outcomes = [run_alone(tx, batch[0])] if alone else self._run_all(tx, batch)
             if conn.in_transaction:  # not if a lone job was rejected and rolled back
@@ -174,7 +173,7 @@ class Writer:
             self._answer(batch, [_batch_error(e, doing) for _ in batch], None)
             return
         self._count(batch, outcomes)
-        self._answer(batch, outcomes, tx.head)
+        self._answer(batch, outcomes, tx.known_head)
 
     def _run_all(self, tx: Tx, batch: list[Job[object]]) -> list[object]:
         """Every job's outcome, in order; neighbouring appends run together."""
