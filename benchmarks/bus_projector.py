@@ -8,7 +8,7 @@ takes the other half). Prints ``ready`` once the runner follows the bus, then
 one line per committed batch, written by the runner's commit listener (so the
 parent learns of each read-model commit as it happens, not by polling):
 
-    b <last position> <events applied> <perf_counter at commit> <process CPU s>
+    b <last position> <applied> <perf_counter at commit> <process CPU s> <fetched at>
 
 ``perf_counter`` is CLOCK_MONOTONIC on Linux, shared by every process, so the
 parent compares it with the time it appended.
@@ -20,12 +20,13 @@ import asyncio
 import resource
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from kiroku import Codec, ProjectionHost, Recorded, Registry, event
 from kiroku.bus.nats import NatsBus, NatsOptions
 from kiroku.bus.source import BusSource
+from kiroku.domain.envelope import StoredEvent
 from kiroku.journal.postgres import PostgreSQLJournal
 from kiroku.projections import Projection, Tx, handles
 from kiroku.projections.model import BatchCommitted
@@ -65,9 +66,22 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class TimedSource(BusSource):
+    """Notes when the last batch came off the bus (to split the lag into its parts)."""
+
+    fetched = 0.0
+
+    async def batches(self, after: int) -> AsyncIterator[Sequence[StoredEvent]]:
+        async for batch in super().batches(after):
+            TimedSource.fetched = time.perf_counter()
+            yield batch
+
+
 def report(note: BatchCommitted) -> None:
-    now = time.perf_counter()
-    sys.stdout.write(f"b {note.last_position} {note.applied} {now:.6f} {cpu_seconds():.4f}\n")
+    now, fetched = time.perf_counter(), TimedSource.fetched
+    sys.stdout.write(
+        f"b {note.last_position} {note.applied} {now:.6f} {cpu_seconds():.4f} {fetched:.6f}\n"
+    )
     sys.stdout.flush()
 
 
@@ -77,7 +91,7 @@ async def main(dsn: str, url: str, stream: str, prefix: str, directory: str, par
     bus = await NatsBus.connect(url, NatsOptions(stream=stream, prefix=prefix))
     host = ProjectionHost(journal, [Totals()], directory, codec=CODEC, batch_size=1000)
     runner = host.runner(Totals.name)
-    runner.source = BusSource(bus, Totals.name, partitions=partitions, batch_size=1000)
+    runner.source = TimedSource(bus, Totals.name, partitions=partitions, batch_size=1000)
     runner.listeners.append(report)
     await host.start()
     print("ready", flush=True)
