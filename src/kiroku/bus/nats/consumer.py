@@ -1,11 +1,18 @@
 """A durable JetStream pull consumer, with a watchdog.
 
 Pull subscriptions are known to stall after a server restart (the server
-forgets the pending pull request; the client waits on it). Each fetch asks for
-idle heartbeats; a fetch that fails for any reason but "no messages", or a run
-of empty fetches while the server says messages are pending, makes the
-consumer drop its subscription and bind a new one (re-creating the stream and
-the durable consumer if the server lost them).
+forgets the pending pull request; the client waits on it). A fetch that fails
+for any reason but "no messages", or a run of empty fetches while the server
+says messages are pending, makes the consumer drop its subscription and bind a
+new one (re-creating the stream and the durable consumer if the server lost
+them).
+
+Fetches ask for no idle heartbeats: nats-py re-sends a pull request with the
+*remaining* time as its expiry when the first one came back empty (a status
+reply of an earlier request lands in the same inbox), and the server refuses a
+heartbeat longer than half the expiry ("heartbeat value too large"): a
+spurious failure, a resubscription and a pause in the middle of a live stream.
+The watchdog above needs no heartbeats.
 """
 
 from __future__ import annotations
@@ -68,7 +75,7 @@ class NatsConsumer:
     async def _fetch(self, limit: int, timeout: float) -> list[Delivery]:  # noqa: ASYNC109
         try:
             sub = await self._subscription()
-            msgs = await sub.fetch(limit, timeout=timeout, heartbeat=min(1.0, timeout / 3))
+            msgs = await sub.fetch(limit, timeout=timeout)
         except (TimeoutError, nats.errors.TimeoutError):
             await self._maybe_stalled()
             return []
