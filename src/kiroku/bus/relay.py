@@ -167,6 +167,7 @@ class Relay:
         async for batch in self.journal.subscribe(self.position, self.batch_size):
             recancel()
             await lease.confirm()  # the fence: at most this batch after a lost lease
+            recancel()
             acked = asyncio.ensure_future(await self.bus.send(batch))
             try:
                 await sent.put(_Sent(batch[-1].position, len(batch), acked))
@@ -185,6 +186,7 @@ class Relay:
                 item.acked.cancel()  # when this task is cancelled while awaiting it
             await lease.confirm()
             await checkpoint.save(item.position)
+            recancel()  # else a stop swallowed by the driver leaves this task on ``get``
             self.position = item.position
             self.published += item.count
             self._advanced.set()
