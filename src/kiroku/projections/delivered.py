@@ -30,10 +30,14 @@ class DeliveryOrder(Protocol):
 
 async def processed(journal: object, cursor: int, highest: int, wanted: int) -> bool:
     """Whether a runner whose last taken event is ``cursor`` and whose highest
-    committed position is ``highest`` has processed position ``wanted``."""
+    committed position is ``highest`` has processed position ``wanted``.
+
+    ``cursor`` 0 is a runner that has taken nothing since it started, or one
+    that follows another process's commits (it only reloads the checkpoint):
+    the checkpoint is then all there is to go by."""
     if highest < wanted:
         return False
-    if cursor == wanted or not isinstance(journal, DeliveryOrder):
+    if cursor in (0, wanted) or not isinstance(journal, DeliveryOrder):
         return True
     order = await journal.read_order([cursor, wanted])
     if wanted not in order or cursor not in order:

@@ -255,8 +255,7 @@ class ProjectionRunner:
             async with asyncio.timeout(timeout):
                 while True:
                     advanced = self._advanced  # before the check: a commit during it wakes us
-                    cursor = self.cursor or self.position
-                    if await processed(self.journal, cursor, self.position, position):
+                    if await processed(self.journal, self.cursor, self.position, position):
                         return
                     if self.state is RunnerState.FAILED:
                         raise ParkedEventError(self.name, self.position, self.error or "failed")
