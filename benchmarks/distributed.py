@@ -19,8 +19,9 @@ The server is ``KIROKU_BENCH_POSTGRES_DSN`` when set, otherwise a throwaway
 one started here with PostgreSQL's durable defaults (fsync and synchronous
 commit on). Every contender's append returns only after its COMMIT.
 
-The append part is importable (``append_section``) so the bus benchmarks can
-print it in the same run.
+Then, in the same run, the bus section (``benchmarks.distributed_bus``): relay
+throughput into NATS JetStream, bus-fed projectors with 1 and 2 processes, and
+the end-to-end lag from append to read model over NATS at 1,000 events/s.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from benchmarks.distributed_bus import run_bus
 from kiroku.domain.envelope import NewEvent
 from kiroku.journal.postgres import PostgreSQLJournal
 from kiroku.testing.postgres import PostgresServer, find_binaries, start_server
@@ -210,11 +212,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run")
     parser.add_argument("--rounds", type=int, default=None)
     parser.add_argument("--callers", type=int, default=100)
+    parser.add_argument("--nats", default=None, help="an existing NATS (default: start one)")
+    parser.add_argument("--no-bus", action="store_true", help="only the append contenders")
     args = parser.parse_args()
     each = 5 if args.quick else 50
     rounds = args.rounds or (1 if args.quick else 5)
     with bench_server() as server:
         print("\n".join(append_section(server, callers=args.callers, each=each, rounds=rounds)))
+        if args.no_bus:
+            return
+        print(flush=True)
+        dsn = fresh_dsn(server)
+        try:
+            bus_rounds = args.rounds or (1 if args.quick else 3)
+            lines = asyncio.run(run_bus(dsn, args.nats, quick=args.quick, rounds=bus_rounds))
+            print("\n".join(lines))
+        finally:
+            drop(server, dsn)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ new relay's, so the bus drops them inside its dedupe window, and consumers'
 per-stream version checks absorb anything older.
 
 The checkpoint is advanced only after the bus acknowledged the whole batch (and
-every batch before it: up to ``in_flight`` batches are sent ahead, in order,
-while the oldest awaits its acks): a relay killed between publish and
+every batch before it: reading and sending run ahead of the acks by up to
+``in_flight`` batches, in order, while a second task awaits the oldest batch's
+acks and then moves the checkpoint): a relay killed between publish and
 checkpoint republishes from the last checkpoint, and the duplicates are
 absorbed the same way.
 """
@@ -23,15 +24,12 @@ import contextlib
 import logging
 import os
 import socket
-from asyncio import FIRST_COMPLETED
-from collections import deque
+from asyncio import FIRST_EXCEPTION
 from dataclasses import dataclass
-from typing import Any
 
 from kiroku.bus.cancel import recancel
 from kiroku.bus.errors import BusError, LeaseLostError
 from kiroku.bus.protocol import Bus, Checkpoint, Lease
-from kiroku.domain.envelope import StoredEvent
 from kiroku.journal.protocol import Journal
 
 __all__ = ["Relay", "RelayStatus"]
@@ -46,6 +44,20 @@ class RelayStatus:
     position: int
     published: int
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    position: int
+    count: int
+    acked: asyncio.Future[None]
+
+
+def _drained(queue: asyncio.Queue[_Sent | None]) -> list[_Sent | None]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
 
 
 def default_holder() -> str:
@@ -65,7 +77,7 @@ class Relay:
         lease_ttl: float = 5.0,
         batch_size: int = 1000,
         retry_delay: float = 0.5,
-        in_flight: int = 4,
+        in_flight: int = 8,
     ) -> None:
         self.journal = journal
         self.bus = bus
@@ -130,49 +142,55 @@ class Relay:
             recancel()
 
     async def _publish(self, lease: Lease, checkpoint: Checkpoint) -> None:
-        """Send batches as the journal yields them, up to ``in_flight`` unacknowledged,
-        and checkpoint each once it (and so every batch before it) is acknowledged."""
+        """Two tasks joined by a queue of ``in_flight`` sent batches: one reads the
+        journal and sends, the other awaits each batch's acks in order and moves the
+        checkpoint over it. Neither waits for the other's round trips to the bus."""
         self.position = await checkpoint.load()
         self.active, self.error = True, None
-        stream = aiter(self.journal.subscribe(self.position, self.batch_size))
-        pending: deque[tuple[int, int, asyncio.Task[None]]] = deque()
-        reading: asyncio.Future[list[StoredEvent]] = asyncio.ensure_future(anext(stream))
+        sent: asyncio.Queue[_Sent | None] = asyncio.Queue(self.in_flight)
+        sender = asyncio.create_task(self._send(lease, sent), name=f"relay send {self.name}")
+        saver = asyncio.create_task(self._checkpoints(lease, checkpoint, sent))
         try:
-            while True:
-                recancel()
-                if pending:
-                    either: set[asyncio.Future[Any]] = {reading, pending[0][2]}
-                    await asyncio.wait(either, return_when=FIRST_COMPLETED)
-                    if pending[0][2].done() or len(pending) >= self.in_flight:
-                        await self._advance(lease, checkpoint, pending.popleft())
-                        continue
-                try:
-                    batch = await reading
-                except StopAsyncIteration:
-                    break
-                reading = asyncio.ensure_future(anext(stream))
-                await lease.confirm()
-                acked = asyncio.ensure_future(await self.bus.send(batch))
-                pending.append((batch[-1].position, len(batch), acked))
-            while pending:
-                await self._advance(lease, checkpoint, pending.popleft())
+            done, _ = await asyncio.wait({sender, saver}, return_when=FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+            await saver  # the journal was closed: checkpoint what was sent
         finally:
-            reading.cancel()
-            for *_, task in pending:
+            for task in (sender, saver):
                 task.cancel()
-            await asyncio.gather(reading, *(t for *_, t in pending), return_exceptions=True)
+            left = [item.acked for item in _drained(sent) if item is not None]
+            for acked in left:
+                acked.cancel()
+            await asyncio.gather(sender, saver, *left, return_exceptions=True)
 
-    async def _advance(
-        self, lease: Lease, checkpoint: Checkpoint, sent: tuple[int, int, asyncio.Task[None]]
+    async def _send(self, lease: Lease, sent: asyncio.Queue[_Sent | None]) -> None:
+        async for batch in self.journal.subscribe(self.position, self.batch_size):
+            recancel()
+            await lease.confirm()  # the fence: at most this batch after a lost lease
+            recancel()
+            acked = asyncio.ensure_future(await self.bus.send(batch))
+            try:
+                await sent.put(_Sent(batch[-1].position, len(batch), acked))
+            except BaseException:
+                acked.cancel()
+                raise
+        await sent.put(None)
+
+    async def _checkpoints(
+        self, lease: Lease, checkpoint: Checkpoint, sent: asyncio.Queue[_Sent | None]
     ) -> None:
-        position, count, acked = sent
-        await acked
-        await lease.confirm()
-        await checkpoint.save(position)
-        self.position = position
-        self.published += count
-        self._advanced.set()
-        self._advanced = asyncio.Event()
+        while (item := await sent.get()) is not None:
+            try:
+                await item.acked
+            finally:
+                item.acked.cancel()  # when this task is cancelled while awaiting it
+            await lease.confirm()
+            await checkpoint.save(item.position)
+            recancel()  # else a stop swallowed by the driver leaves this task on ``get``
+            self.position = item.position
+            self.published += item.count
+            self._advanced.set()
+            self._advanced = asyncio.Event()
 
     async def wait_for(self, position: int) -> None:
         """Until the relay's checkpoint reaches ``position`` (tests and benchmarks)."""

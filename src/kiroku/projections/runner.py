@@ -22,6 +22,7 @@ from kiroku.errors import ParkedEventError, ReadStoreError, WaitTimeoutError
 from kiroku.journal.protocol import Journal
 from kiroku.projections.checkpoint import load_checkpoint
 from kiroku.projections.committer import Committer, StoppedError
+from kiroku.projections.delivered import processed
 from kiroku.projections.follow import follow
 from kiroku.projections.model import BatchCommitted, FailurePolicy, RunnerState, RunnerStatus
 from kiroku.projections.notify import Listener, Rate, notify
@@ -68,6 +69,7 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.source = source or JournalSource(journal, batch_size)
         self.listeners: list[Listener] = []
+        self.cursor = 0  # the last event taken; 0: none since start (the checkpoint stands in)
         self.on_rebuild_needed = on_rebuild_needed  # None for shadows: their host decides
         self.lock = asyncio.Lock()
         self.state = RunnerState.STOPPED
@@ -226,6 +228,8 @@ class ProjectionRunner:
     def _committed(self, work: BatchWork) -> None:
         """After every commit (the committer's hook): wake waiters, tell listeners."""
         self._rate.add(len(work.covered))
+        if work.covered:
+            self.cursor = work.covered[-1]  # the last taken, in delivery order (wait_for)
         self._wake()
         note = BatchCommitted(
             self.name,
@@ -258,10 +262,13 @@ class ProjectionRunner:
         """Return once every event up to ``position`` has been processed."""
         try:
             async with asyncio.timeout(timeout):
-                while self.position < position:
+                while True:
+                    advanced = self._advanced  # before the check: a commit during it wakes us
+                    if await processed(self.journal, self.cursor, self.position, position):
+                        return
                     if self.state is RunnerState.FAILED:
                         raise ParkedEventError(self.name, self.position, self.error or "failed")
-                    await self._advanced.wait()
+                    await advanced.wait()
         except TimeoutError as e:
             raise WaitTimeoutError(
                 self.name, self.position, f"did not reach position {position} in {timeout}s"

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_the_distributed_append_benchmark_runs() -> None:
     server = require_server()
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.distributed", "--quick", "--callers", "20"],
+        [sys.executable, "-m", "benchmarks.distributed", "--quick", "--callers", "20", "--no-bus"],
         cwd=ROOT,
         env={**os.environ, "KIROKU_BENCH_POSTGRES_DSN": server.dsn},
         capture_output=True,

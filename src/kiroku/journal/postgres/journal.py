@@ -242,6 +242,12 @@ class PostgreSQLJournal(ClosesOnExit):
     async def head_position(self) -> int:
         return int(await self._db.scalar("reading the head position", q.HEAD_POSITION))
 
+    async def read_order(self, positions: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """Each event's ``(tx, position)``: the order readers deliver in, so a
+        runner's read-your-writes can tell whether its cursor passed a position."""
+        rows = await self._db.fetch("reading the delivery order", q.READ_ORDER, (list(positions),))
+        return {int(p): (int(tx), int(p)) for p, tx in rows}
+
     async def stream_version(self, stream: str) -> int:
         found = await self._db.scalar(f"reading {stream}", q.STREAM_VERSION, (stream,))
         return 0 if found is None else int(found)

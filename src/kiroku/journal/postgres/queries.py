@@ -21,6 +21,7 @@ __all__ = [
     "LOAD_SNAPSHOT",
     "POSITION_AT",
     "READ_FROM_POSITION",
+    "READ_ORDER",
     "READ_STREAM",
     "SAVE_SNAPSHOT",
     "STREAM_VERSION",
@@ -38,6 +39,7 @@ READ_STREAM = (
     f"SELECT {EVENT_COLUMNS} FROM events"
     " WHERE stream = %s AND version BETWEEN %s AND %s ORDER BY version"
 )
+READ_ORDER = "SELECT position, tx::text FROM events WHERE position = ANY(%s::bigint[])"
 GET_EVENT = f"SELECT {EVENT_COLUMNS} FROM events WHERE position = %s"
 FIND_EVENT = f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id = %s"
 POSITION_AT = "SELECT position FROM events WHERE occurred_at <= %s ORDER BY position DESC LIMIT 1"
