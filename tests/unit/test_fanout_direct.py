@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from kiroku.api.fanout import SLICE, Chunk, Fanout, Listener, Pacer, control_frame
+from kiroku.api.fanout import SLICE, Chunk, Fanout, Listener, control_frame
+from kiroku.api.pacing import Pacer
 
 
 def chunk(*versions: int) -> Chunk:

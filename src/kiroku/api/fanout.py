@@ -22,7 +22,7 @@ counted for ``/metrics``.
 
 A big room's fan-out is written in slices of :data:`SLICE` listeners, yielding to
 the event loop between them, so HTTP requests and the projections' commits are
-not held for its whole length; and a :class:`Pacer` spaces a key's fan-outs by
+not held for its whole length; and a :class:`~kiroku.api.pacing.Pacer` spaces a key's fan-outs by
 the CPU time the last one took, so a busy server writes less often and more per
 write (several posts in one write to each listener) instead of falling behind.
 
@@ -42,7 +42,7 @@ import msgspec
 from kiroku.api.frames import format_event
 
 __all__ = [
-    "DEFAULT_MAX_PENDING", "SLICE", "Chunk", "Fanout", "Listener", "Pacer", "Sink",
+    "DEFAULT_MAX_PENDING", "SLICE", "Chunk", "Fanout", "Listener", "Sink",
     "control_frame",
 ]  # fmt: skip
 
@@ -291,29 +291,3 @@ class Fanout:
         self.closed = True
         for listener in self:
             listener.end(b"", keep_pending=True)
-
-
-class Pacer:
-    """When each key's next fan-out may start: no sooner after the last one ended than the
-    CPU time it took, so fan-out takes at most about half of the event loop's thread.
-
-    An idle server is not slowed (the last fan-out ended long ago); one that
-    falls behind (a big room, posts coming fast, cores shared) lets the posts
-    of the pause gather and sends them in one write per listener, which costs
-    about what a single post does: the cost of a post stops growing with the
-    room once the loop is busy, and so does the backlog."""
-
-    def __init__(self) -> None:
-        self._next: dict[str, float] = {}
-
-    def wait(self, key: str, now: float) -> float | None:
-        """None when ``key`` may go at ``now``; else the time it may."""
-        at = self._next.get(key)
-        if at is None or at <= now:
-            self._next.pop(key, None)
-            return None
-        return at
-
-    def done(self, key: str, busy: float, ended: float) -> None:
-        """``key``'s fan-out ended at ``ended`` (loop time) after ``busy`` CPU seconds."""
-        self._next[key] = ended + busy

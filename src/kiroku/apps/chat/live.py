@@ -40,7 +40,8 @@ import msgspec
 
 from kiroku import JSON, BatchCommitted, ProjectionHost, id_of
 from kiroku.api.auth import MAX_AGE
-from kiroku.api.fanout import DEFAULT_MAX_PENDING, Chunk, Fanout, Listener, Pacer, control_frame
+from kiroku.api.fanout import DEFAULT_MAX_PENDING, Chunk, Fanout, Listener, control_frame
+from kiroku.api.pacing import Pacer
 from kiroku.api.sse import format_event
 from kiroku.api.user_store import UserStore
 from kiroku.apps.chat.room_list import entry, ordered, rooms_of
