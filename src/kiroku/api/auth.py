@@ -34,7 +34,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,12 +166,12 @@ class TokenStore:
         """The current users (removed ones are not listed; see :meth:`removed`)."""
         self.refresh()
         self._usable()
-        return sorted((u for u in self._records.values() if not u.removed_at), key=_name)
+        return listed(self._records.values(), removed=False)
 
     def removed(self) -> list[UserRecord]:
         self.refresh()
         self._usable()
-        return sorted((u for u in self._records.values() if u.removed_at), key=_name)
+        return listed(self._records.values(), removed=True)
 
     def exists(self, name: str) -> bool:
         """Whether ``name`` is a current user; an unknown name checks the file at once."""
@@ -187,9 +187,7 @@ class TokenStore:
 
     def authenticate(self, token: str | None) -> Principal:
         """The user holding ``token``; AuthenticationError if none does."""
-        if not token:
-            raise AuthenticationError("A bearer token is required (Authorization: Bearer <token>)")
-        digest = hash_token(token)
+        digest = digest_of(token)
         self.refresh(MAX_AGE)
         self._usable()
         user = self._by_hash.get(digest)
@@ -197,9 +195,7 @@ class TokenStore:
             self.refresh()
             self._usable()
             user = self._by_hash.get(digest)
-        if user is None or not hmac.compare_digest(user.token_sha256, digest):
-            raise AuthenticationError("The bearer token is not valid")
-        return Principal(user.name, user.admin)
+        return principal_of(user, digest)
 
     # -- writing ------------------------------------------------------------------
 
@@ -250,6 +246,26 @@ class TokenStore:
                 old, token_sha256="", removed_at=datetime.now(UTC).isoformat()
             )
             self._write([gone if u.name == name else u for u in self._records.values()])
+
+
+def listed(records: Iterable[UserRecord], *, removed: bool) -> list[UserRecord]:
+    """Users by name: the current ones, or the removed ones (kept as tombstones)."""
+    return sorted((u for u in records if bool(u.removed_at) == removed), key=_name)
+
+
+def digest_of(token: str | None) -> str:
+    """The stored form of a presented token; AuthenticationError when none was presented."""
+    if not token:
+        raise AuthenticationError("A bearer token is required (Authorization: Bearer <token>)")
+    return hash_token(token)
+
+
+def principal_of(user: UserRecord | None, digest: str) -> Principal:
+    """Who holds ``digest``, given the record a lookup found: compared in constant time,
+    so an answer never depends on how much of a guessed token matched."""
+    if user is None or not hmac.compare_digest(user.token_sha256, digest):
+        raise AuthenticationError("The bearer token is not valid")
+    return Principal(user.name, user.admin)
 
 
 def _name(user: UserRecord) -> str:

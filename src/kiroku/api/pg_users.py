@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import secrets
 import time
@@ -31,8 +30,16 @@ from typing import Any
 
 import psycopg
 
-from kiroku.api.auth import Principal, UserRecord, hash_token, valid_user_name
-from kiroku.errors import AuthenticationError, InputError, UserStoreError
+from kiroku.api.auth import (
+    Principal,
+    UserRecord,
+    digest_of,
+    hash_token,
+    listed,
+    principal_of,
+    valid_user_name,
+)
+from kiroku.errors import InputError, UserStoreError
 
 __all__ = ["RECHECK", "STALE", "PostgreSQLTokenStore", "PostgreSQLUsers"]
 
@@ -235,11 +242,11 @@ class PostgreSQLTokenStore:
 
     def users(self) -> list[UserRecord]:
         self._usable()
-        return sorted((u for u in self._records.values() if not u.removed_at), key=_name)
+        return listed(self._records.values(), removed=False)
 
     def removed(self) -> list[UserRecord]:
         self._usable()
-        return sorted((u for u in self._records.values() if u.removed_at), key=_name)
+        return listed(self._records.values(), removed=True)
 
     def exists(self, name: str) -> bool:
         return self.active(name)
@@ -250,14 +257,9 @@ class PostgreSQLTokenStore:
         return record is not None and not record.removed_at
 
     def authenticate(self, token: str | None) -> Principal:
-        if not token:
-            raise AuthenticationError("A bearer token is required (Authorization: Bearer <token>)")
-        digest = hash_token(token)
+        digest = digest_of(token)
         self._usable()
-        user = self._by_hash.get(digest)
-        if user is None or not hmac.compare_digest(user.token_sha256, digest):
-            raise AuthenticationError("The bearer token is not valid")
-        return Principal(user.name, user.admin)
+        return principal_of(self._by_hash.get(digest), digest)
 
     def add(self, name: str, *, admin: bool = False) -> str:
         """Add through the database (blocking: the demo's start-up, not the request path)."""
@@ -277,7 +279,3 @@ async def _close(conn: psycopg.AsyncConnection[Any] | None) -> None:
     if conn is not None:
         with contextlib.suppress(psycopg.Error, OSError):
             await conn.close()
-
-
-def _name(user: UserRecord) -> str:
-    return user.name
