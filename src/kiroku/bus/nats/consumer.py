@@ -27,7 +27,7 @@ from kiroku.bus.nats.wire import decode_event
 from kiroku.bus.protocol import DeadLetterHandler, Delivery
 from kiroku.domain.envelope import StoredEvent
 
-__all__ = ["NatsConsumer", "NatsDelivery"]
+__all__ = ["NatsConsumer", "NatsDelivery", "refused_heartbeat"]
 
 log = logging.getLogger("kiroku.bus.nats")
 Subscribe = Callable[[], Awaitable[JetStreamContext.PullSubscription]]
@@ -46,7 +46,8 @@ class NatsDelivery:
         await self.msg.nak(delay=delay or None)
 
 
-def _refused_heartbeat(e: Exception) -> bool:
+def refused_heartbeat(e: Exception) -> bool:
+    """The server's refusal of one pull request, not a sign of a broken subscription."""
     return (
         isinstance(e, nats.js.errors.APIError)
         and e.code == 400
@@ -82,7 +83,7 @@ class NatsConsumer:
             await self._maybe_stalled()
             return []
         except (nats.errors.Error, OSError) as e:
-            if _refused_heartbeat(e):
+            if refused_heartbeat(e):
                 # nats-py re-asks with what is left of the timeout, which may be under two
                 # heartbeats: the server refuses that request but the subscription is sound,
                 # and deliveries in its queue come with the next fetch (a new one loses them)
