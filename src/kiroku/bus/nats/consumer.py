@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import nats.errors
+import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -41,7 +42,7 @@ from kiroku.bus.nats.wire import decode_event
 from kiroku.bus.protocol import DeadLetterHandler, Delivery
 from kiroku.domain.envelope import StoredEvent
 
-__all__ = ["NatsConsumer", "NatsDelivery"]
+__all__ = ["NatsConsumer", "NatsDelivery", "refused_heartbeat"]
 
 log = logging.getLogger("kiroku.bus.nats")
 Subscribe = Callable[[], Awaitable[JetStreamContext.PullSubscription]]
@@ -58,6 +59,15 @@ class NatsDelivery:
 
     async def nak(self, delay: float = 0.0) -> None:
         await self.msg.nak(delay=delay or None)
+
+
+def refused_heartbeat(e: Exception) -> bool:
+    """The server's refusal of one pull request, not a sign of a broken subscription."""
+    return (
+        isinstance(e, nats.js.errors.APIError)
+        and e.code == 400
+        and "heartbeat value too large" in (e.description or "")
+    )
 
 
 class NatsConsumer:
@@ -97,6 +107,11 @@ class NatsConsumer:
             await self._maybe_stalled()
             return []
         except (nats.errors.Error, OSError) as e:
+            if refused_heartbeat(e):
+                # nats-py re-asks with what is left of the timeout, which may be under two
+                # heartbeats: the server refuses that request but the subscription is sound,
+                # and deliveries in its queue come with the next fetch (a new one loses them)
+                return []
             log.warning("consumer %s: fetch failed (%s: %s); resubscribing", self.name,
                         type(e).__name__, e)  # fmt: skip
             await self._drop()
