@@ -9,7 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 __all__ = ["Proc", "kiroku_command", "run_kiroku"]
 
@@ -68,3 +71,12 @@ class Proc:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         return self.proc.wait(30)
+
+
+@pytest.fixture(name="procs")
+def procs_fixture() -> Iterator[list[Proc]]:
+    """Processes a test starts; whatever is still running at the end is SIGKILLed."""
+    started: list[Proc] = []
+    yield started
+    for p in started:
+        p.stop(signal.SIGKILL)

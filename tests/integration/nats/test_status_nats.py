@@ -4,25 +4,20 @@ and status reports the stream's last sequence and each consumer's unacked messag
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import nats_kit
 import pytest
-from kits.processes import Proc, run_kiroku
+from kits.processes import (
+    Proc,
+    procs_fixture,  # noqa: F401 - a fixture
+    run_kiroku,
+)
 from kits.status import FAST_BEAT, states, status_until
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 nats_server = nats_kit.nats_server
-
-
-@pytest.fixture
-def procs() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for p in started:
-        p.stop(signal.SIGKILL)
 
 
 async def test_status_over_nats_reports_the_stream_consumers_and_a_dead_relay(

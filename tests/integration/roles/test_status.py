@@ -4,22 +4,16 @@ status lists each with its position and lag, says dead for one killed, and fails
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kits.processes import Proc
+from kits.processes import (
+    Proc,
+    procs_fixture,  # noqa: F401 - a fixture
+)
 from kits.status import FAST_BEAT, states, status, status_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def procs() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for p in started:
-        p.stop(signal.SIGKILL)
 
 
 def test_status_lists_each_process_and_says_dead_for_a_killed_one(

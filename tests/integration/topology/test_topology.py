@@ -23,14 +23,18 @@ import json
 import signal
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
 import httpx
 import psycopg
 import pytest
-from kits.processes import Proc, run_kiroku
+from kits.processes import (
+    Proc,
+    procs_fixture,  # noqa: F401 - a fixture
+    run_kiroku,
+)
 from kits.status import FAST_BEAT, status_until
 
 from kiroku import ProjectionHost
@@ -64,14 +68,6 @@ async def journal_url() -> AsyncIterator[str]:
     async with fresh_database() as dsn:
         p = psycopg.conninfo.conninfo_to_dict(dsn)
         yield f"postgresql://{p['user']}@{p['host']}:{p['port']}/{p['dbname']}"
-
-
-@pytest.fixture
-def procs() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for p in started:
-        p.stop(signal.SIGKILL)
 
 
 class Topology:

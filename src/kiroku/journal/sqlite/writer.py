@@ -28,6 +28,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
@@ -239,7 +240,7 @@ def _connect(path: str, busy_timeout: float) -> tuple[sqlite3.Connection, int]:
     except sqlite3.Error as e:
         raise convert_error(e, f"opening the journal {path}") from e
     try:
-        _prepare(conn, path)
+        _prepare(conn, path, time.monotonic() + busy_timeout)
         row = conn.execute(_HEAD_SQL).fetchone()
     except BaseException:
         conn.close()
@@ -247,17 +248,30 @@ def _connect(path: str, busy_timeout: float) -> tuple[sqlite3.Connection, int]:
     return conn, row[0] if row else 0
 
 
-def _prepare(conn: sqlite3.Connection, path: str) -> None:
-    try:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        conn.execute("PRAGMA synchronous = FULL")
-        found = conn.execute("PRAGMA user_version").fetchone()[0]
-        if found < SCHEMA_VERSION:  # a current journal is opened without a write lock
-            conn.executescript(
-                f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-            )
-    except sqlite3.Error as e:
-        raise convert_error(e, f"opening the journal {path}") from e
+def _prepare(conn: sqlite3.Connection, path: str, deadline: float) -> None:
+    """WAL, FULL and the schema. Processes starting together on a new file race to
+    switch it to WAL and create the schema; SQLite answers some of those races with
+    SQLITE_BUSY at once, without its busy handler, so they are retried until
+    ``deadline`` (start-up only: nothing here runs per append)."""
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            conn.execute("PRAGMA synchronous = FULL")
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found < SCHEMA_VERSION:  # a current journal is opened without a write lock
+                conn.executescript(
+                    f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
+            break
+        except sqlite3.OperationalError as e:
+            if conn.in_transaction:
+                conn.rollback()
+            busy = "locked" in str(e) or "busy" in str(e)
+            if not busy or time.monotonic() > deadline:
+                raise convert_error(e, f"opening the journal {path}") from e
+            time.sleep(0.02)
+        except sqlite3.Error as e:
+            raise convert_error(e, f"opening the journal {path}") from e
     if mode != "wal":
         raise JournalError(f"Journal {path}: WAL mode is required, SQLite gave {mode!r}")
     if found > SCHEMA_VERSION:
