@@ -44,9 +44,9 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from kiroku.errors import DataDirectoryBusyError, StorageUnavailableError
-from kiroku.roles.spec import StartupError, safe_url
+from kiroku.roles.spec import RoleSpec, StartupError, safe_url
 
-__all__ = ["LOCK_FILE", "check_writable", "claiming", "make_private", "owning"]
+__all__ = ["LOCK_FILE", "check_writable", "claiming", "make_private", "owning", "projector_claim"]
 
 log = logging.getLogger("kiroku.owner")
 
@@ -179,6 +179,17 @@ def claiming(conninfo: str, names: Iterable[str], who: str, hint: str = "") -> I
     finally:
         stop.set()
         watcher.join()
+
+
+def projector_claim(
+    spec: RoleSpec, names: Iterable[str]
+) -> contextlib.AbstractContextManager[None]:
+    """What a process running ``spec``'s roles holds so that it alone writes its
+    projections' read stores on PostgreSQL (on SQLite, ``owning`` their directory)."""
+    if "projector" not in spec.roles or not spec.read_on_postgres:
+        return contextlib.nullcontext()
+    hint = "one projector per projection: stop the other one, or wait for the command to end"
+    return claiming(spec.read_store, names, "kiroku serve --role projector", hint)
 
 
 def _claim(
