@@ -197,7 +197,10 @@ def _claim(
 ) -> psycopg.Connection[TupleRow]:
     try:
         conn = psycopg.Connection.connect(
-            conninfo, autocommit=True, connect_timeout=5, application_name=who[:63]
+            conninfo,
+            autocommit=True,
+            connect_timeout=5,
+            application_name=f"{who} (pid {os.getpid()})"[:63],
         )
     except psycopg.Error as e:
         raise StartupError(f"Cannot reach the PostgreSQL read stores at {where}: {e}") from e

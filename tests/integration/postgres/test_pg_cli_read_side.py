@@ -187,3 +187,46 @@ async def test_the_settings_file_names_the_stores_and_an_unreachable_one_is_one_
             assert f"127.0.0.1:{port}" in failed.stderr, failed.stderr
             assert "secret" not in failed.stderr
             assert "Traceback" not in failed.stderr, failed.stderr
+
+
+_LOCKS = "application_name LIKE 'kiroku serve --role projector%'"
+
+
+async def test_a_projector_takes_its_locks_back_after_a_cut_and_stops_if_they_were_taken(
+    dsn: str, tmp_path: Path
+) -> None:
+    url = _url(dsn)
+    await _post(dsn)
+    projector, log = _projector(tmp_path / "projector", url)
+    cli = tmp_path / "cli"
+    try:
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as admin:
+            await _cut(admin)
+            await _wait_for_text(log, "taken back")
+            refused = await asyncio.to_thread(_kiroku, cli, url, "rebuild", "chat.rooms", ok=False)
+            assert "in use by kiroku serve --role projector" in refused.stderr
+            await _cut(admin)  # and this time another writer takes a lock at once
+            await admin.execute(
+                "SELECT pg_advisory_lock(hashtext('kiroku projection writer'), hashtext(%s))",
+                ("chat.rooms",),
+            )
+            await _wait_for_text(log, "stopping: the read store of chat.rooms")
+            assert await asyncio.to_thread(projector.wait, 30) == 0, log.read_text()
+    finally:
+        if projector.poll() is None:
+            projector.kill()
+
+
+async def _cut(admin: psycopg.AsyncConnection[tuple[object, ...]]) -> None:
+    cur = await admin.execute(
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE {_LOCKS}"
+    )
+    assert len(await cur.fetchall()) == 1
+
+
+async def _wait_for_text(log: Path, text: str) -> None:
+    for _ in range(300):
+        if text in await asyncio.to_thread(log.read_text, errors="replace"):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{text!r} not in the log:\n{await asyncio.to_thread(log.read_text)}")
