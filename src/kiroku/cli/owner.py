@@ -15,6 +15,10 @@ process dies, so a crash never leaves the directory locked. Commands that only
 read (status, ledger, listing parked events) and those that only append to the
 journal (``retract``: a running server hears of it and acts) take no lock.
 
+Read stores on PostgreSQL have no directory to lock: there ``claiming`` holds a
+writer's advisory lock per projection in the database instead, taken by the
+projector role for all its projections and by a command for the one it moves.
+
 Owning also makes the directory private and checks it can be written:
 
 * **owner-only**: the directory and everything in it become 0700/0600 (the
