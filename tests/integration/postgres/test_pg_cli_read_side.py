@@ -189,7 +189,7 @@ async def test_the_settings_file_names_the_stores_and_an_unreachable_one_is_one_
             assert "Traceback" not in failed.stderr, failed.stderr
 
 
-_LOCKS = "application_name LIKE 'kiroku serve --role projector%'"
+_LOCKS = "datname = current_database() AND application_name LIKE 'kiroku serve --role projector%'"
 
 
 async def test_a_projector_takes_its_locks_back_after_a_cut_and_stops_if_they_were_taken(
