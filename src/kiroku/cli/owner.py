@@ -15,6 +15,10 @@ process dies, so a crash never leaves the directory locked. Commands that only
 read (status, ledger, listing parked events) and those that only append to the
 journal (``retract``: a running server hears of it and acts) take no lock.
 
+Read stores on PostgreSQL have no directory to lock: there ``claiming`` holds a
+writer's advisory lock per projection in the database instead, taken by the
+projector role for all its projections and by a command for the one it moves.
+
 Owning also makes the directory private and checks it can be written:
 
 * **owner-only**: the directory and everything in it become 0700/0600 (the
@@ -32,14 +36,23 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import fcntl
+import logging
 import os
+import signal
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from kiroku.errors import DataDirectoryBusyError, StorageUnavailableError
+import psycopg
+from psycopg.rows import TupleRow
 
-__all__ = ["LOCK_FILE", "check_writable", "make_private", "owning"]
+from kiroku.errors import DataDirectoryBusyError, StorageUnavailableError
+from kiroku.roles.spec import RoleSpec, StartupError, safe_url
+
+__all__ = ["LOCK_FILE", "check_writable", "claiming", "make_private", "owning", "projector_claim"]
+
+log = logging.getLogger("kiroku.owner")
 
 LOCK_FILE = "owner.lock"
 
@@ -132,3 +145,112 @@ def _note(path: Path, text: str) -> Iterator[None]:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
         os.close(fd)
+
+
+_CLAIM = "SELECT pg_try_advisory_lock(hashtext('kiroku projection writer'), hashtext(%s))"
+_HOLDER = (
+    "SELECT a.application_name, a.pid, coalesce(host(a.client_addr), 'local')"
+    " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+    " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
+    " AND l.classid = hashtext('kiroku projection writer')::oid AND l.objid = hashtext(%s)::oid"
+)
+WATCH_SECONDS = 2.0
+
+
+@contextlib.contextmanager
+def claiming(conninfo: str, names: Iterable[str], who: str, hint: str = "") -> Iterator[None]:
+    """Be the only writer of each named projection's read store on PostgreSQL.
+
+    A session advisory lock per projection, on a connection of its own, taken by
+    every process that moves a projection (a projector, ``kiroku rebuild`` ...):
+    whoever comes second is refused with ``DataDirectoryBusyError`` naming the
+    holder, and changes nothing. The server releases the locks when the
+    connection ends, so a crash leaves nothing locked; for the same reason a
+    lost connection loses them, so a watcher connects again and takes them back,
+    and if another process took one meanwhile this process stops (SIGTERM)
+    rather than write beside it.
+    """
+    names = sorted(set(names))
+    where = safe_url(conninfo)
+    conn = _claim(conninfo, names, who, hint, where)
+    stop = threading.Event()
+    watcher = threading.Thread(
+        target=_watch, args=(conn, conninfo, names, who, stop), name="kiroku-claim", daemon=True
+    )
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
+def projector_claim(
+    spec: RoleSpec, names: Iterable[str]
+) -> contextlib.AbstractContextManager[None]:
+    """What a process running ``spec``'s roles holds so that it alone writes its
+    projections' read stores on PostgreSQL (on SQLite, ``owning`` their directory)."""
+    if "projector" not in spec.roles or not spec.read_on_postgres:
+        return contextlib.nullcontext()
+    hint = "one projector per projection: stop the other one, or wait for the command to end"
+    return claiming(spec.read_store, names, "kiroku serve --role projector", hint)
+
+
+def _claim(
+    conninfo: str, names: list[str], who: str, hint: str, where: str
+) -> psycopg.Connection[TupleRow]:
+    try:
+        conn = psycopg.Connection.connect(
+            conninfo,
+            autocommit=True,
+            connect_timeout=5,
+            application_name=f"{who} (pid {os.getpid()})"[:63],
+        )
+    except psycopg.Error as e:
+        raise StartupError(f"Cannot reach the PostgreSQL read stores at {where}: {e}") from e
+    try:
+        for name in names:
+            row = conn.execute(_CLAIM, (name,)).fetchone()
+            if row is None or not row[0]:
+                found = conn.execute(_HOLDER, (name,)).fetchone()
+                holder = (
+                    f"{found[0] or 'a client'} (backend {found[1]}, from {found[2]})"
+                    if found
+                    else "another process"
+                )
+                raise DataDirectoryBusyError(f"the read store of {name} at {where}", holder, hint)
+    except psycopg.Error as e:
+        conn.close()
+        raise StartupError(f"Cannot lock the read stores at {where}: {e}") from e
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _watch(
+    conn: psycopg.Connection[TupleRow],
+    conninfo: str,
+    names: list[str],
+    who: str,
+    stop: threading.Event,
+) -> None:
+    """Hold the locks until ``stop``; take them back after a lost connection."""
+    try:
+        while not stop.wait(WATCH_SECONDS):
+            try:
+                conn.execute("SELECT 1")
+                continue
+            except psycopg.Error:
+                conn.close()
+            try:
+                conn = _claim(conninfo, names, who, "", safe_url(conninfo))
+                log.warning("the read stores' locks were lost with the connection; taken back")
+            except DataDirectoryBusyError as e:
+                log.error("stopping: %s", e)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            except StartupError:
+                continue  # unreachable still: try again at the next turn
+    finally:
+        conn.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import getpass
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import click
 from rich.console import Console
@@ -15,14 +14,23 @@ from rich.table import Table
 from kiroku.app import load_app
 from kiroku.cli.app import CliContext, pass_cli
 from kiroku.cli.arguments import check_parked_ref, check_projection
-from kiroku.cli.owner import owning
-from kiroku.cli.readside import app_option, open_host, parse_ref, parse_start, run
+from kiroku.cli.owner import claiming, owning
+from kiroku.cli.readside import (
+    app_option,
+    open_host,
+    parse_ref,
+    parse_start,
+    run,
+    stores_option,
+    stores_spec,
+)
 from kiroku.domain.numbers import ascii_digits, parse_int
 from kiroku.errors import DataDirectoryBusyError, InputError, KirokuError
 from kiroku.projections.model import Progress as RebuildProgress
 from kiroku.projections.model import RunnerState, RunnerStatus
 from kiroku.projections.rebuild import resolve_start
 from kiroku.projections.safety import check_replayable, replay_plan
+from kiroku.roles.spec import RoleSpec, StartupError
 
 __all__ = ["register"]
 
@@ -38,14 +46,17 @@ def _console() -> Console:
 
 @click.command()
 @app_option
+@stores_option
 @pass_cli
-def projections(cli: CliContext, app_ref: str) -> None:
+def projections(
+    cli: CliContext, app_ref: str, journal_url: str | None, read_store: str | None
+) -> None:
     """Show every projection: position, lag, parked events, state."""
-    run(_status(cli.data, app_ref))
+    run(_status(stores_spec(cli.data, journal_url, read_store), app_ref))
 
 
-async def _status(data: Path, app_ref: str) -> None:
-    async with open_host(data, app_ref) as host:
+async def _status(spec: RoleSpec, app_ref: str) -> None:
+    async with open_host(spec, app_ref) as host:
         rows = await host.status()
         stop_names = {n for n in host.names if host.policy(n).on_exhausted == "stop"}
     table = Table(title="projections")
@@ -75,8 +86,16 @@ def _state(s: RunnerStatus, stops: bool) -> str:
 @click.argument("name")
 @click.option("--from", "start", required=True, help="A position or an ISO time.")
 @app_option
+@stores_option
 @pass_cli
-def replay(cli: CliContext, name: str, start: str, app_ref: str) -> None:
+def replay(
+    cli: CliContext,
+    name: str,
+    start: str,
+    app_ref: str,
+    journal_url: str | None,
+    read_store: str | None,
+) -> None:
     """Replay events to one projection from a position or a time (others untouched).
 
     Only a projection declared replay-safe is replayed; any other is refused
@@ -88,12 +107,13 @@ def replay(cli: CliContext, name: str, start: str, app_ref: str) -> None:
         parse_start(start)
     except KirokuError as e:
         raise click.ClickException(str(e)) from e
-    with _owning(cli.data, "replay", name):
-        run(_replay(cli.data, app_ref, name, start))
+    spec = stores_spec(cli.data, journal_url, read_store)
+    with _owning(spec, "replay", name, name):
+        run(_replay(spec, app_ref, name, start))
 
 
-async def _replay(data: Path, app_ref: str, name: str, start: str) -> None:
-    async with open_host(data, app_ref) as host:
+async def _replay(spec: RoleSpec, app_ref: str, name: str, start: str) -> None:
+    async with open_host(spec, app_ref) as host:
         runner = host.runner(name)
         first = await resolve_start(host.journal, parse_start(start))
         click.echo(replay_plan(runner.projection, first))
@@ -108,16 +128,20 @@ async def _replay(data: Path, app_ref: str, name: str, start: str) -> None:
 @click.command()
 @click.argument("name")
 @app_option
+@stores_option
 @pass_cli
-def rebuild(cli: CliContext, name: str, app_ref: str) -> None:
+def rebuild(
+    cli: CliContext, name: str, app_ref: str, journal_url: str | None, read_store: str | None
+) -> None:
     """Rebuild one projection from position 0 beside the serving store, then swap."""
     check_projection(app_ref, name)
-    with _owning(cli.data, "rebuild", name):
-        run(_rebuild(cli.data, app_ref, name))
+    spec = stores_spec(cli.data, journal_url, read_store)
+    with _owning(spec, "rebuild", name, name):
+        run(_rebuild(spec, app_ref, name))
 
 
-async def _rebuild(data: Path, app_ref: str, name: str) -> None:
-    async with open_host(data, app_ref) as host:
+async def _rebuild(spec: RoleSpec, app_ref: str, name: str) -> None:
+    async with open_host(spec, app_ref) as host:
         host.runner(name)
         with Progress(*_COLUMNS, console=_console()) as bar:
             runner = await host.rebuild(name, _reporter(bar, f"rebuild {name}"))
@@ -125,19 +149,28 @@ async def _rebuild(data: Path, app_ref: str, name: str) -> None:
 
 
 @contextlib.contextmanager
-def _owning(data: Path, action: str, target: str, hint: str = "") -> Iterator[None]:
-    """Own the data directory while a command moves projections (see ``owner``)."""
+def _owning(
+    spec: RoleSpec, action: str, target: str, projection: str, hint: str = ""
+) -> Iterator[None]:
+    """Be the only writer of the projection's read store while a command moves it:
+    the read-store directory's ``flock``, or on PostgreSQL the projection's
+    advisory lock (see ``owner``)."""
     hint = hint or (
         f"{action} through the server instead: "
         f"POST /api/admin/projections/{target}/{action}, or its operations page"
     )
-    if not data.is_dir():  # nothing to own: the command itself says what is missing
-        yield
-        return
+    who = f"kiroku {action} {target}"
+    claim: contextlib.AbstractContextManager[None]
+    if spec.read_on_postgres:
+        claim = claiming(spec.read_store, [projection], who, hint)
+    elif spec.read_dir.is_dir():
+        claim = owning(spec.read_dir, who, hint)
+    else:  # nothing to own: the command itself says what is missing
+        claim = contextlib.nullcontext()
     try:
-        with owning(data, f"kiroku {action} {target}", hint):
+        with claim:
             yield
-    except DataDirectoryBusyError as e:
+    except (DataDirectoryBusyError, StartupError) as e:
         raise click.ClickException(str(e)) from e
 
 
@@ -164,11 +197,19 @@ def _reporter(bar: Progress, description: str) -> Callable[[RebuildProgress], No
 @click.option("--reason", help="Why the event is skipped (required by skip).")
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved ones.")
 @app_option
+@stores_option
 @pass_cli
 def parked(
-    cli: CliContext, args: tuple[str, ...], reason: str | None, include_resolved: bool, app_ref: str
+    cli: CliContext,
+    args: tuple[str, ...],
+    reason: str | None,
+    include_resolved: bool,
+    app_ref: str,
+    journal_url: str | None,
+    read_store: str | None,
 ) -> None:
     """List parked events [NAME], or: parked retry NAME:ID, parked skip NAME:ID --reason ..."""
+    spec = stores_spec(cli.data, journal_url, read_store)
     if args and args[0] in ("retry", "skip"):
         if len(args) != 2:
             raise click.UsageError(f"usage: kiroku parked {args[0]} NAME:ID")
@@ -177,16 +218,16 @@ def parked(
             f"{args[0]} it through the server instead: "
             f"POST /api/admin/parked/{name}/{ident}/{args[0]}, or its operations page"
         )
-        with _owning(cli.data, f"parked {args[0]}", args[1], hint):
-            run(_resolve(cli.data, app_ref, args[0], args[1], reason))
+        with _owning(spec, f"parked {args[0]}", args[1], name, hint):
+            run(_resolve(spec, app_ref, args[0], args[1], reason))
     elif len(args) > 1:
         raise click.UsageError("usage: kiroku parked [NAME]")
     else:
-        run(_list_parked(cli.data, app_ref, args[0] if args else None, include_resolved))
+        run(_list_parked(spec, app_ref, args[0] if args else None, include_resolved))
 
 
-async def _list_parked(data: Path, app_ref: str, name: str | None, everything: bool) -> None:
-    async with open_host(data, app_ref) as host:
+async def _list_parked(spec: RoleSpec, app_ref: str, name: str | None, everything: bool) -> None:
+    async with open_host(spec, app_ref) as host:
         rows = host.parked(name, include_resolved=everything)
     table = Table(title=f"{len(rows)} parked events")
     for column in ("Ref", "Position", "Event", "Kind", "Attempts", "Status", "Error"):
@@ -205,12 +246,12 @@ async def _list_parked(data: Path, app_ref: str, name: str | None, everything: b
     _console().print(table)
 
 
-async def _resolve(data: Path, app_ref: str, action: str, ref: str, reason: str | None) -> None:
+async def _resolve(spec: RoleSpec, app_ref: str, action: str, ref: str, reason: str | None) -> None:
     name, sep, ident = ref.rpartition(":")
     if not sep or not ascii_digits(ident):
         raise InputError(f"A parked event is named NAME:ID (see `kiroku parked`), got {ref!r}")
     number = parse_int(ident, "ID", low=1)
-    async with open_host(data, app_ref) as host:
+    async with open_host(spec, app_ref) as host:
         if action == "retry":
             await host.retry(name, number)
         else:
@@ -223,14 +264,17 @@ async def _resolve(data: Path, app_ref: str, action: str, ref: str, reason: str 
 @click.command()
 @click.argument("ref")
 @app_option
+@stores_option
 @pass_cli
-def ledger(cli: CliContext, ref: str, app_ref: str) -> None:
+def ledger(
+    cli: CliContext, ref: str, app_ref: str, journal_url: str | None, read_store: str | None
+) -> None:
     """Which consumer did what with one event (by position or event id)."""
-    run(_ledger(cli.data, app_ref, ref))
+    run(_ledger(stores_spec(cli.data, journal_url, read_store), app_ref, ref))
 
 
-async def _ledger(data: Path, app_ref: str, ref: str) -> None:
-    async with open_host(data, app_ref) as host:
+async def _ledger(spec: RoleSpec, app_ref: str, ref: str) -> None:
+    async with open_host(spec, app_ref) as host:
         event, entries = await host.ledger(parse_ref(ref))
     table = Table(
         title=f"position {event.position} · {event.stream}@{event.version} {event.type} "

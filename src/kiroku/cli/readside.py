@@ -1,8 +1,11 @@
-"""What the read-side commands share: ``--app``, the data directory, error reporting.
+"""What the read-side commands share: ``--app``, where the stores are, error reporting.
 
-The data directory holds ``journal.db`` (the SQLite journal) and the read stores
-(``read.db`` plus ``read/``). Every failure kiroku raises on purpose becomes one
-clear line and a non-zero exit; nothing is written when the input is bad.
+By default the data directory holds ``journal.db`` (the SQLite journal) and the
+read stores (``read.db`` plus ``read/``); ``--journal`` and ``--read-store``
+(``KIROKU_JOURNAL``, ``KIROKU_READ_STORE``, or the command's TOML table) name
+others, as for ``kiroku serve``: a PostgreSQL journal, read stores in PostgreSQL.
+Every failure kiroku raises on purpose becomes one clear line and a non-zero
+exit; nothing is written when the input is bad.
 """
 
 from __future__ import annotations
@@ -23,9 +26,20 @@ from kiroku.domain.numbers import ascii_digits, parse_int
 from kiroku.errors import ConfigError, InputError, KirokuError
 from kiroku.journal.protocol import Journal
 from kiroku.projections.host import ProjectionHost
+from kiroku.projections.postgres import PostgresReadStores
+from kiroku.roles.spec import RoleSpec, StartupError, journal_from_url, safe_url, sqlite_path
 from kiroku.schema.codec import Codec
 
-__all__ = ["app_option", "open_host", "open_journal", "parse_ref", "parse_start", "run"]
+__all__ = [
+    "app_option",
+    "open_host",
+    "open_journal",
+    "parse_ref",
+    "parse_start",
+    "run",
+    "stores_option",
+    "stores_spec",
+]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., object])
@@ -41,6 +55,34 @@ def app_option(fn: F) -> F:
         metavar="MODULE:ATTR",
         help="The application bundle whose projections to use.",
     )(fn)
+
+
+def stores_option(fn: F) -> F:
+    """``--journal`` and ``--read-store``, spelt and read as ``kiroku serve`` reads them."""
+    fn = click.option(
+        "--read-store", "read_store", default=None, envvar="KIROKU_READ_STORE",
+        help="sqlite:///DIR or postgresql://… (default: sqlite:///DATA).",
+    )(fn)  # fmt: skip
+    return click.option(
+        "--journal", "journal_url", default=None, envvar="KIROKU_JOURNAL",
+        help="sqlite:///PATH or postgresql://… (default: sqlite:///DATA/journal.db).",
+    )(fn)  # fmt: skip
+
+
+def stores_spec(data: Path, journal_url: str | None, read_store: str | None) -> RoleSpec:
+    """Where the journal and the read stores are (no roles: a command runs none)."""
+    spec = RoleSpec(
+        roles=frozenset(),
+        journal=journal_url or f"sqlite:///{data / 'journal.db'}",
+        bus=None,
+        read_store=read_store or f"sqlite:///{data}",
+        data=data,
+    )
+    try:
+        spec.check()
+    except KirokuError as e:
+        raise click.BadParameter(str(e)) from e
+    return spec
 
 
 def run(coro: Coroutine[object, object, T]) -> T:
@@ -63,19 +105,41 @@ async def open_journal(data: Path) -> Journal:
     return journal
 
 
-@contextlib.asynccontextmanager
-async def open_host(data: Path, app_ref: str) -> AsyncIterator[ProjectionHost]:
-    """The app's projections over the data directory's journal and read stores (not running)."""
-    app: App = load_app(app_ref)
-    journal = await open_journal(data)
+async def _journal(spec: RoleSpec) -> Journal:
+    if spec.journal.startswith("sqlite:///"):
+        path = sqlite_path(spec.journal, "journal")
+        if not path.exists():
+            raise ConfigError(f"No journal at {path}: is --data (KIROKU_DATA) or --journal right?")
+    return await journal_from_url(spec.journal)
+
+
+async def _catalog(spec: RoleSpec) -> PostgresReadStores | None:
+    if not spec.read_on_postgres:
+        return None
     try:
+        return await asyncio.to_thread(PostgresReadStores, spec.read_store)
+    except KirokuError as e:
+        where = safe_url(spec.read_store)
+        raise StartupError(f"Cannot open the PostgreSQL read stores at {where}: {e}") from e
+
+
+@contextlib.asynccontextmanager
+async def open_host(where: RoleSpec | Path, app_ref: str) -> AsyncIterator[ProjectionHost]:
+    """The app's projections over the journal and read stores ``where`` names, or
+    those in a data directory (not running)."""
+    spec = where if isinstance(where, RoleSpec) else stores_spec(where, None, None)
+    app: App = load_app(app_ref)
+    journal = await _journal(spec)
+    try:
+        catalog = await _catalog(spec)
         host = ProjectionHost(
             journal,
             list(app.projections),
-            data,
+            spec.read_dir,
             codec=Codec(app.registry),
             policies=app.policies,
             on_rebuild_needed=_left_to_the_server,
+            catalog=catalog,
         )
         try:
             for name in host.names:

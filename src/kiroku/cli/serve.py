@@ -39,7 +39,7 @@ from kiroku.apps.chat.node import ChatNode, RuntimeOptions
 from kiroku.apps.chat.server import build_app, is_the_chat
 from kiroku.catalog import Catalog
 from kiroku.cli.app import CliContext, pass_cli
-from kiroku.cli.owner import owning
+from kiroku.cli.owner import owning, projector_claim
 from kiroku.cli.role_options import role_options
 from kiroku.cli.server_options import server_options
 from kiroku.errors import ConfigError, KirokuError
@@ -303,7 +303,12 @@ def serve(
         if spec.embedded and projections == "process":
             run = RoleSpec(frozenset({"write", "read"}), spec.journal, None, spec.read_store)
             child = _child(cli.data, spec, app_ref, log_level, log_format)
-        with QueuedLogging(log_level, log_format), owner or contextlib.nullcontext():
+        names = [p.name for p in load_app(app_ref).projections]
+        with (
+            QueuedLogging(log_level, log_format),
+            owner or contextlib.nullcontext(),
+            projector_claim(run, names),
+        ):
             click.echo(f"kiroku: serving {spec.read_dir.resolve()}")
             served = _serve(run, host, port, demo, app_ref, log_level, options, limits, child,
                             supervised)  # fmt: skip
