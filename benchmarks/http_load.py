@@ -213,7 +213,8 @@ async def posting(data: Path, token: str, plan: Plan, profile: Path | None) -> J
 
 
 def ceiling(data: Path, token: str, paths: list[str], plan: Plan, stack: str) -> JsonObj:
-    own = [sys.executable, "-m", "benchmarks.http_load", "--serve-ceiling", token]
+    # "=": a token may begin with "-", which argparse would take for an option
+    own = [sys.executable, "-m", "benchmarks.http_load", f"--serve-ceiling={token}"]
     proc, base = start_server(data, [*own, "--stack", stack])
     try:
         return wrk(base, paths, token, plan, proc.pid)
