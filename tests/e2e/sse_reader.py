@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-__all__ = ["Frame", "SseReader"]
+__all__ = ["Frame", "SseReader", "data_of"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,12 @@ class SseReader:
         while (frame := await self.next(within)) is not None:
             seen.append(frame)
         return seen
+
+
+async def data_of(response: httpx.Response, count: int, within: float = 15.0) -> list[Any]:
+    """The data of the first ``count`` frames (fewer if the server ends the stream)."""
+    reader = SseReader(response)
+    found: list[Any] = []
+    while len(found) < count and (frame := await reader.next(within)) is not None:
+        found.append(frame.data)
+    return found

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["Proc", "kiroku_command", "run_kiroku"]
+__all__ = ["Proc", "kiroku_command", "run_kiroku", "start_projector"]
 
 LISTENING = r"kiroku: listening on http://127\.0\.0\.1:(\d+)"
 
@@ -33,6 +33,25 @@ def run_kiroku(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[s
     return subprocess.run(
         kiroku_command(*args), capture_output=True, text=True, env=_env(), timeout=timeout
     )
+
+
+def start_projector(data: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """``kiroku serve --role projector ARGS`` on ``data``, returned once it says it runs,
+    with its log (beside ``data``)."""
+    data.mkdir(parents=True, exist_ok=True)
+    log = data.parent / f"projector-{time.monotonic_ns()}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            kiroku_command("--data", str(data), "serve", "--role", "projector", *args),
+            stdout=out, stderr=subprocess.STDOUT, env=_env(),
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while "kiroku: roles projector" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"projector did not start:\n{log.read_text()}")
+        time.sleep(0.05)
+    return proc, log
 
 
 class Proc:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from kits.processes import start_projector
 from pgkit import dsn_fixture
 from psycopg.conninfo import conninfo_to_dict
 
@@ -73,24 +74,6 @@ def _rows(out: str) -> dict[str, list[str]]:
     return {row[0]: row[1:] for row in cells if row and row[0].startswith("chat.")}
 
 
-def _projector(data: Path, url: str) -> tuple[subprocess.Popen[bytes], Path]:
-    data.mkdir(parents=True)
-    log = data.parent / f"{data.name}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*KIROKU, "--data", str(data), "serve", "--role", "projector",
-             "--journal", url, "--read-store", url],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while "kiroku: roles projector" not in log.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"projector did not start:\n{log.read_text()}")
-        time.sleep(0.05)
-    return proc, log
-
-
 def _settled(cli: Path, url: str) -> dict[str, list[str]]:
     """``kiroku projections`` once every projection is past or stopped at the poison."""
     deadline = time.monotonic() + 60
@@ -108,7 +91,7 @@ async def test_commands_read_beside_a_projector_and_move_projections_only_withou
 ) -> None:
     url = _url(dsn)
     await _post(dsn)
-    projector, log = _projector(tmp_path / "projector", url)
+    projector, log = start_projector(tmp_path / "projector", "--journal", url, "--read-store", url)
     cli = tmp_path / "cli"  # the commands share no directory with the projector
     try:
         rows = await asyncio.to_thread(_settled, cli, url)
@@ -197,7 +180,7 @@ async def test_a_projector_takes_its_locks_back_after_a_cut_and_stops_if_they_we
 ) -> None:
     url = _url(dsn)
     await _post(dsn)
-    projector, log = _projector(tmp_path / "projector", url)
+    projector, log = start_projector(tmp_path / "projector", "--journal", url, "--read-store", url)
     cli = tmp_path / "cli"
     try:
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as admin:

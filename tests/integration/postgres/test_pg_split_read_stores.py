@@ -5,14 +5,9 @@ search and live streams, woken by NOTIFY from the projector's commits."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -24,27 +19,11 @@ from kiroku.roles.pg_commits import CHANNEL
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "e2e"))
 from chat_server import ChatServer
+from kits.processes import start_projector
+from sse_reader import data_of
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 __all__ = ["dsn_fixture"]
-
-
-def _projector(data: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
-    data.mkdir(parents=True)
-    log = data.parent / "projector.log"
-    command = [sys.executable, "-c", "from kiroku.cli import main; main()"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [*command, "--data", str(data), "serve", "--role", "projector", *args],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while "kiroku: roles projector" not in log.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"projector did not start:\n{log.read_text()}")
-        time.sleep(0.05)
-    return proc, log
 
 
 def _url(dsn: str) -> str:
@@ -61,7 +40,7 @@ async def nodes(
     url = _url(dsn)
     stores = ("--journal", url, "--read-store", url)
     write = ChatServer.start(tmp_path / "write", extra=("--role", "write", *stores))
-    projector, log = _projector(tmp_path / "projector", *stores)
+    projector, log = start_projector(tmp_path / "projector", *stores)
     read = ChatServer.start(tmp_path / "read", extra=("--role", "read", *stores))
     try:
         yield write, read
@@ -70,21 +49,6 @@ async def nodes(
         assert projector.wait(30) == 0, log.read_text()
         assert read.stop() == 0, read.log()
         assert write.stop() == 0, write.log()
-
-
-async def _sse(response: httpx.Response, count: int) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    data: str | None = None
-    async with asyncio.timeout(20):
-        async for line in response.aiter_lines():
-            if line.startswith("data: "):
-                data = line[len("data: ") :]
-            elif line == "" and data is not None:
-                found.append(json.loads(data))
-                data = None
-                if len(found) == count:
-                    break
-    return found
 
 
 async def test_a_read_node_elsewhere_answers_reads_search_and_live_streams(
@@ -111,7 +75,7 @@ async def test_a_read_node_elsewhere_answers_reads_search_and_live_streams(
                     f"/api/rooms/{room}/messages", json={"body": f"hello far {i}"}, headers=ann_w
                 )
                 assert posted.status_code == 201, posted.text
-            events = await _sse(stream, 3)
+            events = await data_of(stream, 3)
         assert [e["data"]["body"] for e in events] == ["hello far 0", "hello far 1", "hello far 2"]
         last = posted.json()["position"]
         found = await r.get(

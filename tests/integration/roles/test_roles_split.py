@@ -4,21 +4,19 @@ across the process boundary, woken by push from the projector process."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "e2e"))
 from chat_server import ChatServer
+from kits.processes import start_projector
+from sse_reader import data_of
 
 
 def _kiroku(*args: str) -> list[str]:
@@ -30,22 +28,6 @@ def _env() -> dict[str, str]:
 
 
 pytestmark = pytest.mark.slow
-
-
-def start_projector(data: Path) -> tuple[subprocess.Popen[bytes], Path]:
-    log = data.parent / f"projector-{time.monotonic_ns()}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            _kiroku("--data", str(data), "serve", "--role", "projector"),
-            stdout=out, stderr=subprocess.STDOUT, env=_env(),
-        )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while "kiroku: roles projector" not in log.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"projector did not start:\n{log.read_text()}")
-        time.sleep(0.05)
-    return proc, log
 
 
 @pytest.fixture
@@ -70,21 +52,6 @@ async def client(
         yield c
 
 
-async def sse(response: httpx.Response, count: int) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    data: str | None = None
-    async with asyncio.timeout(15):
-        async for line in response.aiter_lines():
-            if line.startswith("data: "):
-                data = line[len("data: ") :]
-            elif line == "" and data is not None:
-                found.append(json.loads(data))
-                data = None
-                if len(found) == count:
-                    return found
-    return found
-
-
 async def test_reads_and_live_streams_follow_a_projector_in_another_process(
     split: tuple[ChatServer, subprocess.Popen[bytes]], client: httpx.AsyncClient
 ) -> None:
@@ -104,7 +71,7 @@ async def test_reads_and_live_streams_follow_a_projector_in_another_process(
                 f"/api/rooms/{room}/messages", json={"body": f"hi {i}"}, headers=ann
             )
             assert posted.status_code == 201
-        events = await sse(stream, 3)
+        events = await data_of(stream, 3)
     assert [e["data"]["body"] for e in events] == ["hi 0", "hi 1", "hi 2"]
     last = posted.json()["position"]
     seen = await client.get(
