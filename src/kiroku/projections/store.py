@@ -142,12 +142,23 @@ class SQLiteReadView:
     async def dump(self) -> dict[str, list[str]]:
         tables = await self.query("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")
         dump: dict[str, list[str]] = {}
-        for name, kind in sorted((str(n), str(k)) for n, k in tables):
+        kinds = {str(n): str(k) for n, k in tables}
+        for name, kind in sorted(kinds.items()):
             if kind not in ("table", "virtual") or name.startswith(("sqlite_", "kiroku_")):
                 continue
-            rows = await self.query(f'SELECT rowid, * FROM "{name}"' if kind == "virtual" else
-                                    f'SELECT * FROM "{name}"')  # fmt: skip
-            dump[name] = sorted(repr(r) for r in rows)
+            if kind == "table" and kinds.get(name.removesuffix("_keys")) == "virtual":
+                continue  # a text index's key map: dumped with its index, below
+            if kind == "virtual" and f"{name}_keys" in kinds:
+                # a text index by key: its row ids follow the order entries arrived in,
+                # which differs between a live run and a rebuild holding the same entries
+                sql = f'SELECT k.key, t.* FROM "{name}" t JOIN "{name}_keys" k ON k.row = t.rowid'
+            else:
+                sql = (
+                    f'SELECT rowid, * FROM "{name}"'
+                    if kind == "virtual"
+                    else f'SELECT * FROM "{name}"'
+                )
+            dump[name] = sorted(repr(r) for r in await self.query(sql))
         return dump
 
     def close(self) -> None:
