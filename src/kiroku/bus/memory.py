@@ -84,6 +84,11 @@ class _MemoryConsumer:
         self.state.unacked[index] = attempt
         return _MemoryDelivery(self.bus.log[index], attempt, index, self.state, self.bus)
 
+    async def pending(self) -> int:
+        state, log = self.state, self.bus.log
+        waiting = sum(1 for e in log[state.cursor :] if self.bus.wanted(e, state.partitions))
+        return waiting + len(state.unacked)
+
     async def dead_letters(self, handle: DeadLetterHandler) -> int:
         return 0  # redelivers without limit: nothing is ever given up on
 
@@ -137,7 +142,7 @@ class MemoryBus:
         self.leases: dict[str, str] = {}
         self.checkpoints: dict[str, int] = {}
         self._ids: set[uuid.UUID] = set()
-        self._states: dict[str, _State] = {}
+        self._states: dict[tuple[str, frozenset[int] | None], _State] = {}
         self._grew = asyncio.Event()
 
     async def publish(self, events: Sequence[StoredEvent]) -> None:
@@ -153,9 +158,9 @@ class MemoryBus:
 
     async def consumer(self, name: str, partitions: Sequence[int] | None = None) -> _MemoryConsumer:
         wanted = frozenset(partitions) if partitions is not None else None
-        state = self._states.get(name)
-        if state is None or state.partitions != wanted:
-            state = self._states[name] = _State(wanted)
+        state = self._states.get((name, wanted))  # a durable per name and partition set
+        if state is None:
+            state = self._states[name, wanted] = _State(wanted)
         else:
             state.redeliver = deque(sorted(state.unacked))  # a restarted consumer: redeliver
         return _MemoryConsumer(name, self, state)

@@ -52,6 +52,11 @@ class Consumer(Protocol):
         """Up to ``limit`` deliveries; ``[]`` if none came within ``timeout`` seconds."""
         ...
 
+    async def pending(self) -> int:
+        """Events the bus holds for this consumer: not yet delivered, or delivered and
+        not acknowledged (a redelivery waiting out its backoff counts)."""
+        ...
+
     async def dead_letters(self, handle: DeadLetterHandler) -> int:
         """Hand each event the bus stopped redelivering to ``handle`` (with its delivery
         count), forgetting it only once ``handle`` returned; returns how many."""

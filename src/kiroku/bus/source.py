@@ -14,6 +14,12 @@ deliveries fetched but not committed are handed back at once (``nak``) rather
 than left to time out. Rebuilds and replays never come here: they read the
 journal (``CatchUpSource``).
 
+A lane (one of several processes sharing a projection's partitions) also says
+when it has nothing left to do: after an empty fetch, with nothing of its own
+uncommitted and nothing pending on the bus, every event the relay had published
+before that fetch (``watermark``, the relay's checkpoint, read before it) that
+belongs to the lane has been applied, so ``on_idle`` moves the lane there.
+
 Events the bus gave up on (``MaxDeliver`` reached: the projector kept dying
 before its commit) are handed to ``on_dead_letter`` (the projector role parks
 them in the projection's parked list, so they are never skipped unseen).
@@ -24,10 +30,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from kiroku.bus.cancel import recancel
-from kiroku.bus.protocol import Bus, DeadLetterHandler, Delivery
+from kiroku.bus.protocol import Bus, Consumer, DeadLetterHandler, Delivery
 from kiroku.domain.envelope import StoredEvent
 
 __all__ = ["BusSource"]
@@ -45,6 +51,8 @@ class BusSource:
         batch_size: int = 500,
         fetch_timeout: float = 2.0,
         on_dead_letter: DeadLetterHandler | None = None,
+        watermark: Callable[[], Awaitable[int]] | None = None,
+        on_idle: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.bus = bus
         self.consumer_name = consumer
@@ -52,6 +60,8 @@ class BusSource:
         self.batch_size = batch_size
         self.fetch_timeout = fetch_timeout
         self.on_dead_letter = on_dead_letter
+        self.watermark = watermark
+        self.on_idle = on_idle
         self.dead_letters = 0
         self.delivered = 0
         self.redelivered = 0
@@ -63,7 +73,7 @@ class BusSource:
         runner's per-stream versions decide."""
         consumer = await self.bus.consumer(self.consumer_name, self.partitions)
         try:
-            fetches = 0
+            fetches, mark = 0, None
             while True:
                 deliveries = await consumer.fetch(self.batch_size, self.fetch_timeout)
                 recancel()
@@ -71,7 +81,9 @@ class BusSource:
                 if self.on_dead_letter is not None and (not deliveries or fetches % 50 == 0):
                     self.dead_letters += await consumer.dead_letters(self.on_dead_letter)
                 if not deliveries:
+                    mark = await self._idle(consumer, mark)
                     continue
+                mark = None
                 self.delivered += len(deliveries)
                 self.redelivered += sum(1 for d in deliveries if d.attempt > 1)
                 events = [d.event for d in deliveries]
@@ -83,6 +95,19 @@ class BusSource:
                 async with asyncio.timeout(self.fetch_timeout + 5):
                     await self._hand_back()
                     await consumer.close()
+
+    async def _idle(self, consumer: Consumer, mark: int | None) -> int | None:
+        """After an empty fetch: report ``mark`` (read before it) if nothing is in
+        flight; return the watermark to report after the next empty one."""
+        if self.watermark is None or self.on_idle is None:
+            return None
+        if mark is not None and not self._open and not await consumer.pending():
+            await self.on_idle(mark)
+        try:
+            return await self.watermark()
+        except Exception as e:  # the bus is away: no mark this time, the fetches say why
+            log.debug("reading the relay's checkpoint failed: %s", e)
+            return None
 
     async def settled(self, batch: Sequence[StoredEvent]) -> None:
         """The runner committed ``batch``: acknowledge its deliveries."""

@@ -41,7 +41,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import psycopg
@@ -147,18 +147,42 @@ def _note(path: Path, text: str) -> Iterator[None]:
         os.close(fd)
 
 
-_CLAIM = "SELECT pg_try_advisory_lock(hashtext('kiroku projection writer'), hashtext(%s))"
+_WRITER = "kiroku projection writer"  # per projection; shared by the lanes of one
+_PARTITION = "kiroku projection partition"  # per projection and partition, for lanes
+_TRY = "SELECT pg_try_advisory_lock(hashtext(%s), hashtext(%s))"
+_TRY_SHARED = "SELECT pg_try_advisory_lock_shared(hashtext(%s), hashtext(%s))"
 _HOLDER = (
     "SELECT a.application_name, a.pid, coalesce(host(a.client_addr), 'local')"
     " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
     " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2"
-    " AND l.classid = hashtext('kiroku projection writer')::oid AND l.objid = hashtext(%s)::oid"
+    " AND l.classid = hashtext(%s)::oid AND l.objid = hashtext(%s)::oid"
 )
+Lock = tuple[str, str, bool]  # (class, key, shared)
+
+
+def _locks(names: Iterable[str], partitions: Sequence[int] | None) -> list[Lock]:
+    """A whole projection's writer lock; or, for a lane, that lock shared (lanes of one
+    projection coexist; a rebuild command or a whole projector is refused beside
+    them) and an exclusive lock per partition (two lanes never share a partition)."""
+    names = sorted(set(names))
+    if partitions is None:
+        return [(_WRITER, name, False) for name in names]
+    return [(_WRITER, name, True) for name in names] + [
+        (_PARTITION, f"{name}:{p}", False) for name in names for p in partitions
+    ]
+
+
 WATCH_SECONDS = 2.0
 
 
 @contextlib.contextmanager
-def claiming(conninfo: str, names: Iterable[str], who: str, hint: str = "") -> Iterator[None]:
+def claiming(
+    conninfo: str,
+    names: Iterable[str],
+    who: str,
+    hint: str = "",
+    partitions: Sequence[int] | None = None,
+) -> Iterator[None]:
     """Be the only writer of each named projection's read store on PostgreSQL.
 
     A session advisory lock per projection, on a connection of its own, taken by
@@ -170,12 +194,12 @@ def claiming(conninfo: str, names: Iterable[str], who: str, hint: str = "") -> I
     and if another process took one meanwhile this process stops (SIGTERM)
     rather than write beside it.
     """
-    names = sorted(set(names))
+    locks = _locks(names, partitions)
     where = safe_url(conninfo)
-    conn = _claim(conninfo, names, who, hint, where)
+    conn = _claim(conninfo, locks, who, hint, where)
     stop = threading.Event()
     watcher = threading.Thread(
-        target=_watch, args=(conn, conninfo, names, who, stop), name="kiroku-claim", daemon=True
+        target=_watch, args=(conn, conninfo, locks, who, stop), name="kiroku-claim", daemon=True
     )
     watcher.start()
     try:
@@ -193,11 +217,14 @@ def projector_claim(
     if "projector" not in spec.roles or not spec.read_on_postgres:
         return contextlib.nullcontext()
     hint = "one projector per projection: stop the other one, or wait for the command to end"
-    return claiming(spec.read_store, names, "kiroku serve --role projector", hint)
+    if spec.partitions is not None:
+        hint = "one projector per partition, and no command moving the projection meanwhile"
+    lanes = spec.lane_partitions()
+    return claiming(spec.read_store, names, "kiroku serve --role projector", hint, lanes)
 
 
 def _claim(
-    conninfo: str, names: list[str], who: str, hint: str, where: str
+    conninfo: str, locks: list[Lock], who: str, hint: str, where: str
 ) -> psycopg.Connection[TupleRow]:
     try:
         conn = psycopg.Connection.connect(
@@ -209,16 +236,17 @@ def _claim(
     except psycopg.Error as e:
         raise StartupError(f"Cannot reach the PostgreSQL read stores at {where}: {e}") from e
     try:
-        for name in names:
-            row = conn.execute(_CLAIM, (name,)).fetchone()
+        for kind, key, shared in locks:
+            row = conn.execute(_TRY_SHARED if shared else _TRY, (kind, key)).fetchone()
             if row is None or not row[0]:
-                found = conn.execute(_HOLDER, (name,)).fetchone()
+                found = conn.execute(_HOLDER, (kind, key)).fetchone()
                 holder = (
                     f"{found[0] or 'a client'} (backend {found[1]}, from {found[2]})"
                     if found
                     else "another process"
                 )
-                raise DataDirectoryBusyError(f"the read store of {name} at {where}", holder, hint)
+                what = key.replace(":", ", partition ") if kind == _PARTITION else key
+                raise DataDirectoryBusyError(f"the read store of {what} at {where}", holder, hint)
     except psycopg.Error as e:
         conn.close()
         raise StartupError(f"Cannot lock the read stores at {where}: {e}") from e
@@ -231,7 +259,7 @@ def _claim(
 def _watch(
     conn: psycopg.Connection[TupleRow],
     conninfo: str,
-    names: list[str],
+    locks: list[Lock],
     who: str,
     stop: threading.Event,
 ) -> None:
@@ -244,7 +272,7 @@ def _watch(
             except psycopg.Error:
                 conn.close()
             try:
-                conn = _claim(conninfo, names, who, "", safe_url(conninfo))
+                conn = _claim(conninfo, locks, who, "", safe_url(conninfo))
                 log.warning("the read stores' locks were lost with the connection; taken back")
             except DataDirectoryBusyError as e:
                 log.error("stopping: %s", e)

@@ -33,6 +33,11 @@ _OPTIONS = [
         help="sqlite:///DIR (read models and users) or postgresql://… (read models)"
         " (default: sqlite:///DATA).",
     ),
+    click.option(
+        "--partitions", default=None, envvar="KIROKU_PARTITIONS",
+        help="A projector's share of each projection's bus partitions, e.g. 0-7: several"
+        " projectors split them (needs a NATS bus and PostgreSQL read stores).",
+    ),
 ]  # fmt: skip
 
 

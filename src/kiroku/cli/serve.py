@@ -178,7 +178,12 @@ def _child(data: Path, spec: RoleSpec, app: str, level: str, form: str) -> list[
 
 
 def role_spec(
-    data: Path, role: str, journal: str | None, bus: str | None, read_store: str | None
+    data: Path,
+    role: str,
+    journal: str | None,
+    bus: str | None,
+    read_store: str | None,
+    partitions: str | None = None,
 ) -> RoleSpec:
     """The roles and URLs, defaulting to the embedded layout under the data directory."""
     try:
@@ -188,6 +193,7 @@ def role_spec(
             bus=bus or None,
             read_store=read_store or f"sqlite:///{data}",
             data=data,
+            partitions=partitions or None,
         )
     except ConfigError as e:
         raise click.BadParameter(str(e), param_hint="--role") from e
@@ -272,6 +278,7 @@ def serve(
     journal_url: str | None,
     bus_url: str | None,
     read_store: str | None,
+    partitions: str | None,
     app_ref: str,
     log_level: str,
     log_format: LogFormat,
@@ -292,7 +299,7 @@ def serve(
         max_live=max_live,
         idle_timeout=idle_timeout,
     )
-    spec = role_spec(cli.data, role, journal_url, bus_url, read_store)
+    spec = role_spec(cli.data, role, journal_url, bus_url, read_store, partitions)
     cli.data.mkdir(parents=True, exist_ok=True)
     try:
         spec.check()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 from kiroku.projections.readstore import ReadStore
@@ -31,6 +32,15 @@ class StoreCatalog(Protocol):
     def open(self, name: str, generation: int) -> ReadStore: ...
 
     def swap(self, name: str, generation: int) -> None: ...
+
+    def rebuilding(self, name: str) -> AbstractContextManager[None]:
+        """Be the only rebuild of ``name`` (``InputError`` if another process runs one)."""
+        ...
+
+    def fence(self, name: str, generation: int) -> AbstractContextManager[None]:
+        """Hold off every other writer of ``generation`` (lanes in other processes) until
+        the block ends, then retire it: for a rebuild's last events and its swap."""
+        ...
 
     def discard(self, name: str, generation: int) -> None: ...
 

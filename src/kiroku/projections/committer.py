@@ -13,8 +13,9 @@ event goes through retry-with-backoff and, if it keeps failing, parking.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from kiroku.corrections.compensation import Compensation
 from kiroku.domain.envelope import StoredEvent
@@ -22,9 +23,10 @@ from kiroku.errors import HandlerError, InputError
 from kiroku.journal.protocol import Journal
 from kiroku.projections import checkpoint, ledger
 from kiroku.projections.apply import Applier
+from kiroku.projections.lanes import GenerationMovedError, Lane
 from kiroku.projections.model import FailurePolicy, Outcome, ParkedEvent
 from kiroku.projections.projection import Projection
-from kiroku.projections.readstore import ReadStore
+from kiroku.projections.readstore import ReadStore, Tx
 from kiroku.projections.rebuild_needed import RebuildWatch
 from kiroku.projections.skips import Skip, SkipBook
 from kiroku.projections.store import is_store_failure
@@ -55,6 +57,7 @@ class Committer:
         self.store = store
         self.skips = skips
         self.position, self.batch = 0, 0
+        self.lane: Lane | None = None  # one of several processes sharing the partitions
         self.parked_count = 0
         self.duplicates = 0
         self._on_commit = on_commit
@@ -87,10 +90,34 @@ class Committer:
     def reload(self) -> None:
         """Re-read everything cached from the store (another process may have changed it)."""
         conn = self.store.conn
-        self.position, self.batch = checkpoint.load_checkpoint(conn)
+        if self.lane is None:
+            self.position, self.batch = checkpoint.load_checkpoint(conn)
+        else:
+            with contextlib.suppress(GenerationMovedError):  # the next commit says so
+                self.position, self.batch = self._load_lane(self.lane)
         self._versions.clear()
         self._pending.clear()
         self.refresh_parked()
+
+    def _load_lane(self, lane: Lane) -> tuple[int, int]:
+        conn = self.store.conn
+        conn.execute("BEGIN")
+        try:
+            lane.begin(conn)
+            loaded = lane.load(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return loaded
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, position: int) -> AsyncIterator[Tx]:
+        """The store's transaction; a lane's first takes the store's turn (``Lane.begin``)."""
+        async with self.store.transaction(position) as tx:
+            if self.lane is not None:
+                self.lane.begin(tx.conn)
+            yield tx
 
     def refresh_parked(self) -> None:
         conn = self.store.conn
@@ -126,7 +153,7 @@ class Committer:
         work = BatchWork(pending=merged(self._pending))
         index = 0
         try:
-            async with self.store.transaction(events[0].position) as tx:
+            async with self.transaction(events[0].position) as tx:
                 for event in events:
                     await self._applier.apply(tx, event, work)
                     index += 1
@@ -150,12 +177,17 @@ class Committer:
         if work.pending:
             lowest = min(e.position for w in work.pending.values() for e in w.values())
             position = max(self.position, min(position, lowest - 1))
-        ledger.record_batch(conn, self.batch + 1, work.runs(), work.exceptions)
-        checkpoint.save_checkpoint(conn, self.name, position, self.batch + 1)
-        work.checkpoint = position
+        lane = self.lane
+        batch = self.batch + 1 if lane is None else lane.next_batch(conn)
+        ledger.record_batch(conn, batch, work.runs(), work.exceptions)
+        if lane is None:
+            checkpoint.save_checkpoint(conn, self.name, position, batch)
+        else:
+            lane.save(conn, self.name, position, batch)
+        work.checkpoint, work.batch = position, batch
 
     def _committed(self, work: BatchWork) -> None:
-        self.batch += 1
+        self.batch = work.batch
         self.position = work.checkpoint
         self._versions.update({s: v for s, (v, _) in work.versions.items()})
         self._pending = work.pending
@@ -178,7 +210,7 @@ class Committer:
     async def _park(self, event: StoredEvent, error: BaseException, policy: FailurePolicy) -> None:
         work = BatchWork(pending=merged(self._pending))
         stop = policy.on_exhausted == "stop"
-        async with self.store.transaction(event.position) as tx:
+        async with self.transaction(event.position) as tx:
             ident = self._applier.park_failed(tx, event, work, error, policy.attempts)
             if not stop:
                 work.covered.append(event.position)
@@ -207,7 +239,7 @@ class Committer:
             record = self.skips.record(self.name, event.position, str(event.event_id), by, why)
             detail, reason = record.detail, f"{why} (by {by})"
         try:
-            async with self.store.transaction(event.position) as tx:
+            async with self.transaction(event.position) as tx:
                 if skip is None:
                     await self._applier.run_handler(tx, event, work)
                     work.applied += 1
@@ -230,21 +262,39 @@ class Committer:
 
     async def _record_failure(self, event: StoredEvent, error: Exception) -> None:
         work = BatchWork(pending=merged(self._pending))
-        async with self.store.transaction(event.position) as tx:
+        async with self.transaction(event.position) as tx:
             self._applier.park_failed(tx, event, work, error, 1)
         self.refresh_parked()
+
+    async def mark_idle(self, position: int) -> bool:
+        """A lane with nothing left to apply up to ``position`` (the relay's checkpoint)
+        moves there, so the projection's checkpoint is not held back by it."""
+        lane = self.lane
+        waiting = [e.position for w in self._pending.values() for e in w.values()]
+        position = min(position, min(waiting, default=position + 1) - 1)  # behind a gap
+        if lane is None or position <= self.position:
+            return False
+        async with self.transaction(position) as tx:
+            lane.save(tx.conn, self.name, position, lane.next_batch(tx.conn) - 1)
+        self.position = position
+        return True
 
     async def rewind(self, position: int) -> None:
         """Move back to just before ``position``: the checkpoint, and each stream touched
         since to its version before that point, so the events from there are applied
         again (not skipped as duplicates); parked events from there are replayed."""
+        if self.lane is not None:
+            raise InputError(
+                f"{self.name} runs in lanes (projectors sharing its partitions): a replay"
+                " rewinds every lane, so stop them and run `kiroku replay` instead"
+            )
         rewound: dict[str, int] = {}
         for stream in checkpoint.streams_since(self.store.conn, position):
             events = await self.journal.read_stream(stream)
             later = [e.version for e in events if e.position >= position]
             earlier = [e.version for e in events if e.position < position]
             rewound[stream] = min(later) - 1 if later else max(earlier, default=0)
-        async with self.store.transaction(position) as tx:
+        async with self.transaction(position) as tx:
             checkpoint.rewind_streams(tx.conn, rewound, position)
             ledger.mark_replayed(tx.conn, position, f"replay from {position}")
             checkpoint.save_checkpoint(tx.conn, self.name, position - 1, self.batch)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from kiroku.errors import ReadStoreError
+from kiroku.projections.lanes import GenerationMovedError
 from kiroku.projections.model import RunnerState
 
 __all__ = ["STORAGE_RETRY_FIRST", "STORAGE_RETRY_MAX", "Follower", "follow"]
@@ -28,6 +30,7 @@ class Follower(Protocol):
     state: RunnerState
     error: str | None
     storage_failures: int
+    on_moved: Callable[[], Awaitable[None]] | None
 
     async def run(self) -> None: ...
 
@@ -42,6 +45,10 @@ async def follow(runner: Follower) -> None:
             await runner.run()
             return
         except ReadStoreError as e:
+            if isinstance(e, GenerationMovedError) and runner.on_moved is not None:
+                runner.state, runner.error = RunnerState.STOPPED, None
+                await runner.on_moved()  # a lane: its successor follows the new generation
+                return
             runner.storage_failures += 1
             runner.state = RunnerState.RETRYING
             runner.error = f"{e}; retrying in {delay:.1f}s"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 from kiroku.domain.envelope import utc_now
@@ -91,6 +92,16 @@ class ReadStores:
             raise ReadStoreError(name, None, f"cannot swap to generation {generation}: {e}") from e
         for old in range(1, generation - 1):
             self.discard(name, old)
+
+    @contextlib.contextmanager
+    def rebuilding(self, name: str) -> Iterator[None]:
+        """Nothing to exclude: one process owns a SQLite read store's directory."""
+        yield
+
+    @contextlib.contextmanager
+    def fence(self, name: str, generation: int) -> Iterator[None]:
+        """Nothing to hold off, for the same reason."""
+        yield
 
     def discard(self, name: str, generation: int) -> None:
         base = self.path(name, generation)

@@ -29,6 +29,7 @@ from kiroku.errors import InputError, ParkedEventError
 from kiroku.journal.protocol import Journal
 from kiroku.projections import operations
 from kiroku.projections.catalog import StoreCatalog
+from kiroku.projections.lanes import carry_over
 from kiroku.projections.model import BatchCommitted, FailurePolicy, Progress, RunnerState
 from kiroku.projections.readstore import ReadView
 from kiroku.projections.rebuild_needed import pending_rebuild
@@ -152,7 +153,13 @@ class _Meter:
 async def rebuild(
     host: Rebuildable, name: str, progress: ProgressFn | None = None
 ) -> ProjectionRunner:
-    """Build generation N+1 from position 0 beside the serving one, then swap."""
+    """Build generation N+1 from position 0 beside the serving one, then swap
+    (one rebuild of a projection at a time, whichever process runs it)."""
+    with host.stores.rebuilding(name):
+        return await _rebuild(host, name, progress)
+
+
+async def _rebuild(host: Rebuildable, name: str, progress: ProgressFn | None) -> ProjectionRunner:
     live = host.runner(name)
     generation = host.stores.generation(name) + 1
     host.stores.discard(name, generation)  # a shadow left by an interrupted rebuild
@@ -171,9 +178,14 @@ async def rebuild(
         await _build(host, shadow, generation)
         was_running = live.keep_running
         await live.stop()
-        meter.target = await host.journal.head_position()
         try:
-            await _build(host, shadow, generation)
+            # lanes in other processes wait from here until the swap, then follow it
+            with host.stores.fence(name, generation - 1):
+                meter.target = await host.journal.head_position()
+                await _build(host, shadow, generation)
+                if live.lane is not None:
+                    carry_over(live.store.conn, shadow.store.conn, shadow.position)
+                host.stores.swap(name, generation)
         except BaseException:
             if was_running:
                 await live.start()
@@ -183,10 +195,10 @@ async def rebuild(
         raise
     shadow.listeners.remove(meter)
     meter.tell(shadow.position)
-    host.stores.swap(name, generation)
     shadow.listeners.extend(live.listeners)
     shadow.on_rebuild_needed = live.on_rebuild_needed  # serving now: it tells the host
     shadow.source = live.source  # follows what the live one followed (the journal or a bus)
+    shadow.lane, shadow.on_moved = live.lane, live.on_moved
     host.install(name, shadow)
     live.store.close()
     if was_running:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
 from kiroku.domain.envelope import StoredEvent
@@ -24,6 +24,7 @@ from kiroku.projections.checkpoint import load_checkpoint
 from kiroku.projections.committer import Committer, StoppedError
 from kiroku.projections.delivered import processed
 from kiroku.projections.follow import follow
+from kiroku.projections.lanes import Lane
 from kiroku.projections.model import BatchCommitted, FailurePolicy, RunnerState, RunnerStatus
 from kiroku.projections.notify import Listener, Rate, notify
 from kiroku.projections.projection import Projection
@@ -85,10 +86,23 @@ class ProjectionRunner:
         self._data_version = 0
         self.keep_running = False
         self.storage_failures = 0  # storage errors met while following (each retried)
+        # a lane's successor after another process's rebuild swapped the generation
+        self.on_moved: Callable[[], Awaitable[None]] | None = None
 
     @property
     def position(self) -> int:
         return self.committer.position
+
+    @property
+    def lane(self) -> Lane | None:
+        """Set when this runner is one of several processes sharing the partitions."""
+        return self.committer.lane
+
+    @lane.setter
+    def lane(self, lane: Lane | None) -> None:
+        self.committer.lane = lane
+        if self._opened:  # where this lane stands, not the whole projection
+            self.reload()
 
     @property
     def batch(self) -> int:
@@ -205,8 +219,8 @@ class ProjectionRunner:
         acknowledging = isinstance(source, Acknowledging)  # once: a protocol check is slow
         try:
             while (batch := await stream.next()) is not None:
-                if self.store.data_version() != self._data_version:
-                    return True
+                if self.lane is None and self.store.data_version() != self._data_version:
+                    return True  # (lanes change the store all the time: each has its own)
                 events = [e for e in batch if until is None or e.position <= until]
                 if events:
                     await self.process(events)
@@ -224,6 +238,15 @@ class ProjectionRunner:
         """Apply ``events`` (one delivery); failures go through the failure policy."""
         async with self.lock:
             await self.committer.process(events, self.policy)
+
+    async def mark_idle(self, position: int) -> None:
+        """A lane found nothing left to do up to the relay's ``position``: move there."""
+        async with self.lock:
+            if await self.committer.mark_idle(position):
+                self._wake()
+                notify(
+                    self.listeners, BatchCommitted(self.name, self.batch, 0, self.position, 0, ())
+                )
 
     def _committed(self, work: BatchWork) -> None:
         """After every commit (the committer's hook): wake waiters, tell listeners."""

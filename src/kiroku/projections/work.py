@@ -25,6 +25,7 @@ class BatchWork:
     covered: list[int] = field(default_factory=list)  # positions taken in order (not dups)
     advance_to: int = 0  # the checkpoint may move here even if nothing was covered
     checkpoint: int = 0  # what the batch committed as the checkpoint
+    batch: int = 0  # its number in the ledger
     applied: int = 0
     duplicates: int = 0
     parked: int = 0

@@ -31,15 +31,14 @@ from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
 from kiroku.apps.chat.ops import Operations
 from kiroku.bus.protocol import Bus
 from kiroku.bus.relay import Relay
-from kiroku.bus.source import BusSource
 from kiroku.journal.protocol import Journal
 from kiroku.projections.model import BatchCommitted
 from kiroku.projections.postgres import PostgresReadStores
 from kiroku.roles.beat_stores import beat_store_for
 from kiroku.roles.commits import CommitReceiver, CommitSender
 from kiroku.roles.control import ControlServer
-from kiroku.roles.deadletter import parker
 from kiroku.roles.heartbeat import Heartbeat
+from kiroku.roles.lanes import feed_from_bus
 from kiroku.roles.pg_commits import PgCommitReceiver, PgCommitSender
 from kiroku.roles.spec import RoleSpec, bus_from_url, journal_from_url
 
@@ -81,8 +80,7 @@ class RoleNode:
         host = self.node.read.host
         if "projector" in self.roles:
             if self.bus is not None:
-                for runner in host.runners.values():
-                    runner.source = BusSource(self.bus, runner.name, on_dead_letter=parker(runner))
+                feed_from_bus(host, self.bus, self.spec.lane_partitions())
             if self.spec.read_on_postgres:  # read nodes may be anywhere: NOTIFY
                 self.pg_sender = PgCommitSender(self.spec.read_store)
                 self.pg_sender.start()

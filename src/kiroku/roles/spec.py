@@ -21,10 +21,12 @@ from typing import Protocol, cast
 from kiroku.bus.errors import BusUnavailableError
 from kiroku.bus.memory import MemoryBus
 from kiroku.bus.protocol import Bus
+from kiroku.bus.subjects import DEFAULT_PARTITIONS
 from kiroku.errors import ConfigError, KirokuError
 from kiroku.journal.protocol import Journal
 from kiroku.journal.sqlite import SQLiteJournal
 from kiroku.journal.sqlite.ownership import claim_journal
+from kiroku.projections.lanes import parse_partitions
 
 __all__ = [
     "ROLES",
@@ -73,6 +75,7 @@ class RoleSpec:
     bus: str | None
     read_store: str
     data: Path | None = None  # this process's own files when the read store is a server
+    partitions: str | None = None  # a projector sharing its projections' partitions: "0-7"
 
     @property
     def read_on_postgres(self) -> bool:
@@ -106,6 +109,25 @@ class RoleSpec:
                 f"The journal URL {self.journal!r} is neither sqlite:///PATH nor postgresql://…"
             )
         self.read_dir  # noqa: B018 - validates the URL
+        self.lane_partitions()
+
+    def lane_partitions(self) -> tuple[int, ...] | None:
+        """``--partitions`` as numbers: a lane of every projection this projector runs."""
+        if self.partitions is None:
+            return None
+        if "projector" not in self.roles:
+            raise ConfigError("--partitions is for the projector role")
+        if self.bus is None or self.bus == "memory":
+            raise ConfigError(
+                "--partitions shares projections between projector processes over the bus:"
+                " it needs --bus nats://HOST:PORT"
+            )
+        if not self.read_on_postgres:
+            raise ConfigError(
+                "--partitions needs --read-store postgresql://…: the lanes of a projection"
+                " write one read store, and a SQLite read store belongs to one process"
+            )
+        return parse_partitions(self.partitions, DEFAULT_PARTITIONS)
 
 
 class _Opens(Protocol):

@@ -127,6 +127,14 @@ class NatsConsumer:
         except (TimeoutError, nats.errors.TimeoutError):
             return []
 
+    async def pending(self) -> int:
+        """From the server's consumer info; a bus that cannot answer counts as busy."""
+        try:
+            info = await (await self._subscription()).consumer_info()
+        except (nats.errors.Error, OSError, TimeoutError):
+            return 1
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
     async def dead_letters(self, handle: DeadLetterHandler) -> int:
         try:
             return await self.dead.drain(handle)

@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from kiroku.domain.envelope import utc_now
-from kiroku.errors import ReadStoreError
+from kiroku.errors import InputError, ReadStoreError
 from kiroku.projections.postgres.store import PostgresReadStore, schema_name
 from kiroku.projections.postgres.transaction import PgSql
 from kiroku.projections.postgres.view import connect_options
@@ -31,6 +31,9 @@ _TABLE = (
     "CREATE TABLE IF NOT EXISTS generations ("
     " name text PRIMARY KEY, generation integer NOT NULL, swapped_at text)"
 )
+
+
+_REBUILDING = "SELECT pg_try_advisory_lock(hashtext('kiroku rebuild'), hashtext(%s))"
 
 
 class PostgresReadStores:
@@ -109,6 +112,43 @@ class PostgresReadStores:
             )
         for old in range(1, generation - 1):
             self.discard(name, old)
+
+    @contextlib.contextmanager
+    def rebuilding(self, name: str) -> Iterator[None]:
+        """A session advisory lock on a connection of its own: lanes in several
+        processes may each be told a retraction calls for a rebuild; one builds."""
+        with self._converted(name):
+            conn = psycopg.Connection.connect(
+                self.conninfo, **connect_options(self.schema, self._timeout)
+            )
+        try:
+            with self._converted(name):
+                row = conn.execute(_REBUILDING, (name,)).fetchone()
+            if row is None or not row[0]:
+                raise InputError(f"A rebuild of {name} is running in another process")
+            yield
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def fence(self, name: str, generation: int) -> Iterator[None]:
+        """Lock ``generation``'s ``kiroku_changes`` row on a connection of its own, so
+        every lane's next transaction waits (``Lane.begin``); on leaving, mark the
+        generation retired in the same transaction, so those waiting find it moved.
+        Leaving by an exception releases the lock and retires nothing."""
+        schema = schema_name(name, generation, self.prefix)
+        table = sql.SQL("{}.kiroku_changes").format(sql.Identifier(schema))
+        with self._converted(name):
+            conn = psycopg.Connection.connect(
+                self.conninfo, **connect_options(schema, self._timeout)
+            )
+        try:
+            with self._converted(name), conn.transaction():
+                conn.execute(sql.SQL("SELECT n FROM {} WHERE id = 1 FOR UPDATE").format(table))
+                yield
+                conn.execute(sql.SQL("UPDATE {} SET retired = true WHERE id = 1").format(table))
+        finally:
+            conn.close()
 
     def discard(self, name: str, generation: int) -> None:
         drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")

@@ -59,3 +59,12 @@ CREATE TABLE IF NOT EXISTS kiroku_changes (
     n   bigint  NOT NULL
 );
 INSERT INTO kiroku_changes (id, n) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
+-- Set on a generation a rebuild replaced: a lane (one of several processes
+-- sharing the projection's partitions) that finds it set follows the swap.
+ALTER TABLE kiroku_changes ADD COLUMN IF NOT EXISTS retired boolean NOT NULL DEFAULT false;
+-- Where each lane stands; the projection's checkpoint is the lowest of them.
+CREATE TABLE IF NOT EXISTS kiroku_lanes (
+    lane        text    PRIMARY KEY,
+    position    bigint  NOT NULL,
+    updated_at  text
+);

@@ -1,0 +1,152 @@
+"""Lanes: one projection's partitions shared by several projector processes.
+
+The bus splits every category into partitions by stream id. A projector started
+with ``--partitions 0-7`` runs a *lane*: a durable consumer for those partitions
+only, writing the same PostgreSQL read store as the lanes of the other
+partitions. Every stream belongs to one partition, so per-stream versions (the
+exactly-once guard) never meet two writers; what the lanes share is guarded here:
+
+- **One transaction at a time.** A lane's transaction first locks the store's
+  ``kiroku_changes`` row, so two lanes never interleave reads and writes of a
+  document both touch (a room list fed by many rooms): commits to one projection
+  take turns, the rest of the work (fetching, decoding, acknowledging) does not.
+- **Checkpoints per lane.** Each lane keeps its own row in ``kiroku_lanes``; the
+  projection's checkpoint, which readers and ``min_position`` go by, is the
+  lowest of them. A lane with nothing to do moves its row to the relay's
+  checkpoint (``mark_idle``): every event published up to there that belongs to
+  it has been applied, so an idle lane never holds the others back.
+- **A rebuild swaps under everyone.** Whichever lane rebuilds locks the serving
+  generation's ``kiroku_changes`` row while it takes the last events and swaps,
+  then marks that generation retired. A lane waiting on the lock then finds it
+  retired and moves to the new generation (``GenerationMovedError``) rather than
+  commit into the old one.
+
+Lanes need a shared PostgreSQL read store: on SQLite one process owns a
+projection's store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kiroku.errors import ConfigError, ReadStoreError
+from kiroku.projections.checkpoint import now_text
+from kiroku.projections.readstore import SqlConnection
+
+__all__ = ["GenerationMovedError", "Lane", "carry_over", "parse_partitions"]
+
+
+class GenerationMovedError(ReadStoreError):
+    """A rebuild in another process swapped in a new generation: follow it, commit nothing here."""
+
+
+def parse_partitions(text: str, total: int) -> tuple[int, ...]:
+    """``"0-3,6"`` -> (0, 1, 2, 3, 6), each below ``total`` (the bus's partition count)."""
+    chosen = _members(text)
+    if not chosen or chosen[0] < 0 or chosen[-1] >= total:
+        raise ConfigError(
+            f"--partitions {text!r}: each partition is 0..{total - 1} (the bus has {total})"
+        )
+    return chosen
+
+
+def _members(text: str) -> tuple[int, ...]:
+    chosen: set[int] = set()
+    for piece in (p.strip() for p in text.split(",")):
+        low, dash, high = piece.partition("-")
+        try:
+            first, last = int(low), int(high if dash else low)
+        except ValueError:
+            raise ConfigError(
+                f"--partitions takes numbers and ranges such as 0-7 or 0,2,4, got {text!r}"
+            ) from None
+        if first > last:
+            raise ConfigError(f"--partitions {text!r}: a range goes low-high")
+        chosen.update(range(first, last + 1))
+    return tuple(sorted(chosen))
+
+
+def _key(partitions: tuple[int, ...]) -> str:
+    """The canonical text of a partition set: ``0-3,6``."""
+    runs: list[list[int]] = []
+    for p in partitions:
+        if runs and runs[-1][1] == p - 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    partitions: tuple[int, ...]
+
+    @property
+    def key(self) -> str:
+        return _key(self.partitions)
+
+    def overlaps(self, key: str) -> bool:
+        """Whether the lane named ``key`` shares a partition with this one."""
+        return not set(_members(key)).isdisjoint(self.partitions)
+
+    def begin(self, conn: SqlConnection) -> None:
+        """The first statement of every transaction of this lane: take the store's
+        turn, and refuse a generation a rebuild has retired."""
+        row = conn.execute("SELECT retired FROM kiroku_changes WHERE id = 1 FOR UPDATE").fetchone()
+        if row is not None and row[0]:
+            raise GenerationMovedError(
+                "", None, "a rebuild swapped in a new generation; following it"
+            )
+
+    def load(self, conn: SqlConnection) -> tuple[int, int]:
+        """This lane's position (a new lane starts at the projection's checkpoint: the
+        generation was built or left there) and the projection's batch count. Rows of
+        lanes sharing a partition with this one are an earlier split: dropped, since
+        whoever holds these partitions' locks is their only writer."""
+        lanes = conn.execute("SELECT lane, position FROM kiroku_lanes").fetchall()
+        stale = [str(k) for k, _ in lanes if str(k) != self.key and self.overlaps(str(k))]
+        for key in stale:
+            conn.execute("DELETE FROM kiroku_lanes WHERE lane = ?", (key,))
+        row = conn.execute("SELECT position, batch FROM kiroku_checkpoint").fetchone()
+        position, batch = (0, 0) if row is None else (int(row[0]), int(row[1]))
+        mine = [int(p) for k, p in lanes if str(k) == self.key]
+        if not mine:
+            self._save_lane(conn, position)
+        return (mine[0] if mine else position), batch
+
+    def next_batch(self, conn: SqlConnection) -> int:
+        """The projection's next batch number (lanes share one count: the ledger's)."""
+        row = conn.execute("SELECT batch FROM kiroku_checkpoint").fetchone()
+        return 1 if row is None else int(row[0]) + 1
+
+    def save(self, conn: SqlConnection, name: str, position: int, batch: int) -> None:
+        """Move this lane to ``position`` and the projection's checkpoint to the lowest lane."""
+        self._save_lane(conn, position)
+        low = conn.execute("SELECT min(position) FROM kiroku_lanes").fetchone()
+        conn.execute(
+            "INSERT INTO kiroku_checkpoint(id, projection, position, batch, updated_at) "
+            "VALUES (1, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET position = excluded.position,"
+            " batch = excluded.batch, updated_at = excluded.updated_at",
+            (name, int(low[0]) if low and low[0] is not None else position, batch, now_text()),
+        )
+
+    def _save_lane(self, conn: SqlConnection, position: int) -> None:
+        conn.execute(
+            "INSERT INTO kiroku_lanes(lane, position, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(lane) DO UPDATE SET position = excluded.position,"
+            " updated_at = excluded.updated_at",
+            (self.key, position, now_text()),
+        )
+
+
+def carry_over(old: SqlConnection, new: SqlConnection, position: int) -> None:
+    """Give a rebuilt generation (caught up to ``position``) a row for every lane of
+    the one it replaces, so its checkpoint stays the lowest lane's while lanes still
+    on their way to it have not committed there yet."""
+    keys = [str(r[0]) for r in old.execute("SELECT lane FROM kiroku_lanes").fetchall()]
+    for key in keys:
+        new.execute(
+            "INSERT INTO kiroku_lanes(lane, position, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(lane) DO NOTHING",
+            (key, position, now_text()),
+        )
