@@ -1,5 +1,5 @@
 """The whole system split as in production, every process real: two write nodes on a
-PostgreSQL journal, an active relay and a standby, a projector over NATS JetStream,
+PostgreSQL journal, an active relay and a standby, projectors over NATS JetStream,
 two read nodes serving the read models and live streams. The chat runs through it over
 HTTP: rooms, members, posts on both write nodes, a live stream on a read node. Mid-load
 the active relay, the projector and a write node are SIGKILLed (the projector restarted,
@@ -11,8 +11,9 @@ rebuilt from the journal.
 It runs on both engines of read stores. On PostgreSQL nothing is shared but the
 database: each node has its own data directory, and the read nodes learn of the
 projector's commits by NOTIFY. On SQLite the projector and the read nodes share the
-read-store directory. Two projector processes sharing the partitions is not built:
-one projector runs at a time, its successor started after the kill."""
+read-store directory. On PostgreSQL two projectors share the projections' bus
+partitions (lanes, ``--partitions``) and the one killed is restarted on its half; on
+SQLite one projector runs at a time, its successor started after the kill."""
 
 from __future__ import annotations
 
@@ -50,7 +51,15 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "nats"))
 import nats_kit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.nats, pytest.mark.slow]
-nats_url = nats_kit.nats_url
+nats_server = nats_kit.nats_server
+
+
+@pytest.fixture
+def nats_url(nats_server: nats_kit.NatsServer) -> str:
+    """A server of this test's own: the bus keeps what an earlier test published, and a
+    consumer new to it (another partition split) would start from the beginning."""
+    return nats_server.url
+
 
 POSTS = 120
 """Posts per write node's poster; the kills come after a quarter of them."""
@@ -81,8 +90,8 @@ class Topology:
         self.procs.append(proc)
         return proc
 
-    def projector(self, name: str) -> Proc:
-        return self.start(name, "projector", "--read-store", self.store)
+    def projector(self, name: str, *extra: str) -> Proc:
+        return self.start(name, "projector", "--read-store", self.store, *extra)
 
 
 def token_of(journal: str, name: str) -> str:
@@ -142,8 +151,15 @@ async def test_the_chat_through_every_role_survives_kills_mid_load(
     top = Topology(tmp_path, journal_url, nats_url, read_store, procs)
     writers = [top.start(f"write{i}", "write", "--port", "0") for i in (1, 2)]
     relays = [top.start(f"relay{i}", "relay") for i in (1, 2)]
-    projector = top.projector("projector1")
+    # On PostgreSQL two projectors share every projection, half the bus's partitions each
+    # (lanes); a SQLite read store belongs to one process, so there one projector runs.
+    lanes = read_store.startswith("postgresql")
+    first_half = ("--partitions", "0-7") if lanes else ()
+    projector = top.projector("projector1", *first_half)
     projector.wait_for("roles projector")
+    others = [top.projector("projectorB", "--partitions", "8-15")] if lanes else []
+    for other in others:
+        other.wait_for("roles projector")
     # one at a time, after the projector has created the stores: a read node opening SQLite
     # stores while they are being created may meet "database is locked" and exit
     readers, read_urls = [], []
@@ -181,7 +197,7 @@ async def test_the_chat_through_every_role_survives_kills_mid_load(
     active = next(r for r in relays if "holds the lease" in r.text())
     for victim in (active, projector, writers[0]):
         victim.stop(signal.SIGKILL)
-    projector = top.projector("projector2")
+    projector = top.projector("projector2", *first_half)
     await asyncio.gather(*load)
 
     want = {room: sorted(bodies) for room, bodies in acked.items()}
@@ -206,8 +222,9 @@ async def test_the_chat_through_every_role_survives_kills_mid_load(
     assert code == 1  # the killed are dead until forgotten
     state = {n["node"]: n["state"] for n in report["nodes"]}
     assert state == dict.fromkeys(killed, "dead") | dict.fromkeys(
-        ("write2", standby_of(relays, active).name, "projector2", "read1", "read2"), "alive"
-    )
+        ("write2", standby_of(relays, active).name, "projector2", "read1", "read2",
+         *(o.name for o in others)), "alive"
+    )  # fmt: skip
     assert "holds the lease" in standby_of(relays, active).text()
     async with httpx.AsyncClient(timeout=30) as client:
         for base, role in ((write_urls[1], "write"), *((u, "read") for u in read_urls)):
@@ -216,7 +233,23 @@ async def test_the_chat_through_every_role_survives_kills_mid_load(
 
     for proc in procs:
         proc.stop()
+    if lanes:
+        assert lane_keys(journal_url) == {"0-7", "8-15"}  # both lanes wrote every projection
     await compare_with_rebuild(journal_url, read_store, tmp_path, want)
+
+
+def lane_keys(dsn: str) -> set[str]:
+    """The lanes every serving read store of the chat has rows for."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        schemas = [str(r[0]) for r in conn.execute(
+            "SELECT table_schema FROM information_schema.tables WHERE table_name = 'kiroku_lanes'"
+        )]  # fmt: skip
+        per_store = [
+            {str(r[0]) for r in conn.execute(f'SELECT lane FROM "{schema}".kiroku_lanes')}
+            for schema in schemas
+        ]
+    assert len(per_store) >= len(chat.projections)
+    return set.intersection(*per_store)
 
 
 async def until_read(
