@@ -1,10 +1,12 @@
 """One bus-fed projector process for ``benchmarks.distributed_bus``.
 
-    python -m benchmarks.bus_projector DSN NATS_URL STREAM PREFIX DIRECTORY PARTITIONS
+    python -m benchmarks.bus_projector DSN NATS_URL STREAM PREFIX DIRECTORY PARTITIONS STORE
 
-``PARTITIONS`` is ``all`` (one durable consumer over every partition) or a
-comma-separated list (a consumer for that partition set, as a second process
-takes the other half). Prints ``ready`` once the runner follows the bus, then
+The read store is on PostgreSQL (``DSN``, schemas named after ``STORE``), shared
+by every process of a run as in production. ``PARTITIONS`` is ``all`` (one
+durable consumer over every partition) or a comma-separated list: a lane, as
+``kiroku serve --role projector --partitions`` runs it, beside a second process
+taking the other half. Prints ``ready`` once the runner follows the bus, then
 one line per committed batch, written by the runner's commit listener (so the
 parent learns of each read-model commit as it happens, not by polling):
 
@@ -29,7 +31,10 @@ from kiroku.bus.source import BusSource
 from kiroku.domain.envelope import StoredEvent
 from kiroku.journal.postgres import PostgreSQLJournal
 from kiroku.projections import Projection, Tx, handles
+from kiroku.projections.lanes import Lane
 from kiroku.projections.model import BatchCommitted
+from kiroku.projections.postgres import PostgresReadStores
+from kiroku.roles.lanes import LANE_FETCH_TIMEOUT
 
 __all__ = ["CODEC", "Counted", "Totals", "spawn_args"]
 
@@ -47,6 +52,7 @@ CODEC = Codec(REGISTRY)
 
 class Totals(Projection):
     name = "bench.totals"
+    partition_local = True  # a document per stream
 
     @handles(Counted)
     async def counted(self, tx: Tx, e: Recorded[Counted]) -> None:
@@ -54,11 +60,16 @@ class Totals(Projection):
 
 
 def spawn_args(
-    dsn: str, url: str, options: NatsOptions, directory: str, partitions: Sequence[int] | None
+    dsn: str,
+    url: str,
+    options: NatsOptions,
+    directory: str,
+    partitions: Sequence[int] | None,
+    store: str,
 ) -> list[str]:
     parts = "all" if partitions is None else ",".join(str(p) for p in partitions)
     return [sys.executable, "-m", "benchmarks.bus_projector", dsn, url, options.stream,
-            options.prefix, directory, parts]  # fmt: skip
+            options.prefix, directory, parts, store]  # fmt: skip
 
 
 def cpu_seconds() -> float:
@@ -85,13 +96,29 @@ def report(note: BatchCommitted) -> None:
     sys.stdout.flush()
 
 
-async def main(dsn: str, url: str, stream: str, prefix: str, directory: str, parts: str) -> None:
+async def main(
+    dsn: str, url: str, stream: str, prefix: str, directory: str, parts: str, store: str
+) -> None:
     partitions = None if parts == "all" else [int(p) for p in parts.split(",")]
     journal = await PostgreSQLJournal.open(dsn, create=False)
     bus = await NatsBus.connect(url, NatsOptions(stream=stream, prefix=prefix))
-    host = ProjectionHost(journal, [Totals()], directory, codec=CODEC, batch_size=1000)
+    stores = PostgresReadStores(dsn, prefix=store)
+    host = ProjectionHost(
+        journal, [Totals()], directory, codec=CODEC, batch_size=1000, catalog=stores
+    )
     runner = host.runner(Totals.name)
-    runner.source = TimedSource(bus, Totals.name, partitions=partitions, batch_size=1000)
+    relay = bus.checkpoint("relay")
+    runner.source = TimedSource(
+        bus,
+        Totals.name,
+        partitions=partitions,
+        batch_size=1000,
+        fetch_timeout=LANE_FETCH_TIMEOUT,
+        watermark=relay.load if partitions else None,
+        on_idle=runner.mark_idle if partitions else None,
+    )
+    if partitions:
+        runner.lane = Lane(tuple(partitions))
     runner.listeners.append(report)
     await host.start()
     print("ready", flush=True)
@@ -104,4 +131,4 @@ async def main(dsn: str, url: str, stream: str, prefix: str, directory: str, par
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:7]))
+    asyncio.run(main(*sys.argv[1:8]))

@@ -12,9 +12,10 @@ then measures:
    per event (target: >= 20,000 events/s);
 2. republish: the relay again from checkpoint 0 (a relay that died before its
    checkpoint): the dedupe window drops every event;
-3. projectors from the bus: 1 process with one durable consumer over all
-   partitions, then 2 processes, each a durable consumer for half of the
-   partitions (``bench_totals-p0_…``), acking after each read-model commit;
+3. projectors from the bus into one PostgreSQL read store: 1 process with one
+   durable consumer over all partitions, then 2 processes sharing the
+   projection as lanes, each a durable consumer for half of the partitions
+   (``bench_totals-p0_…``), acking after each read-model commit;
 4. end-to-end lag at 1,000 events/s: appends on the journal (scheduled, not
    back to back) -> relay -> JetStream -> a bus-fed projector process -> its
    read-model commit, which the process reports from its commit listener
@@ -98,6 +99,11 @@ async def relay_round(
     return count / took, cpu / count * 1e6
 
 
+def store_prefix(processes: int, tag: int) -> str:
+    """One PostgreSQL read store per run, shared by its processes (lanes when two)."""
+    return f"bench_p{processes}_t{tag}"
+
+
 async def projectors(
     dsn: str, url: str, tag: int, root: Path, per_stream: dict[str, int], processes: int
 ) -> tuple[float, float]:
@@ -109,7 +115,16 @@ async def projectors(
     partition = {s: partition_of(id_of(s), len(parts)) for s in per_stream}
     wanted = [sum(n for s, n in per_stream.items() if p is None or partition[s] in p) for p in sets]
     procs = [
-        Projector(spawn_args(dsn, url, bus_options(tag), str(root / f"{processes}-{i}-{tag}"), p))
+        Projector(
+            spawn_args(
+                dsn,
+                url,
+                bus_options(tag),
+                str(root / f"{processes}-{i}-{tag}"),
+                p,
+                store_prefix(processes, tag),
+            )
+        )
         for i, p in enumerate(sets)
     ]
     for p in procs:
@@ -146,7 +161,9 @@ async def bus_section(dsn: str, url: str, root: Path, *, count: int, rounds: int
         runs = {n: [await projectors(dsn, url, k, root, per_stream, n) for k in range(rounds)]
                 for n in (1, 2)}  # fmt: skip
         # the 1-process projector of round 0 again, now following new appends
-        follower = spawn_args(dsn, url, bus_options(0), str(root / "1-0-0"), None)
+        follower = spawn_args(
+            dsn, url, bus_options(0), str(root / "1-0-0"), None, store_prefix(1, 0)
+        )
         lags = await lag(journal, url, 0, follower, 1000, lag_events)
     finally:
         await journal.close()

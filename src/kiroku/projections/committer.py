@@ -23,7 +23,7 @@ from kiroku.errors import HandlerError, InputError
 from kiroku.journal.protocol import Journal
 from kiroku.projections import checkpoint, ledger
 from kiroku.projections.apply import Applier
-from kiroku.projections.lanes import GenerationMovedError, Lane
+from kiroku.projections.lanes import GenerationMovedError, Lane, LaneBusyError
 from kiroku.projections.model import FailurePolicy, Outcome, ParkedEvent
 from kiroku.projections.projection import Projection
 from kiroku.projections.readstore import ReadStore, Tx
@@ -36,6 +36,7 @@ from kiroku.schema.codec import Codec
 __all__ = ["Committer", "StoppedError"]
 
 log = logging.getLogger("kiroku.projections")
+LANE_PAUSE_FIRST, LANE_PAUSE_MAX = 0.0005, 0.02  # seconds between a lane's tries for its turn
 
 
 class StoppedError(Exception):
@@ -53,6 +54,7 @@ class Committer:
         on_commit: Callable[[BatchWork], None],
     ) -> None:
         self.name = projection.name
+        self._alone = not projection.partition_local  # lanes of it take turns
         self.journal = journal
         self.store = store
         self.skips = skips
@@ -103,7 +105,6 @@ class Committer:
         conn = self.store.conn
         conn.execute("BEGIN")
         try:
-            lane.begin(conn)
             loaded = lane.load(conn)
         except BaseException:
             conn.execute("ROLLBACK")
@@ -114,10 +115,30 @@ class Committer:
     @contextlib.asynccontextmanager
     async def transaction(self, position: int) -> AsyncIterator[Tx]:
         """The store's transaction; a lane's first takes the store's turn (``Lane.begin``)."""
-        async with self.store.transaction(position) as tx:
-            if self.lane is not None:
-                self.lane.begin(tx.conn)
+        if self.lane is None:
+            async with self.store.transaction(position) as tx:
+                yield tx
+            return
+        stack, tx = await self._lane_turn(self.lane, position)
+        async with stack:
             yield tx
+
+    async def _lane_turn(self, lane: Lane, position: int) -> tuple[contextlib.AsyncExitStack, Tx]:
+        """A transaction in which ``lane`` has the store's turn, waiting for it off the loop."""
+        pause = LANE_PAUSE_FIRST
+        while True:
+            stack = contextlib.AsyncExitStack()
+            # not counted in kiroku_changes: lanes would all meet on its row
+            tx = await stack.enter_async_context(self.store.transaction(position, immediate=False))
+            try:
+                lane.begin(tx.conn, alone=self._alone)
+                return stack, tx
+            except BaseException as e:
+                await stack.__aexit__(type(e), e, e.__traceback__)  # rolled back
+                if not isinstance(e, LaneBusyError):
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, LANE_PAUSE_MAX)
 
     def refresh_parked(self) -> None:
         conn = self.store.conn

@@ -6,10 +6,17 @@ only, writing the same PostgreSQL read store as the lanes of the other
 partitions. Every stream belongs to one partition, so per-stream versions (the
 exactly-once guard) never meet two writers; what the lanes share is guarded here:
 
-- **One transaction at a time.** A lane's transaction first locks the store's
-  ``kiroku_changes`` row, so two lanes never interleave reads and writes of a
-  document both touch (a room list fed by many rooms): commits to one projection
-  take turns, the rest of the work (fetching, decoding, acknowledging) does not.
+- **Shared documents take turns.** A lane's transaction first locks the store's
+  ``kiroku_changes`` row: shared when the projection is ``partition_local``
+  (each document belongs to one aggregate, so lanes never meet on one), else
+  exclusively, so two lanes never interleave reads and writes of a document
+  both touch (a summary fed by many rooms): their commits take turns, the rest
+  of the work (fetching, decoding, acknowledging) does not. The lock is taken
+  with ``NOWAIT`` and retried after a short pause: the read store's connection
+  is synchronous, and a blocking wait would stall every other projection of
+  the process. Lanes' transactions do not count themselves in
+  ``kiroku_changes`` (they would all meet on that row): a lane does not watch
+  for other writers, its partitions' locks say it has none.
 - **Checkpoints per lane.** Each lane keeps its own row in ``kiroku_lanes``; the
   projection's checkpoint, which readers and ``min_position`` go by, is the
   lowest of them. A lane with nothing to do moves its row to the relay's
@@ -27,17 +34,30 @@ projection's store.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kiroku.errors import ConfigError, ReadStoreError
 from kiroku.projections.checkpoint import now_text
 from kiroku.projections.readstore import SqlConnection
 
-__all__ = ["GenerationMovedError", "Lane", "carry_over", "parse_partitions"]
+__all__ = ["GenerationMovedError", "Lane", "LaneBusyError", "carry_over", "parse_partitions"]
 
 
 class GenerationMovedError(ReadStoreError):
     """A rebuild in another process swapped in a new generation: follow it, commit nothing here."""
+
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a NOWAIT lock another holds
+
+
+class LaneBusyError(Exception):
+    """Another lane's transaction holds the store's turn: roll back, pause, try again."""
+
+
+def _refuse_retired(row: Sequence[object] | None) -> None:
+    if row is not None and row[0]:
+        raise GenerationMovedError("", None, "a rebuild swapped in a new generation; following it")
 
 
 def parse_partitions(text: str, total: int) -> tuple[int, ...]:
@@ -89,20 +109,29 @@ class Lane:
         """Whether the lane named ``key`` shares a partition with this one."""
         return not set(_members(key)).isdisjoint(self.partitions)
 
-    def begin(self, conn: SqlConnection) -> None:
+    def begin(self, conn: SqlConnection, *, alone: bool) -> None:
         """The first statement of every transaction of this lane: take the store's
-        turn, and refuse a generation a rebuild has retired."""
-        row = conn.execute("SELECT retired FROM kiroku_changes WHERE id = 1 FOR UPDATE").fetchone()
-        if row is not None and row[0]:
-            raise GenerationMovedError(
-                "", None, "a rebuild swapped in a new generation; following it"
-            )
+        turn (``alone``: lanes of a projection that is not partition-local take
+        turns) or share it, and refuse a generation a rebuild has retired. A lock
+        another holds is ``LaneBusyError`` at once: the caller rolls back and tries
+        again after a pause, so a wait never blocks its event loop."""
+        mode = "UPDATE" if alone else "SHARE"
+        try:
+            row = conn.execute(
+                f"SELECT retired FROM kiroku_changes WHERE id = 1 FOR {mode} NOWAIT"
+            ).fetchone()
+        except ReadStoreError as e:
+            if getattr(e.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+                raise LaneBusyError(str(e)) from None
+            raise
+        _refuse_retired(row)
 
     def load(self, conn: SqlConnection) -> tuple[int, int]:
         """This lane's position (a new lane starts at the projection's checkpoint: the
         generation was built or left there) and the projection's batch count. Rows of
         lanes sharing a partition with this one are an earlier split: dropped, since
         whoever holds these partitions' locks is their only writer."""
+        _refuse_retired(conn.execute("SELECT retired FROM kiroku_changes WHERE id = 1").fetchone())
         lanes = conn.execute("SELECT lane, position FROM kiroku_lanes").fetchall()
         stale = [str(k) for k, _ in lanes if str(k) != self.key and self.overlaps(str(k))]
         for key in stale:

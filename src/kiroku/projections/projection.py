@@ -130,10 +130,17 @@ class Projection:
     absolute values, set-like membership; no counters, no plain INSERTs). Only
     such a projection may be replayed in place; any other is rebuilt instead
     (``ReplayRefusedError`` says so before anything runs).
+
+    ``partition_local = True`` declares that no document is read and rewritten
+    by events of two different streams (every key names the event's own
+    aggregate). Projectors sharing the partitions (lanes) then commit side by
+    side; any other projection's lanes take turns, so that two of them never
+    read-modify-write one document at once (``kiroku.projections.lanes``).
     """
 
     name: ClassVar[str]
     replay_safe: ClassVar[bool] = False
+    partition_local: ClassVar[bool] = False
     indexes: ClassVar[Mapping[str, Sequence[IndexSpec]]] = {}
     handlers: ClassVar[Mapping[type, tuple[tuple[Selector, str], ...]]] = {}
 

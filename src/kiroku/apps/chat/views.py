@@ -63,6 +63,7 @@ def _when(r: Recorded[object]) -> str:
 
 class Timeline(Projection):
     name: ClassVar[str] = "chat.timeline"
+    partition_local: ClassVar[bool] = True  # every key names the room
     replay_safe: ClassVar[bool] = True
     on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
     indexes = {"messages": [("room_id", "seq")]}
@@ -95,6 +96,7 @@ class Rooms(Projection):
     """Room documents, memberships (``room_id|user``) and a lean message index for unread counts."""
 
     name: ClassVar[str] = "chat.rooms"
+    partition_local: ClassVar[bool] = True  # every key names the room
     replay_safe: ClassVar[bool] = True
     on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
     indexes = {"members": ["user", "room_id"], "msgs": [("room_id", "seq")]}
@@ -192,6 +194,7 @@ class History(Projection):
     """Each room event as stored, in stream order: the audit log and the live feed's source."""
 
     name: ClassVar[str] = "chat.history"
+    partition_local: ClassVar[bool] = True  # every key names the room
     replay_safe: ClassVar[bool] = True
     indexes = {"events": [("room_id", "version")]}
 
@@ -234,6 +237,7 @@ class Search(Projection):
     """
 
     name: ClassVar[str] = "chat.search"
+    partition_local: ClassVar[bool] = True  # every key names the room
     replay_safe: ClassVar[bool] = True
     on_retraction: ClassVar[str] = "rebuild"  # rebuilt without the retracted event
 
