@@ -23,7 +23,7 @@ from kiroku.errors import HandlerError, InputError
 from kiroku.journal.protocol import Journal
 from kiroku.projections import checkpoint, ledger
 from kiroku.projections.apply import Applier
-from kiroku.projections.lanes import GenerationMovedError, Lane, LaneBusyError
+from kiroku.projections.lanes import GenerationMovedError, Lane, lane_turn
 from kiroku.projections.model import FailurePolicy, Outcome, ParkedEvent
 from kiroku.projections.projection import Projection
 from kiroku.projections.readstore import ReadStore, Tx
@@ -36,7 +36,6 @@ from kiroku.schema.codec import Codec
 __all__ = ["Committer", "StoppedError"]
 
 log = logging.getLogger("kiroku.projections")
-LANE_PAUSE_FIRST, LANE_PAUSE_MAX = 0.0005, 0.02  # seconds between a lane's tries for its turn
 
 
 class StoppedError(Exception):
@@ -119,26 +118,9 @@ class Committer:
             async with self.store.transaction(position) as tx:
                 yield tx
             return
-        stack, tx = await self._lane_turn(self.lane, position)
+        stack, tx = await lane_turn(self.store, self.lane, position, alone=self._alone)
         async with stack:
             yield tx
-
-    async def _lane_turn(self, lane: Lane, position: int) -> tuple[contextlib.AsyncExitStack, Tx]:
-        """A transaction in which ``lane`` has the store's turn, waiting for it off the loop."""
-        pause = LANE_PAUSE_FIRST
-        while True:
-            stack = contextlib.AsyncExitStack()
-            # not counted in kiroku_changes: lanes would all meet on its row
-            tx = await stack.enter_async_context(self.store.transaction(position, immediate=False))
-            try:
-                lane.begin(tx.conn, alone=self._alone)
-                return stack, tx
-            except BaseException as e:
-                await stack.__aexit__(type(e), e, e.__traceback__)  # rolled back
-                if not isinstance(e, LaneBusyError):
-                    raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, LANE_PAUSE_MAX)
 
     def refresh_parked(self) -> None:
         conn = self.store.conn

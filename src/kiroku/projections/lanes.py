@@ -34,14 +34,25 @@ projection's store.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kiroku.errors import ConfigError, ReadStoreError
 from kiroku.projections.checkpoint import now_text
-from kiroku.projections.readstore import SqlConnection
+from kiroku.projections.readstore import ReadStore, SqlConnection, Tx
 
-__all__ = ["GenerationMovedError", "Lane", "LaneBusyError", "carry_over", "parse_partitions"]
+__all__ = [
+    "GenerationMovedError",
+    "Lane",
+    "LaneBusyError",
+    "carry_over",
+    "lane_turn",
+    "parse_partitions",
+]
+
+PAUSE_FIRST, PAUSE_MAX = 0.0005, 0.02  # seconds between a lane's tries for its turn
 
 
 class GenerationMovedError(ReadStoreError):
@@ -179,3 +190,24 @@ def carry_over(old: SqlConnection, new: SqlConnection, position: int) -> None:
             " ON CONFLICT(lane) DO NOTHING",
             (key, position, now_text()),
         )
+
+
+async def lane_turn(
+    store: ReadStore, lane: Lane, position: int, *, alone: bool
+) -> tuple[contextlib.AsyncExitStack, Tx]:
+    """A transaction on ``store`` in which ``lane`` has its turn (``Lane.begin``), waited
+    for off the event loop; the caller leaves the returned stack to commit."""
+    pause = PAUSE_FIRST
+    while True:
+        stack = contextlib.AsyncExitStack()
+        # not counted in kiroku_changes: lanes would all meet on its row
+        tx = await stack.enter_async_context(store.transaction(position, immediate=False))
+        try:
+            lane.begin(tx.conn, alone=alone)
+            return stack, tx
+        except BaseException as e:
+            await stack.__aexit__(type(e), e, e.__traceback__)  # rolled back
+            if not isinstance(e, LaneBusyError):
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, PAUSE_MAX)
