@@ -40,12 +40,9 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import resource
 import secrets
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -57,10 +54,10 @@ import aiohttp
 from benchmarks.fanout_listeners import Listeners
 from benchmarks.fanout_report import HEADER, Runs, detail, row
 from benchmarks.machine import machine
+from benchmarks.serving import auth, pct, serve_command, start_server
 from kiroku.api.auth import USERS_FILE, hash_token
 from kiroku.api.server import run as run_loop
 
-_READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
 _TICK = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 _UNCAPPED = ["--max-connections", "100000", "--max-streams", "100000"]
@@ -107,25 +104,6 @@ def write_users(data: Path, names: list[str]) -> list[str]:
     return tokens
 
 
-def start_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    log = data.parent / "server.log"
-    cmd = [sys.executable, "-c", "from kiroku.cli import main; main()"]
-    args = ["--data", str(data), "serve", "--port", "0", "--log-level", "warning"]
-    args += _UNCAPPED
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([*cmd, *args], stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = _READY.search(log.read_text(errors="replace"))
-        if found:
-            return proc, f"http://127.0.0.1:{found.group(1)}"
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"kiroku serve did not start:\n{log.read_text()}")
-
-
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK  # utime + stime
@@ -145,15 +123,6 @@ def run_queue_seconds(pid: int) -> float:
 
 def rss_bytes(pid: int) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def post(client: aiohttp.ClientSession, path: str, token: str, body: object) -> Any:
@@ -265,7 +234,7 @@ async def run(plan: Plan, workers: int, repeat: int) -> None:
         data = Path(tmp) / "data"
         data.mkdir()
         tokens = write_users(data, names)
-        proc, base = start_server(data)
+        proc, base = start_server(data, serve_command(data, *_UNCAPPED))
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
         quiet, hot_listeners = Listeners(1), Listeners(workers)

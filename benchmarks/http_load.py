@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import re
 import shutil
 import signal
 import statistics
@@ -53,42 +52,11 @@ from benchmarks import http_load_batches, http_profile
 from benchmarks.http_ceiling import STACKS, serve_ceiling
 from benchmarks.http_wrk import JsonObj, Plan, describe, process_tree, wrk
 from benchmarks.machine import machine
+from benchmarks.serving import auth, pct, start_server
 from kiroku.api.auth import TokenStore
-
-_READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
-
 
 FULL = Plan(clients=50, rooms=50, seconds=15.0, listeners=100, messages=100)
 QUICK = Plan(clients=50, rooms=50, seconds=3.0, listeners=100, messages=10)
-
-
-def start_server(data: Path, cmd: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """``kiroku serve`` on ``data`` (or ``cmd``, which prints the same ready line)."""
-    log = data.parent / "server.log"
-    if cmd is None:
-        cmd = [sys.executable, "-c", "from kiroku.cli import main; main()", "--data", str(data)]
-        cmd += ["serve", "--port", "0", "--log-level", "warning"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = _READY.search(log.read_text(errors="replace"))
-        if found:
-            return proc, f"http://127.0.0.1:{found.group(1)}"
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit(f"kiroku serve did not start:\n{log.read_text()}")
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def session(base: str, connections: int) -> aiohttp.ClientSession:

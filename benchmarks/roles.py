@@ -37,9 +37,9 @@ from pathlib import Path
 
 from benchmarks.http_wrk import process_tree
 from benchmarks.machine import machine
+from benchmarks.serving import READY
 from kiroku.api.auth import TokenStore
 
-_READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
 _CMD = [sys.executable, "-c", "from kiroku.cli import main; main()"]
 _LUA = """
 local rooms = {%s}
@@ -99,7 +99,7 @@ def run_layout(name: str, seconds: float, split: bool, *extra: str) -> None:
         web, log = spawn(data, *(("--role", "write,read") if split else extra))
         procs.append(web)
         try:
-            base = "http://127.0.0.1:" + wait_for(log, web, _READY.pattern).group(1)
+            base = "http://127.0.0.1:" + wait_for(log, web, READY.pattern).group(1)
             if split:
                 projector, plog = spawn(data, "--role", "projector")
                 procs.append(projector)

@@ -16,8 +16,9 @@ a coroutine, and the connection, for as long as it likes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +30,45 @@ from kiroku.errors import AuthenticationError
 __all__ = ["BodyTimeout", "StreamLimits", "UserRequestLimits", "bearer_owner"]
 
 
-class StreamLimits:
+class _PerUserCap:
+    """What both caps share: the wrapped app, which requests are streams, whose a
+    request is, and how many of them one user may hold at once (counted while held;
+    a user holding none is forgotten, so the count does not grow with users seen)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        is_stream: Callable[[Scope], bool],
+        owner: Callable[[Scope], str | None],
+        per_user: int,
+        retry_after: int = 5,
+    ) -> None:
+        self.app = app
+        self.is_stream = is_stream
+        self.owner = owner
+        self.per_user = per_user
+        self.retry_after = str(retry_after)
+        self.by_user: Counter[str] = Counter()
+
+    def _refuse(self, status: int, detail: str, kind: str) -> ASGIApp:
+        return problem(status, detail, kind=kind, headers={"Retry-After": self.retry_after})
+
+    @contextlib.contextmanager
+    def _held(self, user: str | None) -> Iterator[None]:
+        if user is None:
+            yield
+            return
+        self.by_user[user] += 1
+        try:
+            yield
+        finally:
+            self.by_user[user] -= 1
+            if not self.by_user[user]:
+                del self.by_user[user]
+
+
+class StreamLimits(_PerUserCap):
     """ASGI middleware: ``is_stream(scope)`` picks the streams, ``owner(scope)`` names
     their user (None when unauthenticated: the endpoint then answers 401 itself)."""
 
@@ -43,14 +82,11 @@ class StreamLimits:
         per_user: int,
         retry_after: int = 5,
     ) -> None:
-        self.app = app
-        self.is_stream = is_stream
-        self.owner = owner
+        super().__init__(
+            app, is_stream=is_stream, owner=owner, per_user=per_user, retry_after=retry_after
+        )
         self.total = total
-        self.per_user = per_user
-        self.retry_after = str(retry_after)
         self.open = 0
-        self.by_user: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.is_stream(scope):
@@ -62,25 +98,19 @@ class StreamLimits:
             await refusal(scope, receive, send)
             return
         self.open += 1
-        if user is not None:
-            self.by_user[user] += 1
         try:
-            await self.app(scope, receive, send)
+            with self._held(user):
+                await self.app(scope, receive, send)
         finally:
             self.open -= 1
-            if user is not None:
-                self.by_user[user] -= 1
-                if not self.by_user[user]:
-                    del self.by_user[user]
 
     def _refusal(self, user: str | None) -> ASGIApp | None:
-        headers = {"Retry-After": self.retry_after}
         if user is not None and self.by_user[user] >= self.per_user:
             detail = f"{user!r} has {self.per_user} live streams open, the most one user may"
-            return problem(429, detail, kind="too-many-streams", headers=headers)
+            return self._refuse(429, detail, "too-many-streams")
         if self.open >= self.total:
             detail = f"The server has {self.total} live streams open, the most it serves"
-            return problem(503, detail, kind="streams-full", headers=headers)
+            return self._refuse(503, detail, "streams-full")
         return None
 
 
@@ -103,51 +133,22 @@ def bearer_owner(authenticate: Callable[[str | None], Principal]) -> Callable[[S
     return owner
 
 
-class UserRequestLimits:
+class UserRequestLimits(_PerUserCap):
     """ASGI middleware: at most ``per_user`` requests in flight per authenticated user,
     then 429 with ``Retry-After``. Streams (``is_stream``) are left to :class:`StreamLimits`;
     unauthenticated requests (``owner`` gives None) are not counted here."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        is_stream: Callable[[Scope], bool],
-        owner: Callable[[Scope], str | None],
-        per_user: int,
-        retry_after: int = 5,
-    ) -> None:
-        self.app = app
-        self.is_stream = is_stream
-        self.owner = owner
-        self.per_user = per_user
-        self.retry_after = str(retry_after)
-        self.by_user: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.is_stream(scope):
             await self.app(scope, receive, send)
             return
         user = self.owner(scope)
-        if user is None:
-            await self.app(scope, receive, send)
-            return
-        held = self.by_user.get(user, 0)
-        if held >= self.per_user:
+        if user is not None and self.by_user[user] >= self.per_user:
             detail = f"{user!r} has {self.per_user} requests in flight, the most one user may"
-            headers = {"Retry-After": self.retry_after}
-            refusal = problem(429, detail, kind="too-many-requests", headers=headers)
-            await refusal(scope, receive, send)
+            await self._refuse(429, detail, "too-many-requests")(scope, receive, send)
             return
-        self.by_user[user] = held + 1
-        try:
+        with self._held(user):
             await self.app(scope, receive, send)
-        finally:
-            left = self.by_user[user] - 1
-            if left:
-                self.by_user[user] = left
-            else:
-                del self.by_user[user]
 
 
 def _has_body(scope: Scope) -> bool:

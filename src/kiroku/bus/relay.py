@@ -99,9 +99,11 @@ class Relay:
         failure, start over from the checkpoint (after a pause). Returns when the
         journal is closed."""
         while True:
+            recancel()  # a stop the release below swallowed: not another round
             lease = self.bus.lease(self.name, self.holder, self.lease_ttl)
             try:
                 await lease.acquire()
+                recancel()  # else the tasks below run on, holding the lease
                 log.info("relay %s holds the lease %s", self.holder, self.name)
                 await self._while_held(lease)
                 return  # the journal was closed
@@ -146,6 +148,7 @@ class Relay:
         journal and sends, the other awaits each batch's acks in order and moves the
         checkpoint over it. Neither waits for the other's round trips to the bus."""
         self.position = await checkpoint.load()
+        recancel()  # else this task waits on the two below, which were never told to stop
         self.active, self.error = True, None
         sent: asyncio.Queue[_Sent | None] = asyncio.Queue(self.in_flight)
         sender = asyncio.create_task(self._send(lease, sent), name=f"relay send {self.name}")
@@ -170,6 +173,7 @@ class Relay:
             recancel()
             acked = asyncio.ensure_future(await self.bus.send(batch))
             try:
+                recancel()  # a publish that flushed may swallow a stop: the next append is far
                 await sent.put(_Sent(batch[-1].position, len(batch), acked))
             except BaseException:
                 acked.cancel()

@@ -116,6 +116,7 @@ class BusSource:
                 del self._open[i]
                 for delivery in deliveries:
                     await delivery.ack()
+                recancel()  # the runner's stop, if an ack swallowed it: every ack is sent
                 return
 
     async def _hand_back(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import nats_kit
 import pytest
 from bus_kit import CODEC, Notes, nats_bus, note, options, read_model
+from kits.stopping import stops
 from nats_kit import NatsServer
 
 from kiroku import ProjectionHost
@@ -69,15 +70,20 @@ async def test_a_bus_fed_runner_equals_a_rebuild(
     nats_url: str, journal: SQLiteJournal, tmp_path: Path
 ) -> None:
     opts = options()
-    async with nats_bus(nats_url, opts) as bus, Relay(journal, bus, batch_size=25):
+    async with nats_bus(nats_url, opts) as bus:
+        relay = Relay(journal, bus, batch_size=25)
+        await relay.start()
         host = ProjectionHost(journal, [Notes()], tmp_path / "live", codec=CODEC, batch_size=40)
         runner = host.runner("bus.notes")
         source = BusSource(bus, runner.name, batch_size=40, fetch_timeout=0.5)
         runner.source = source
-        await host.start()
-        await load(journal, 300)
-        await runner.wait_for(300, timeout=20)
-        await host.close()
+        try:
+            await host.start()
+            await load(journal, 300)
+            await runner.wait_for(300, timeout=20)
+        finally:  # a stop that hangs fails the test, saying which
+            await stops(host.close(), "the bus-fed projection host")
+            await stops(relay.stop(), "the relay")
     assert source.delivered >= 300
     assert await read_model(str(tmp_path / "live"), journal) == await rebuilt(journal, tmp_path)
 

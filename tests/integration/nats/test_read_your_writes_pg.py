@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,9 @@ from typing import Any
 import nats_kit
 import psycopg
 import pytest
-from bus_kit import nats_bus, options
+from bus_kit import CODEC, Noted, nats_bus, options
 
-from kiroku import Codec, ProjectionHost, Recorded, Registry, event
+from kiroku import ProjectionHost, Recorded
 from kiroku.bus import Relay
 from kiroku.bus.source import BusSource
 from kiroku.journal.postgres import PostgreSQLJournal
@@ -38,31 +37,20 @@ nats_url = nats_kit.nats_url
 PATIENCE = 20.0
 SETTLE = 0.5  # time for a waiter that would answer early to do so
 
-REGISTRY = Registry()
 
-
-@event("ryw.Said", version=1, registry=REGISTRY)
-@dataclass(frozen=True, slots=True)
-class Said:
-    text: str
-
-
-CODEC = Codec(REGISTRY)
-
-
-class Said_(Projection):
+class Gated(Projection):
     """Every event lands in the read model; events of ``gated-*`` wait for the gate."""
 
-    name = "ryw.said"
+    name = "ryw.gated"
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
 
-    @handles(Said)
-    async def said(self, tx: Tx, e: Recorded[Said]) -> None:
+    @handles(Noted)
+    async def noted(self, tx: Tx, e: Recorded[Noted]) -> None:
         if e.stream.startswith("gated-"):
             await self.gate.wait()
-        await tx.collection("said").put(e.stream, {"text": e.data.text})
+        await tx.collection("notes").put(e.stream, {"text": e.data.text})
 
 
 @pytest.fixture(name="dsn")
@@ -85,7 +73,7 @@ async def _append_in(conn: psycopg.AsyncConnection[Any], stream: str) -> int:
         "SELECT outcome, first_position FROM append_batch(%s::text[], %s::bigint[],"
         " %s::integer[], false, %s::text[], %s::integer[], %s::text[], %s::uuid[],"
         " %s::timestamptz[], %s::text[], %s::text[], %s::jsonb[])",
-        ([stream], [-1], [1], ["ryw.Said"], [1], ['{"text":"slow"}'], [uuid.uuid4()],
+        ([stream], [-1], [1], ["bus.Noted"], [1], ['{"text":"slow"}'], [uuid.uuid4()],
          [datetime.now(UTC)], [None], [None], ["{}"]),
     )  # fmt: skip
     row = await cur.fetchone()
@@ -95,12 +83,12 @@ async def _append_in(conn: psycopg.AsyncConnection[Any], stream: str) -> int:
 
 
 async def _answers_only_once_processed(
-    journal: PostgreSQLJournal, dsn: str, host: ProjectionHost, said: Said_
+    journal: PostgreSQLJournal, dsn: str, host: ProjectionHost, gated: Gated
 ) -> None:
-    runner = host.runner(Said_.name)
+    runner = host.runner(Gated.name)
     slow = await _slow_writer(dsn)  # the older transaction id
     try:
-        mine = await journal.append("gated-1", 0, CODEC.encode_all([Said("mine")]))
+        mine = await journal.append("gated-1", 0, CODEC.encode_all([Noted("mine")]))
         theirs = await _append_in(slow, "slow-1")  # a higher position, an older tx
         assert theirs > mine.position
         await slow.execute("COMMIT")
@@ -110,27 +98,27 @@ async def _answers_only_once_processed(
         waiting = asyncio.ensure_future(host.wait_for(mine.position, timeout=PATIENCE))
         done, _ = await asyncio.wait({waiting}, timeout=SETTLE)
         assert not done, "answered before the runner processed the event"
-        said.gate.set()
+        gated.gate.set()
         await waiting
         view = runner.store.reader()
         try:
-            assert await view.collection("said").get("gated-1") == {"text": "mine"}
+            assert await view.collection("notes").get("gated-1") == {"text": "mine"}
         finally:
             view.close()
     finally:
-        said.gate.set()
+        gated.gate.set()
         await slow.close()
 
 
 async def test_a_journal_fed_runner_waits_for_its_cursor_not_its_highest_position(
     dsn: str, tmp_path: Path
 ) -> None:
-    said = Said_()
+    gated = Gated()
     async with await PostgreSQLJournal.open(dsn, poll_interval=0.2) as journal:
-        host = ProjectionHost(journal, [said], tmp_path, codec=CODEC, batch_size=1)
+        host = ProjectionHost(journal, [gated], tmp_path, codec=CODEC, batch_size=1)
         await host.start()
         try:
-            await _answers_only_once_processed(journal, dsn, host, said)
+            await _answers_only_once_processed(journal, dsn, host, gated)
         finally:
             await host.close()
 
@@ -139,16 +127,16 @@ async def test_a_journal_fed_runner_waits_for_its_cursor_not_its_highest_positio
 async def test_a_bus_fed_runner_waits_for_its_cursor_not_its_highest_position(
     dsn: str, tmp_path: Path, nats_url: str
 ) -> None:
-    said = Said_()
+    gated = Gated()
     async with (
         await PostgreSQLJournal.open(dsn, poll_interval=0.2) as journal,
         nats_bus(nats_url, options()) as bus,
         Relay(journal, bus, batch_size=1),
     ):
-        host = ProjectionHost(journal, [said], tmp_path, codec=CODEC, batch_size=1)
-        host.runner(Said_.name).source = BusSource(bus, Said_.name, batch_size=1)
+        host = ProjectionHost(journal, [gated], tmp_path, codec=CODEC, batch_size=1)
+        host.runner(Gated.name).source = BusSource(bus, Gated.name, batch_size=1)
         await host.start()
         try:
-            await _answers_only_once_processed(journal, dsn, host, said)
+            await _answers_only_once_processed(journal, dsn, host, gated)
         finally:
             await host.close()

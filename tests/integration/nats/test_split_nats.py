@@ -6,19 +6,19 @@ missing and every read model equals one rebuilt from the journal."""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import nats_kit
 import pytest
+from kits.processes import (
+    Proc,
+    procs_fixture,  # noqa: F401 - a fixture
+    run_kiroku,
+)
 
 from kiroku import ProjectionHost
 from kiroku.apps.chat import app as chat
@@ -27,43 +27,6 @@ from kiroku.schema.codec import Codec
 
 pytestmark = [pytest.mark.nats, pytest.mark.slow]
 nats_url = nats_kit.nats_url
-_LISTENING = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
-
-
-class Proc:
-    def __init__(self, data: Path, name: str, *args: str) -> None:
-        self.log = data.parent / f"{name}-{time.monotonic_ns()}.log"
-        env = {k: v for k, v in os.environ.items() if k != "KIROKU_DATA"}
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from kiroku.cli import main; main()",
-                 "--data", str(data), "serve", *args],
-                stdout=out, stderr=subprocess.STDOUT, env={**env, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def wait_for(self, pattern: str) -> re.Match[str]:
-        deadline = time.monotonic() + 30
-        while (found := re.search(pattern, self.text())) is None:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"{self.log.name} did not show {pattern!r}:\n{self.text()}")
-            time.sleep(0.05)
-        return found
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        self.proc.wait(30)
-
-
-@pytest.fixture
-def procs() -> Iterator[list[Proc]]:
-    started: list[Proc] = []
-    yield started
-    for p in started:
-        p.stop(signal.SIGKILL)
 
 
 def user_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
@@ -79,11 +42,14 @@ def user_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
 
 
 def add_user(data: Path, name: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", "from kiroku.cli import main; main()", "--data", str(data),
-         "users", "add", name, "--admin", "--json"], capture_output=True, check=True, text=True,
-    )  # fmt: skip
+    done = run_kiroku("--data", str(data), "users", "add", name, "--admin", "--json")
+    assert done.returncode == 0, done.stderr
     return re.search(r'"token":\s*"([^"]+)"', done.stdout).group(1)  # type: ignore[union-attr]
+
+
+def serve(data: Path, name: str, *args: str) -> Proc:
+    """``kiroku serve ARGS`` on ``data``, its log beside ``data``."""
+    return Proc(data.parent, name, "--data", str(data), "serve", *args)
 
 
 async def post_all(
@@ -121,12 +87,12 @@ async def test_kill_the_relay_and_a_projector_mid_load(
     data = tmp_path / "data"
     data.mkdir()
     bus = ("--bus", nats_url)
-    web = Proc(data, "web", "--port", "0", "--role", "write,read")
+    web = serve(data, "web", "--port", "0", "--role", "write,read")
     procs.append(web)
-    base = "http://127.0.0.1:" + web.wait_for(_LISTENING.pattern).group(1)
-    relays = [Proc(data, f"relay{i}", "--role", "relay", *bus) for i in range(2)]
+    base = web.url()
+    relays = [serve(data, f"relay{i}", "--role", "relay", *bus) for i in range(2)]
     procs.extend(relays)
-    projector = Proc(data, "projector", "--role", "projector", *bus)
+    projector = serve(data, "projector", "--role", "projector", *bus)
     procs.append(projector)
     projector.wait_for("roles projector")
     token = await asyncio.to_thread(add_user, data, "ann")
@@ -142,7 +108,7 @@ async def test_kill_the_relay_and_a_projector_mid_load(
     active = next(r for r in relays if "holds the lease" in r.text())
     active.stop(signal.SIGKILL)
     projector.stop(signal.SIGKILL)
-    projector = Proc(data, "projector", "--role", "projector", *bus)
+    projector = serve(data, "projector", "--role", "projector", *bus)
     procs.append(projector)
     await load
     # the standby takes the lease after the killed relay's expires (seconds), and the new

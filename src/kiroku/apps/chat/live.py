@@ -1,32 +1,17 @@
-"""The live side of the chat: one publisher feeding every open stream, and access that follows.
+"""The live side of the chat: one publisher task feeding every open stream of a read node.
 
-(Over 300 lines on purpose: room streams, room lists and access checks share one
-publisher task, its cursors and its kept lists; split, that state would be reached
-into from three modules.)
+Room streams are here. When ``chat.history`` commits a batch, the publisher
+reads each touched room's new events *once*, encodes each frame *once*, and
+hands the same :class:`~kiroku.api.fanout.Chunk` to every listener of that
+room. Per room it keeps a cursor, the last version it published; a joining
+listener lowers it to what that listener's access check saw, so a removal
+committed just after the check is published to it, whatever order the read
+models caught up in.
 
-Room streams. When ``chat.history`` commits a batch, the publisher reads each
-touched room's new events *once*, encodes each frame *once*, and hands the same
-:class:`~kiroku.api.fanout.Chunk` to every listener of that room. Per room it
-keeps a cursor, the last version it published; a joining listener lowers it to
-what that listener's access check saw, so a removal committed just after the
-check is published to it, whatever order the read models caught up in.
-
-Room lists (``/api/stream``). The frame is the caller's whole list, so the
-publisher keeps each listening user's entries. When ``chat.rooms`` commits, it
-reads each touched room and its members once, and for each member with an open
-list stream (and anyone who had the room, so a removed member sees it go)
-rebuilds only that room's entry: the shared summary plus the member's unread
-count, one indexed count. The list is then re-ordered and encoded once per
-user, shared by that user's streams, and sent only when it changed. Only the
-publisher writes the entries, after the commits that marked the rooms, so they
-never go back to an older read; a user's first change reads the whole list.
-
-Access. A ``chat.MemberRemoved`` in a published chunk ends the removed member's
-room stream right after that event, with ``event: end`` and
-``{"reason": "member-removed"}``; nothing after it is queued. Each change of
-the users file re-checks every stream's user: a removed user's streams end with
-``token-revoked``, and all of them with ``user-store-unreadable`` when the file
-cannot be read.
+The same task publishes the callers' room lists (``live_lists``) when
+``chat.rooms`` commits, and cuts streams where their caller's access ends
+(``live_access``). Those modules hold their own state; this one owns the task,
+the marks that wake it, and the order of its work.
 """
 
 from __future__ import annotations
@@ -38,13 +23,14 @@ import logging
 
 import msgspec
 
-from kiroku import JSON, BatchCommitted, ProjectionHost, id_of
-from kiroku.api.auth import MAX_AGE
-from kiroku.api.fanout import DEFAULT_MAX_PENDING, Chunk, Fanout, Listener, control_frame
+from kiroku import BatchCommitted, ProjectionHost, id_of
+from kiroku.api.fanout import DEFAULT_MAX_PENDING, Chunk, Fanout, Listener
 from kiroku.api.pacing import Pacer
 from kiroku.api.sse import format_event
 from kiroku.api.user_store import UserStore
-from kiroku.apps.chat.room_list import entry, ordered, rooms_of
+from kiroku.apps.chat import live_access
+from kiroku.apps.chat.live_access import END_REMOVED, removals, removed_after_check, version_of
+from kiroku.apps.chat.live_lists import ROOMS, RoomLists, list_frame
 from kiroku.projections import Document, ReadView
 
 __all__ = ["HISTORY", "ROOMS", "LiveHub", "list_frame"]
@@ -53,40 +39,14 @@ log = logging.getLogger("kiroku.chat.live")
 
 HISTORY = "chat.history"
 """The read model whose commits feed room streams (they read from it)."""
-ROOMS = "chat.rooms"
-"""The read model whose commits feed the callers' room-list streams."""
 PAGE = 500
 RETRY_SECONDS = 0.5
 HEARTBEAT_SECONDS = 15.0
 
-END_REMOVED = control_frame("end", "member-removed")
-END_REVOKED = control_frame("end", "token-revoked")
-END_UNREADABLE = control_frame("end", "user-store-unreadable")
-
-
-def list_frame(position: int, data: bytes) -> bytes:
-    return format_event(data.decode(), ident=str(position), event="rooms")
-
-
-def _version(doc: Document) -> int:
-    version = doc["version"]
-    assert isinstance(version, int)
-    return version
-
 
 def _frame(doc: Document) -> bytes:
     data = msgspec.json.encode(doc).decode()
-    return format_event(data, ident=str(_version(doc)), event=str(doc["type"]))
-
-
-def _removals(docs: list[Document]) -> dict[str, int]:
-    """Who left the room in these events, and at which version (the first time)."""
-    found: dict[str, int] = {}
-    for doc in docs:
-        data = doc.get("data")
-        if doc.get("type") == "chat.MemberRemoved" and isinstance(data, dict):
-            found.setdefault(str(data.get("user")), _version(doc))
-    return found
+    return format_event(data, ident=str(version_of(doc)), event=str(doc["type"]))
 
 
 class LiveHub:
@@ -100,11 +60,10 @@ class LiveHub:
         self.rooms = Fanout()
         self.lists = Fanout()
         self._host, self._users = host, users
+        self._lists = RoomLists(host, self.lists)
         self._cursors: dict[str, int] = {}
         self._dirty_rooms: dict[str, None] = {}
         self._dirty_lists: dict[str, None] = {}
-        self._watching: dict[str, set[str]] = {}
-        self._entries: dict[str, dict[str, JSON]] = {}  # listening user -> room id -> entry
         self._wake = asyncio.Event()
         self._pacer = Pacer()
         self._timer: asyncio.TimerHandle | None = None
@@ -122,7 +81,10 @@ class LiveHub:
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._publish_forever(), name="kiroku-live-publish"),
-            asyncio.create_task(self._watch_users(), name="kiroku-live-users"),
+            asyncio.create_task(
+                live_access.watch_users(self._users, (self.rooms, self.lists)),
+                name="kiroku-live-users",
+            ),
             asyncio.create_task(self._beat_forever(), name="kiroku-live-heartbeat"),
         ]
 
@@ -164,22 +126,14 @@ class LiveHub:
             .collection("events")
             .query({"room_id": listener.key}, order_by="version", descending=True, limit=1)
         )
-        floor = min(checked_at, _version(newest[0]) if newest else 0)
+        floor = min(checked_at, version_of(newest[0]) if newest else 0)
         self._cursors[listener.key] = min(self._cursors.get(listener.key, floor), floor)
         self._dirty_rooms[listener.key] = None
         self._wake.set()
 
     async def room_list(self, user: str) -> tuple[int, bytes]:
         """``user``'s room list now (JSON), with the ``chat.rooms`` position it reflects."""
-        position = self._host.runners[ROOMS].position
-        return position, msgspec.json.encode({"rooms": await self._read_list(user)})
-
-    async def _read_list(self, user: str) -> list[JSON]:
-        found = await rooms_of(self._host.reader(ROOMS), user)
-        for room in found:
-            if isinstance(room, dict):
-                self._watching.setdefault(str(room.get("room_id")), set()).add(user)
-        return found
+        return await self._lists.snapshot(user)
 
     async def replay_room(self, listener: Listener, after: int) -> list[tuple[int, bytes]]:
         """A page of ``listener``'s room after ``after``, cut at the caller's own removal.
@@ -190,9 +144,9 @@ class LiveHub:
             {"room_id": listener.key}, filters=[("version", ">", after)], order_by="version",
             limit=PAGE,
         )  # fmt: skip
-        frames = [(_version(doc), _frame(doc)) for doc in docs]
-        at = None if listener.admin else _removals(docs).get(listener.user)
-        if at is None or at <= listener.checked_at:
+        frames = [(version_of(doc), _frame(doc)) for doc in docs]
+        at = removed_after_check(listener, removals(docs))
+        if at is None:
             return frames
         listener.end(END_REMOVED, keep_pending=False)  # what it holds is in this page
         return [(version, frame) for version, frame in frames if version <= at]
@@ -228,7 +182,7 @@ class LiveHub:
         lists, self._dirty_lists = list(self._dirty_lists), {}
         try:
             if lists:
-                await self._publish_lists(lists)
+                await self._lists.publish(lists)
         except Exception:
             self._dirty_lists.update(dict.fromkeys(lists))
             raise
@@ -267,10 +221,10 @@ class LiveHub:
             )  # fmt: skip
             if not docs:
                 return
-            chunk = Chunk.of([(_version(doc), _frame(doc)) for doc in docs])
+            chunk = Chunk.of([(version_of(doc), _frame(doc)) for doc in docs])
             if self._cursors.get(room_id) == cursor:  # not lowered by a join meanwhile
                 self._cursors[room_id] = chunk.last
-            removed = _removals(docs)
+            removed = removals(docs)
             hand = functools.partial(self._hand, chunk=chunk, removed=removed)
             busy = await self.rooms.sweep(self.rooms.at(room_id), hand)
             self._pacer.done(room_id, busy, asyncio.get_running_loop().time())
@@ -278,55 +232,12 @@ class LiveHub:
                 return
 
     def _hand(self, listener: Listener, chunk: Chunk, removed: dict[str, int]) -> None:
-        at = None if listener.admin else removed.get(listener.user)
-        if at is None or at <= listener.checked_at:
+        at = removed_after_check(listener, removed)
+        if at is None:
             self.rooms.deliver(listener, chunk)
             return
         self.rooms.deliver(listener, chunk.through(at))
         listener.end(END_REMOVED, keep_pending=True)
-
-    async def _publish_lists(self, room_ids: list[str]) -> None:
-        view, listening = self._host.reader(ROOMS), set(self.lists.keys())
-        position = self._host.runners[ROOMS].position  # before the reads: they reflect it
-        woken: set[str] = set()
-        for room_id in room_ids:
-            found = await view.collection("members").query({"room_id": room_id})
-            members = {str(m["user"]): m for m in found}
-            concerned = members.keys() | self._watching.get(room_id, set())
-            self._watching[room_id] = set(members)
-            users = concerned & listening
-            for user in concerned - listening:  # not kept current while no stream is open
-                self._entries.pop(user, None)
-            room = await view.collection("rooms").get(room_id) if users else None
-            for user in users:
-                woken.add(user)
-                kept, membership = self._entries.get(user), members.get(user)
-                if kept is None:
-                    continue  # read whole below
-                if room is None or membership is None:
-                    kept.pop(room_id, None)
-                else:
-                    kept[room_id] = await entry(view, room, membership)
-        for user in woken:
-            await self._send_list(user, position)
-
-    async def _send_list(self, user: str, position: int) -> None:
-        listeners = self.lists.at(user)
-        if not listeners:
-            self._entries.pop(user, None)
-            return
-        kept = self._entries.get(user)
-        if kept is None:
-            rooms = await self._read_list(user)
-            self._entries[user] = {str(r["room_id"]): r for r in rooms if isinstance(r, dict)}
-        else:
-            rooms = ordered(kept.values())
-        data = msgspec.json.encode({"rooms": rooms})
-        chunk = Chunk.of([(position, list_frame(position, data))])
-        for listener in listeners:
-            if listener.memo != data:  # sent only when it changed
-                listener.memo = data
-                self.lists.deliver(listener, chunk)
 
     async def _beat_forever(self) -> None:
         """Keep-alive comments on quiet streams, so proxies keep them and gone clients show."""
@@ -334,32 +245,8 @@ class LiveHub:
             await asyncio.sleep(HEARTBEAT_SECONDS)
             self.rooms.beat()
             self.lists.beat()
-            for user in [u for u in self._entries if not self.lists.at(u)]:
-                del self._entries[user]  # streams closed since: no longer kept current
-
-    # -- access -------------------------------------------------------------------
-
-    async def _watch_users(self) -> None:
-        seen = self._users.changes
-        while True:
-            await asyncio.sleep(MAX_AGE)
-            try:
-                self._users.refresh()
-            except OSError:
-                log.exception("the users file cannot be checked")
-                continue
-            if self._users.changes != seen:
-                seen = self._users.changes
-                self.recheck_users()
+            self._lists.forget_closed()  # streams closed since: no longer kept current
 
     def recheck_users(self) -> None:
         """End every stream whose user no longer holds a token, or all if nobody can be known."""
-        unreadable = self._users.unreadable is not None
-        if unreadable:
-            log.error("users file unreadable: ending live streams: %s", self._users.unreadable)
-        for fanout in (self.rooms, self.lists):
-            for listener in fanout:
-                if unreadable:
-                    listener.end(END_UNREADABLE, keep_pending=False)
-                elif not self._users.active(listener.user):
-                    listener.end(END_REVOKED, keep_pending=False)
+        live_access.recheck_users(self._users, (self.rooms, self.lists))

@@ -1,13 +1,13 @@
 """An event on the wire: msgpack of the stored envelope (data stays the journal's JSON bytes).
 
-Decoded through a mirror struct whose metadata is ``dict[str, Any]``: msgspec
-cannot build a decoder for the recursive ``JSON`` alias the envelope declares.
+Decoded through a struct made from ``StoredEvent``'s own fields, with metadata
+as ``dict[str, Any]``: msgspec cannot build a decoder for the recursive ``JSON``
+alias the envelope declares. Made, not written out, so a field added to the
+envelope travels without a second edit here.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -16,20 +16,15 @@ from kiroku.domain.envelope import StoredEvent
 
 __all__ = ["decode_event", "encode_event"]
 
-
-class _Wire(msgspec.Struct, frozen=True, gc=False):
-    position: int
-    stream: str
-    version: int
-    type: str
-    schema_version: int
-    data: bytes
-    event_id: uuid.UUID
-    occurred_at: datetime
-    correlation_id: str | None
-    causation_id: str | None
-    metadata: dict[str, Any]
-
+_Wire = msgspec.defstruct(
+    "_Wire",
+    [
+        (f.name, dict[str, Any] if f.name == "metadata" else f.type)
+        for f in msgspec.structs.fields(StoredEvent)
+    ],
+    frozen=True,
+    gc=False,
+)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(_Wire)
@@ -40,8 +35,4 @@ def encode_event(event: StoredEvent) -> bytes:
 
 
 def decode_event(payload: bytes) -> StoredEvent:
-    w = _decoder.decode(payload)
-    return StoredEvent(
-        w.position, w.stream, w.version, w.type, w.schema_version, w.data, w.event_id,
-        w.occurred_at, w.correlation_id, w.causation_id, w.metadata,
-    )  # fmt: skip
+    return StoredEvent(*msgspec.structs.astuple(_decoder.decode(payload)))
