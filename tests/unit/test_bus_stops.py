@@ -106,6 +106,9 @@ class _Consumer:
     async def fetch(self, limit: int, timeout: float) -> list[Delivery]:  # noqa: ASYNC109 - a pull consumer's signature
         return [_Delivery(self.bus, d) for d in await self.consumer.fetch(limit, timeout)]
 
+    async def pending(self) -> int:
+        return await self.consumer.pending()
+
     async def dead_letters(self, handle: DeadLetterHandler) -> int:
         return await self.consumer.dead_letters(handle)
 

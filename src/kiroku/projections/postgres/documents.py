@@ -22,7 +22,7 @@ from kiroku.projections.docstore import check_name, path_parts
 from kiroku.projections.postgres.sql_text import read_sql
 from kiroku.projections.readstore import Document, Filter, Row
 
-__all__ = ["PgCollection", "PgReadCollection", "index_sql", "table_sql"]
+__all__ = ["PgCollection", "PgReadCollection", "index_name", "index_sql", "table_sql"]
 
 Fetch = Callable[[str, Sequence[object]], Awaitable[list[Row]]]
 _OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
@@ -43,12 +43,19 @@ def table_sql(collection: str) -> str:
     return read_sql("collection.sql").replace("{table}", _table(collection))
 
 
+def index_name(collection: str, paths: str | Sequence[str]) -> str:
+    cols = (paths,) if isinstance(paths, str) else tuple(paths)
+    name = f"ix_{_table(collection)}__" + "__".join(p.replace(".", "_") for p in cols)
+    return name[:63]
+
+
 def index_sql(collection: str, paths: str | Sequence[str]) -> str:
     cols = (paths,) if isinstance(paths, str) else tuple(paths)
-    table = _table(collection)
-    name = f"ix_{table}__" + "__".join(p.replace(".", "_") for p in cols)
     exprs = ", ".join(f"({_expr(p)})" for p in cols)
-    return f"CREATE INDEX IF NOT EXISTS {name[:63]} ON {table} ({exprs})"
+    return (
+        f"CREATE INDEX IF NOT EXISTS {index_name(collection, paths)} "
+        f"ON {_table(collection)} ({exprs})"
+    )
 
 
 def _param(path: str, value: JSON) -> tuple[str, object]:

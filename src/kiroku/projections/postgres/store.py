@@ -22,7 +22,7 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from kiroku.errors import ReadStoreError
-from kiroku.projections.postgres.documents import index_sql
+from kiroku.projections.postgres.documents import index_name, index_sql
 from kiroku.projections.postgres.sql_text import read_sql
 from kiroku.projections.postgres.transaction import PgSql, PgTx
 from kiroku.projections.postgres.view import PgReadView, connect_options
@@ -31,6 +31,8 @@ from kiroku.projections.readstore import Dialect, ReadView, Row
 __all__ = ["PostgresReadStore", "schema_name"]
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"  # one creator of a schema at a time
+_EXISTING = "SELECT count(to_regclass(name)) FROM unnest(%s::text[]) AS name"
+_CURRENT = "SELECT to_regclass(%s)"  # the newest bookkeeping table: the schema is up to date
 
 
 def schema_name(projection: str, generation: int, prefix: str = "kiroku_rs") -> str:
@@ -64,11 +66,14 @@ class PostgresReadStore:
             conn = self._live()
             with conn.transaction():
                 conn.execute(_LOCK, (schema,))
-                conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
-                )
-                conn.execute(read_sql("bookkeeping.sql").encode())
-                conn.execute(read_sql("merge_patch.sql").encode())
+                # DDL on tables in use (another lane's, or a read node's) would lock them
+                # against its transactions: only a schema not yet current runs it
+                current = conn.execute(_CURRENT, (f"{schema}.kiroku_lanes",)).fetchone()
+                if current is None or current[0] is None:
+                    create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}")
+                    conn.execute(create.format(sql.Identifier(schema)))
+                    conn.execute(read_sql("bookkeeping.sql").encode())
+                    conn.execute(read_sql("merge_patch.sql").encode())
 
     @contextlib.contextmanager
     def _converted(self, position: int | None) -> Iterator[None]:
@@ -121,6 +126,12 @@ class PostgresReadStore:
     def ensure_indexes(self, indexes: Mapping[str, Sequence[str | tuple[str, ...]]]) -> None:
         with self._converted(None):
             conn = self._live()
+            wanted = [
+                f"{self.schema}.{index_name(c, spec)}" for c, s in indexes.items() for spec in s
+            ]
+            have = conn.execute(_EXISTING, (wanted,)).fetchone() if wanted else None
+            if have is not None and have[0] == len(wanted):
+                return  # a CREATE INDEX IF NOT EXISTS would still lock each table
             with conn.transaction():
                 conn.execute(_LOCK, (self.schema,))
                 tx = PgTx(conn, self.name)
