@@ -19,8 +19,26 @@ _CATEGORY = re.compile(r"[a-z][a-z0-9_.]*\Z")
 _ID = re.compile(r"[A-Za-z0-9_.:@+=~-]+\Z")
 
 
+_VALID: dict[str, None] = {}  # names found valid lately: every append checks its stream's name
+_VALID_KEPT = 4096
+
+
 def validate_stream(stream: str) -> str:
-    """Return ``stream`` unchanged, or raise InvalidStreamNameError saying what is wrong."""
+    """Return ``stream`` unchanged, or raise InvalidStreamNameError saying what is wrong.
+
+    Names already found valid are remembered (a bounded set, emptied when full),
+    so the write path's repeated checks of the same live streams cost a lookup.
+    """
+    if type(stream) is str and stream in _VALID:
+        return stream
+    _check(stream)
+    if len(_VALID) >= _VALID_KEPT:
+        _VALID.clear()
+    _VALID[stream] = None
+    return stream
+
+
+def _check(stream: str) -> None:
     if not isinstance(stream, str):
         raise InvalidStreamNameError(repr(stream), "must be a string")
     if len(stream) > MAX_STREAM_LENGTH:
@@ -36,7 +54,6 @@ def validate_stream(stream: str) -> str:
         raise InvalidStreamNameError(
             stream, f"id {ident!r} has characters outside [A-Za-z0-9_.:@+=~-]"
         )
-    return stream
 
 
 def stream_name(category: str, ident: str) -> str:

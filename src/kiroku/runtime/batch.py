@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Generic, TypeAlias, TypeVar
+
+import msgspec
 
 from kiroku.domain.decider import Decider
 from kiroku.domain.envelope import NewEvent, Recorded, utc_now
@@ -52,8 +53,10 @@ E = TypeVar("E")
 Job: TypeAlias = tuple[object, CommandOptions, "asyncio.Future[object]"]
 
 
-@dataclass(slots=True)
-class _Accepted(Generic[S, E]):
+# The steps of a plan are Structs, not dataclasses: one or more is built per command.
+
+
+class _Accepted(msgspec.Struct, Generic[S, E]):
     """A command whose events are in the plan; its result exists once they are appended."""
 
     reply: asyncio.Future[object]
@@ -64,8 +67,7 @@ class _Accepted(Generic[S, E]):
     result: CommandResult[S, E] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Answered:
+class _Answered(msgspec.Struct, frozen=True):
     """A command that appends nothing: a rejection, a known key, or nothing decided."""
 
     reply: asyncio.Future[object]
@@ -73,8 +75,7 @@ class _Answered:
     error: BaseException | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Repeat(Generic[S, E]):
+class _Repeat(msgspec.Struct, Generic[S, E], frozen=True):
     """A command whose key an earlier command of the same batch already used."""
 
     reply: asyncio.Future[object]

@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+import msgspec
 
 from kiroku.errors import KirokuError
 from kiroku.journal.protocol import ExpectedVersion
@@ -74,8 +75,7 @@ class Tx:
         self._head = known_head
 
 
-@dataclass(frozen=True, slots=True)
-class AppendRequest:
+class AppendRequest(msgspec.Struct, frozen=True, gc=False):
     """An append as the writer sees it: rows encoded, positions and versions to come."""
 
     stream: str
@@ -87,8 +87,9 @@ AppendMany = Callable[[Sequence[AppendRequest], Tx], list[object]]
 """Runs several appends at once; returns each one's result or rejection, in order."""
 
 
-@dataclass(slots=True)
-class Job(Generic[T]):
+class Job(msgspec.Struct, Generic[T]):
+    """A queued write (a Struct: one is built per append)."""
+
     run: Callable[[Tx], T]
     future: asyncio.Future[T]
     events: int  # how many events an append job inserts; 0 for other writes
