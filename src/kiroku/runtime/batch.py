@@ -148,11 +148,15 @@ class Plan(Generic[S, E]):
     def _result(self, step: _Accepted[S, E], appended: AppendResult) -> CommandResult[S, E]:
         base = appended.version - len(self.events) + step.start
         first = appended.first_position + step.start
-        new, stream = self.events, self.stream
-        events: tuple[Recorded[E], ...] = tuple(
-            recorded_from_new(stream, base + 1 + i, first + i, new[step.start + i], d)
-            for i, d in enumerate(step.decided)
-        )
+        new, stream, decided = self.events, self.stream, step.decided
+        events: tuple[Recorded[E], ...]
+        if len(decided) == 1:  # most commands: no generator
+            events = (recorded_from_new(stream, base + 1, first, new[step.start], decided[0]),)
+        else:
+            events = tuple(
+                recorded_from_new(stream, base + 1 + i, first + i, new[step.start + i], d)
+                for i, d in enumerate(decided)
+            )
         count = len(events)
         return CommandResult(stream, base + count, first, first + count - 1, events, step.state)
 
@@ -232,18 +236,11 @@ class Planner(Generic[S, C, E]):
         metadata = options.metadata
         if options.idempotency_key is not None:
             metadata = {**(metadata or {}), IDEMPOTENCY_KEY: options.idempotency_key}
-        encode, now = self._codec.encode, utc_now()  # one clock read per command
-        return [
-            encode(
-                e,
-                event_id=new_event_id(),
-                occurred_at=now,
-                correlation_id=options.correlation_id,
-                causation_id=options.causation_id,
-                metadata=metadata,
-            )
-            for e in events
-        ]
+        new, now = self._codec.new_event, utc_now()  # one clock read per command
+        correlation, causation = options.correlation_id, options.causation_id
+        if metadata is None:
+            return [new(e, new_event_id(), now, correlation, causation, {}) for e in events]
+        return [new(e, new_event_id(), now, correlation, causation, metadata) for e in events]
 
     async def _duplicate(self, key: str, state: S) -> CommandResult[S, E] | None:
         entry = self._book.get(key)

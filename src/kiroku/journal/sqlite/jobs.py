@@ -82,6 +82,10 @@ class AppendRequest(msgspec.Struct, frozen=True, gc=False):
     expected: ExpectedVersion
     rows: Sequence[EventRow]
 
+    def explain(self, conn: sqlite3.Connection, e: sqlite3.IntegrityError) -> KirokuError:
+        """The error for a constraint this append broke (run after its rollback)."""
+        return convert_error(e, f"appending to stream {self.stream}")
+
 
 AppendMany = Callable[[Sequence[AppendRequest], Tx], list[object]]
 """Runs several appends at once; returns each one's result or rejection, in order."""
@@ -128,7 +132,7 @@ def run_alone(tx: Tx, job: Job[object]) -> object:
         if not isinstance(e, sqlite3.IntegrityError):
             raise
         rollback(conn)
-        return job.explain(conn, e) if job.explain is not None else convert_error(e, "writing")
+        return _explained(conn, job, e)
     except Exception as e:  # a rejection (KirokuError), or a bug: nothing of it is kept
         rollback(conn)
         return e
@@ -158,8 +162,14 @@ def run_together(tx: Tx, jobs: list[Job[object]], append_many: AppendMany) -> li
 def _rejection(conn: sqlite3.Connection, job: Job[object], e: sqlite3.IntegrityError) -> Exception:
     """A constraint violation, explained after the job's savepoint is rolled back."""
     conn.execute("ROLLBACK TO job")
+    return _explained(conn, job, e)
+
+
+def _explained(conn: sqlite3.Connection, job: Job[object], e: sqlite3.IntegrityError) -> Exception:
     if job.explain is not None:
         return job.explain(conn, e)
+    if job.append is not None:
+        return job.append.explain(conn, e)
     return convert_error(e, "writing")
 
 

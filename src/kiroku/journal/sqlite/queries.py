@@ -17,7 +17,6 @@ from kiroku.journal.sqlite.schema import (
     EVENT_COLUMNS,
     FOLDED_COLUMNS,
     EventRow,
-    convert_error,
     iso_utc,
     to_folded,
     to_stored,
@@ -27,10 +26,10 @@ from kiroku.journal.sqlite.writer import AppendRequest, Tx
 from kiroku.schema.codec import encode_json
 
 __all__ = [
+    "Append",
     "append",
     "append_many",
     "delete_before",
-    "explain_duplicate",
     "find_event",
     "get_event",
     "head_position",
@@ -128,17 +127,22 @@ def append_many(requests: Sequence[AppendRequest], tx: Tx) -> list[object]:
     return outcomes
 
 
-def explain_duplicate(
-    stream: str, rows: Sequence[EventRow], conn: sqlite3.Connection, e: sqlite3.IntegrityError
-) -> KirokuError:
-    """Name the event id that broke the UNIQUE constraint (run after the rollback)."""
-    ids = encode_json([row[3] for row in rows]).decode()
-    found = conn.execute(
-        "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))", (ids,)
-    ).fetchone()
-    if found is not None:
-        return InputError(f"event_id {found[0]} is already in the journal")
-    return convert_error(e, f"appending to stream {stream}")
+class Append(AppendRequest, frozen=True, gc=False):
+    """An append job: the request itself is what the writer runs, so queueing one
+    builds no closures (one is queued per append)."""
+
+    def __call__(self, tx: Tx) -> AppendResult:
+        return append(self.stream, self.expected, self.rows, tx)
+
+    def explain(self, conn: sqlite3.Connection, e: sqlite3.IntegrityError) -> KirokuError:
+        """Name the event id that broke the UNIQUE constraint (run after the rollback)."""
+        ids = encode_json([row[3] for row in self.rows]).decode()
+        found = conn.execute(
+            "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))", (ids,)
+        ).fetchone()
+        if found is not None:
+            return InputError(f"event_id {found[0]} is already in the journal")
+        return super().explain(conn, e)
 
 
 def delete_before(stream: str, version: int, tx: Tx) -> int:

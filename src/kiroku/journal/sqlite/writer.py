@@ -189,7 +189,8 @@ class Writer:
 
     def _count(self, batch: list[Job[object]], outcomes: list[object]) -> None:
         self._commits += 1
-        self._largest = max(self._largest, len(batch))
+        if len(batch) > self._largest:
+            self._largest = len(batch)
         for job, out in zip(batch, outcomes, strict=True):
             if isinstance(out, BaseException):
                 self._rejected += 1
