@@ -12,7 +12,14 @@ import re
 
 from kiroku.errors import InvalidStreamNameError
 
-__all__ = ["MAX_STREAM_LENGTH", "category_of", "id_of", "stream_name", "validate_stream"]
+__all__ = [
+    "MAX_STREAM_LENGTH",
+    "REMEMBERED_NAMES",
+    "category_of",
+    "id_of",
+    "stream_name",
+    "validate_stream",
+]
 
 MAX_STREAM_LENGTH = 200
 _CATEGORY = re.compile(r"[a-z][a-z0-9_.]*\Z")
@@ -20,7 +27,7 @@ _ID = re.compile(r"[A-Za-z0-9_.:@+=~-]+\Z")
 
 
 _VALID: dict[str, None] = {}  # names found valid lately: every append checks its stream's name
-_VALID_KEPT = 4096
+REMEMBERED_NAMES = 4096  # at most this many; then forgotten all at once
 
 
 def validate_stream(stream: str) -> str:
@@ -32,7 +39,7 @@ def validate_stream(stream: str) -> str:
     if type(stream) is str and stream in _VALID:
         return stream
     _check(stream)
-    if len(_VALID) >= _VALID_KEPT:
+    if len(_VALID) >= REMEMBERED_NAMES:
         _VALID.clear()
     _VALID[stream] = None
     return stream
