@@ -192,6 +192,35 @@ async def test_appends_queued_together_act_as_if_one_after_another(
     assert journal.stats.rejected == 1
 
 
+async def test_no_stream_and_any_in_a_group_check_as_they_do_alone(
+    journal: SQLiteJournal, tmp_path: Path
+) -> None:
+    await journal.append("room-1", NO_STREAM, new_events(1))
+    outcomes = await _queued_together(
+        tmp_path / "journal.db",
+        [
+            journal.append("room-1", NO_STREAM, new_events(1)),  # it exists: stale
+            journal.append("room-1", ANY, new_events(2)),  # no check at all
+            journal.append("room-2", NO_STREAM, new_events(1)),
+            journal.append("room-2", NO_STREAM, new_events(1)),  # the one before made it
+            journal.append("room-3", 0, new_events(1)),  # 0 is NO_STREAM
+        ],
+    )
+    assert journal.stats.largest_batch >= 3  # run together, by append_many
+    stale, anything, room2, room2_again, room3 = outcomes
+    assert isinstance(stale, WrongExpectedVersionError)
+    assert (stale.expected, stale.actual) == (NO_STREAM, 1)
+    assert isinstance(anything, AppendResult)
+    assert (anything.version, anything.first_position, anything.position) == (3, 2, 3)
+    assert isinstance(room2, AppendResult)
+    assert room2.version == 1
+    assert isinstance(room2_again, WrongExpectedVersionError)
+    assert (room2_again.expected, room2_again.actual) == (NO_STREAM, 1)
+    assert isinstance(room3, AppendResult)
+    assert (room3.version, room3.position) == (1, 5)
+    assert journal.stats.rejected == 2
+
+
 async def test_a_duplicate_id_in_a_group_fails_only_its_own_append(
     journal: SQLiteJournal, tmp_path: Path
 ) -> None:

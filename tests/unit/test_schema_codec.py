@@ -170,6 +170,25 @@ def test_an_event_that_cannot_be_stored_is_an_encode_error(codec: Codec) -> None
         codec.encode(object())
 
 
+def test_new_event_builds_what_encode_builds(codec: Codec) -> None:
+    item = shop_events.ItemAdded("c", "s", 1, 250)
+    ident, when = uuid.uuid4(), datetime(2024, 5, 1, tzinfo=UTC)
+    meta: dict[str, JSON] = {"k": "v"}
+    fast = codec.new_event(item, ident, when, "corr", None, meta)
+    for _ in range(2):  # the second call takes the cached name and version
+        again = codec.new_event(item, ident, when, "corr", None, meta)
+        assert again == fast
+    slow = codec.encode(
+        item, event_id=ident, occurred_at=when, correlation_id="corr", metadata=meta
+    )
+    assert fast == slow
+    bad = shop_events.ItemAdded("c", "s", 1, object())  # type: ignore[arg-type]  # unstorable on purpose
+    with pytest.raises(EncodeError, match=r"Cannot encode ItemAdded"):
+        codec.new_event(bad, ident, when, None, None, {})
+    with pytest.raises(EncodeError, match=r"not a registered event type"):
+        codec.new_event(object(), ident, when, None, None, {})
+
+
 def test_stored_data_that_is_not_json_is_a_decode_error(codec: Codec) -> None:
     with pytest.raises(DecodeError, match=r"'shop.ItemAdded' v1 at position 5"):
         codec.decode(stored("shop.ItemAdded", 1, b"{not json", position=5))

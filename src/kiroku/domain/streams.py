@@ -12,15 +12,40 @@ import re
 
 from kiroku.errors import InvalidStreamNameError
 
-__all__ = ["MAX_STREAM_LENGTH", "category_of", "id_of", "stream_name", "validate_stream"]
+__all__ = [
+    "MAX_STREAM_LENGTH",
+    "REMEMBERED_NAMES",
+    "category_of",
+    "id_of",
+    "stream_name",
+    "validate_stream",
+]
 
 MAX_STREAM_LENGTH = 200
 _CATEGORY = re.compile(r"[a-z][a-z0-9_.]*\Z")
 _ID = re.compile(r"[A-Za-z0-9_.:@+=~-]+\Z")
 
 
+_VALID: dict[str, None] = {}  # names found valid lately: every append checks its stream's name
+REMEMBERED_NAMES = 4096  # at most this many; then forgotten all at once
+
+
 def validate_stream(stream: str) -> str:
-    """Return ``stream`` unchanged, or raise InvalidStreamNameError saying what is wrong."""
+    """Return ``stream`` unchanged, or raise InvalidStreamNameError saying what is wrong.
+
+    Names already found valid are remembered (a bounded set, emptied when full),
+    so the write path's repeated checks of the same live streams cost a lookup.
+    """
+    if type(stream) is str and stream in _VALID:
+        return stream
+    _check(stream)
+    if len(_VALID) >= REMEMBERED_NAMES:
+        _VALID.clear()
+    _VALID[stream] = None
+    return stream
+
+
+def _check(stream: str) -> None:
     if not isinstance(stream, str):
         raise InvalidStreamNameError(repr(stream), "must be a string")
     if len(stream) > MAX_STREAM_LENGTH:
@@ -36,7 +61,6 @@ def validate_stream(stream: str) -> str:
         raise InvalidStreamNameError(
             stream, f"id {ident!r} has characters outside [A-Za-z0-9_.:@+=~-]"
         )
-    return stream
 
 
 def stream_name(category: str, ident: str) -> str:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeAlias, runtime_checkable
 
+import msgspec
+
 from kiroku.domain.envelope import Metadata, NewEvent, StoredEvent
 
 __all__ = [
@@ -53,9 +55,12 @@ ExpectedVersion: TypeAlias = int | StreamState
 """A stream version (the last one the writer saw; 0 = no events yet), NO_STREAM or ANY."""
 
 
-@dataclass(frozen=True, slots=True)
-class AppendResult:
-    """Where an append landed: the stream's new version and the global positions used."""
+class AppendResult(msgspec.Struct, frozen=True, gc=False):
+    """Where an append landed: the stream's new version and the global positions used.
+
+    A Struct rather than a frozen dataclass: one is built per append, and a
+    frozen dataclass pays an ``object.__setattr__`` per field.
+    """
 
     stream: str
     version: int

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Generic, TypeAlias, TypeVar
+
+import msgspec
 
 from kiroku.domain.decider import Decider
 from kiroku.domain.envelope import NewEvent, Recorded, utc_now
@@ -52,8 +53,10 @@ E = TypeVar("E")
 Job: TypeAlias = tuple[object, CommandOptions, "asyncio.Future[object]"]
 
 
-@dataclass(slots=True)
-class _Accepted(Generic[S, E]):
+# The steps of a plan are Structs, not dataclasses: one or more is built per command.
+
+
+class _Accepted(msgspec.Struct, Generic[S, E]):
     """A command whose events are in the plan; its result exists once they are appended."""
 
     reply: asyncio.Future[object]
@@ -64,8 +67,7 @@ class _Accepted(Generic[S, E]):
     result: CommandResult[S, E] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Answered:
+class _Answered(msgspec.Struct, frozen=True):
     """A command that appends nothing: a rejection, a known key, or nothing decided."""
 
     reply: asyncio.Future[object]
@@ -73,8 +75,7 @@ class _Answered:
     error: BaseException | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Repeat(Generic[S, E]):
+class _Repeat(msgspec.Struct, Generic[S, E], frozen=True):
     """A command whose key an earlier command of the same batch already used."""
 
     reply: asyncio.Future[object]
@@ -147,11 +148,15 @@ class Plan(Generic[S, E]):
     def _result(self, step: _Accepted[S, E], appended: AppendResult) -> CommandResult[S, E]:
         base = appended.version - len(self.events) + step.start
         first = appended.first_position + step.start
-        new, stream = self.events, self.stream
-        events: tuple[Recorded[E], ...] = tuple(
-            recorded_from_new(stream, base + 1 + i, first + i, new[step.start + i], d)
-            for i, d in enumerate(step.decided)
-        )
+        new, stream, decided = self.events, self.stream, step.decided
+        events: tuple[Recorded[E], ...]
+        if len(decided) == 1:  # most commands: no generator
+            events = (recorded_from_new(stream, base + 1, first, new[step.start], decided[0]),)
+        else:
+            events = tuple(
+                recorded_from_new(stream, base + 1 + i, first + i, new[step.start + i], d)
+                for i, d in enumerate(decided)
+            )
         count = len(events)
         return CommandResult(stream, base + count, first, first + count - 1, events, step.state)
 
@@ -231,18 +236,11 @@ class Planner(Generic[S, C, E]):
         metadata = options.metadata
         if options.idempotency_key is not None:
             metadata = {**(metadata or {}), IDEMPOTENCY_KEY: options.idempotency_key}
-        encode, now = self._codec.encode, utc_now()  # one clock read per command
-        return [
-            encode(
-                e,
-                event_id=new_event_id(),
-                occurred_at=now,
-                correlation_id=options.correlation_id,
-                causation_id=options.causation_id,
-                metadata=metadata,
-            )
-            for e in events
-        ]
+        new, now = self._codec.new_event, utc_now()  # one clock read per command
+        correlation, causation = options.correlation_id, options.causation_id
+        if metadata is None:
+            return [new(e, new_event_id(), now, correlation, causation, {}) for e in events]
+        return [new(e, new_event_id(), now, correlation, causation, metadata) for e in events]
 
     async def _duplicate(self, key: str, state: S) -> CommandResult[S, E] | None:
         entry = self._book.get(key)

@@ -117,8 +117,16 @@ class Runtime(ClosesOnExit):
             options = CommandOptions(idempotency_key, correlation_id, causation_id, metadata)
         else:
             options = _NO_OPTIONS
-        outcome = await self._ask(decider, aggregate_id, command, options)
-        return cast(CommandResult[S, E], outcome)
+        # _ask inlined: one coroutine fewer per command
+        instance = self._decider(decider)
+        stream = f"{instance.category}-{aggregate_id}"
+        actor = self._actors.get(stream)
+        if actor is None:
+            actor = self._spawn(instance, validate_stream(stream))
+        else:
+            self._actors.move_to_end(stream)
+        outcome = await actor.call(command, options)
+        return cast("CommandResult[S, E]", outcome)  # a string: subscripting costs ~1 us a call
 
     async def state(self, decider: type[Decider[S, C, E]], aggregate_id: str) -> S:
         """The aggregate's current state, after every command queued before this call."""

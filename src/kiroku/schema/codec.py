@@ -59,6 +59,7 @@ class Codec:
         # never changes owner once registered, so entries cannot go stale.
         self._current: dict[str, tuple[str, int, msgspec.json.Decoder[Any]]] = {}
         self._state_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+        self._kinds: dict[type, tuple[str, int]] = {}  # class -> (stored name, version)
 
     # -- events ---------------------------------------------------------------
 
@@ -86,6 +87,32 @@ class Codec:
             correlation_id=correlation_id,
             causation_id=causation_id,
             metadata=metadata if metadata is not None else {},
+        )
+
+    def new_event(
+        self,
+        event: object,
+        event_id: uuid.UUID,
+        occurred_at: datetime,
+        correlation_id: str | None,
+        causation_id: str | None,
+        metadata: Metadata,
+    ) -> NewEvent:
+        """``encode`` with every envelope field given, positionally: the runtime's
+        hot path, once per decided event (the class's name and version are cached)."""
+        kind = self._kinds.get(type(event))
+        if kind is None:
+            try:
+                spec = self.registry.for_class(type(event))
+            except Exception as e:
+                raise EncodeError(type(event).__qualname__, str(e)) from e
+            kind = self._kinds[type(event)] = (spec.name, spec.version)
+        try:
+            data = _encoder.encode(event)
+        except _ENCODE_ERRORS as e:
+            raise EncodeError(type(event).__qualname__, str(e)) from e
+        return NewEvent(
+            kind[0], kind[1], data, event_id, occurred_at, correlation_id, causation_id, metadata
         )
 
     def encode_all(self, events: Sequence[object], **envelope: Any) -> list[NewEvent]:

@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+import msgspec
 
 from kiroku.errors import KirokuError
 from kiroku.journal.protocol import ExpectedVersion
@@ -74,21 +75,25 @@ class Tx:
         self._head = known_head
 
 
-@dataclass(frozen=True, slots=True)
-class AppendRequest:
+class AppendRequest(msgspec.Struct, frozen=True, gc=False):
     """An append as the writer sees it: rows encoded, positions and versions to come."""
 
     stream: str
     expected: ExpectedVersion
     rows: Sequence[EventRow]
 
+    def explain(self, conn: sqlite3.Connection, e: sqlite3.IntegrityError) -> KirokuError:
+        """The error for a constraint this append broke (run after its rollback)."""
+        return convert_error(e, f"appending to stream {self.stream}")
+
 
 AppendMany = Callable[[Sequence[AppendRequest], Tx], list[object]]
 """Runs several appends at once; returns each one's result or rejection, in order."""
 
 
-@dataclass(slots=True)
-class Job(Generic[T]):
+class Job(msgspec.Struct, Generic[T]):
+    """A queued write (a Struct: one is built per append)."""
+
     run: Callable[[Tx], T]
     future: asyncio.Future[T]
     events: int  # how many events an append job inserts; 0 for other writes
@@ -127,7 +132,7 @@ def run_alone(tx: Tx, job: Job[object]) -> object:
         if not isinstance(e, sqlite3.IntegrityError):
             raise
         rollback(conn)
-        return job.explain(conn, e) if job.explain is not None else convert_error(e, "writing")
+        return _explained(conn, job, e)
     except Exception as e:  # a rejection (KirokuError), or a bug: nothing of it is kept
         rollback(conn)
         return e
@@ -157,8 +162,14 @@ def run_together(tx: Tx, jobs: list[Job[object]], append_many: AppendMany) -> li
 def _rejection(conn: sqlite3.Connection, job: Job[object], e: sqlite3.IntegrityError) -> Exception:
     """A constraint violation, explained after the job's savepoint is rolled back."""
     conn.execute("ROLLBACK TO job")
+    return _explained(conn, job, e)
+
+
+def _explained(conn: sqlite3.Connection, job: Job[object], e: sqlite3.IntegrityError) -> Exception:
     if job.explain is not None:
         return job.explain(conn, e)
+    if job.append is not None:
+        return job.append.explain(conn, e)
     return convert_error(e, "writing")
 
 

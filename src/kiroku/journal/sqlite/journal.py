@@ -39,7 +39,7 @@ from kiroku.journal.sqlite import snapshots
 from kiroku.journal.sqlite.reader import ReaderPool
 from kiroku.journal.sqlite.schema import encode_events, encode_snapshot
 from kiroku.journal.sqlite.wakeup import CrossProcessWakeup
-from kiroku.journal.sqlite.writer import AppendRequest, Writer, WriterStats
+from kiroku.journal.sqlite.writer import Writer, WriterStats
 
 __all__ = ["SQLiteJournal", "WriterStats"]
 
@@ -138,13 +138,8 @@ class SQLiteJournal(ClosesOnExit):
     ) -> AppendResult:
         self._check_open()
         check_append(stream, expected_version, events)
-        rows = encode_events(events)
-        return await self._writer.submit(
-            partial(q.append, stream, expected_version, rows),
-            events=len(rows),
-            explain=partial(q.explain_duplicate, stream, rows),
-            append=AppendRequest(stream, expected_version, rows),
-        )
+        request = q.Append(stream, expected_version, encode_events(events))
+        return await self._writer.submit(request, events=len(events), append=request)
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         """Durable on return. A big one is written in parts (see ``snapshots``), so

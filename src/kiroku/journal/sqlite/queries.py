@@ -12,12 +12,11 @@ from datetime import datetime
 from kiroku.domain.envelope import Folded, StoredEvent
 from kiroku.errors import EventNotFoundError, InputError, KirokuError, WrongExpectedVersionError
 from kiroku.journal.checks import check_expected_version
-from kiroku.journal.protocol import AppendResult, ExpectedVersion, Snapshot
+from kiroku.journal.protocol import ANY, NO_STREAM, AppendResult, ExpectedVersion, Snapshot
 from kiroku.journal.sqlite.schema import (
     EVENT_COLUMNS,
     FOLDED_COLUMNS,
     EventRow,
-    convert_error,
     iso_utc,
     to_folded,
     to_stored,
@@ -27,10 +26,10 @@ from kiroku.journal.sqlite.writer import AppendRequest, Tx
 from kiroku.schema.codec import encode_json
 
 __all__ = [
+    "Append",
     "append",
     "append_many",
     "delete_before",
-    "explain_duplicate",
     "find_event",
     "get_event",
     "head_position",
@@ -110,35 +109,46 @@ def append_many(requests: Sequence[AppendRequest], tx: Tx) -> list[object]:
     outcomes: list[object] = []
     inserts: list[tuple[object, ...]] = []
     head = tx.head
-    for r in requests:
-        current = versions.get(r.stream, 0)
-        try:
-            check_expected_version(r.stream, r.expected, current)
-        except WrongExpectedVersionError as e:
-            outcomes.append(e)
+    for r in requests:  # the writer thread holds the GIL here: kept lean
+        stream, expected, rows = r.stream, r.expected, r.rows
+        current = versions.get(stream, 0)
+        if (
+            expected != current  # an int that matches: the common case, one comparison
+            and expected is not ANY
+            and not (expected is NO_STREAM and current == 0)
+        ):
+            outcomes.append(WrongExpectedVersionError(stream, expected, current))
             continue
-        first = head + 1
-        inserts += [(first + i, r.stream, current + 1 + i, *row) for i, row in enumerate(r.rows)]
-        head += len(r.rows)
-        versions[r.stream] = written[r.stream] = current + len(r.rows)
-        outcomes.append(AppendResult(r.stream, current + len(r.rows), first, head))
+        first, n = head + 1, len(rows)
+        if n == 1:
+            inserts.append((first, stream, current + 1, *rows[0]))
+        else:
+            inserts += [(first + i, stream, current + 1 + i, *row) for i, row in enumerate(rows)]
+        head += n
+        versions[stream] = written[stream] = current + n
+        outcomes.append(AppendResult(stream, current + n, first, head))
     conn.executemany(_INSERT_EVENT, inserts)
     conn.executemany(_SET_STREAM_VERSION, written.items())
     tx.head = head
     return outcomes
 
 
-def explain_duplicate(
-    stream: str, rows: Sequence[EventRow], conn: sqlite3.Connection, e: sqlite3.IntegrityError
-) -> KirokuError:
-    """Name the event id that broke the UNIQUE constraint (run after the rollback)."""
-    ids = encode_json([row[3] for row in rows]).decode()
-    found = conn.execute(
-        "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))", (ids,)
-    ).fetchone()
-    if found is not None:
-        return InputError(f"event_id {found[0]} is already in the journal")
-    return convert_error(e, f"appending to stream {stream}")
+class Append(AppendRequest, frozen=True, gc=False):
+    """An append job: the request itself is what the writer runs, so queueing one
+    builds no closures (one is queued per append)."""
+
+    def __call__(self, tx: Tx) -> AppendResult:
+        return append(self.stream, self.expected, self.rows, tx)
+
+    def explain(self, conn: sqlite3.Connection, e: sqlite3.IntegrityError) -> KirokuError:
+        """Name the event id that broke the UNIQUE constraint (run after the rollback)."""
+        ids = encode_json([row[3] for row in self.rows]).decode()
+        found = conn.execute(
+            "SELECT event_id FROM events WHERE event_id IN (SELECT value FROM json_each(?))", (ids,)
+        ).fetchone()
+        if found is not None:
+            return InputError(f"event_id {found[0]} is already in the journal")
+        return super().explain(conn, e)
 
 
 def delete_before(stream: str, version: int, tx: Tx) -> int:

@@ -147,17 +147,15 @@ class Writer:
 
     def _take(self) -> tuple[list[Job[object]], bool]:
         """Block for one job, then drain whatever else is already queued."""
-        item = self._queue.get()
+        jobs = self._queue
+        item = jobs.get()
         batch: list[Job[object]] = []
         while item is not _STOP:
             assert isinstance(item, Job)
             batch.append(item)
-            if len(batch) >= self._max_batch:
+            if len(batch) >= self._max_batch or jobs.empty():  # this thread alone takes
                 return batch, False
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return batch, False
+            item = jobs.get_nowait()
         return batch, True
 
     def _commit(self, conn: sqlite3.Connection, batch: list[Job[object]]) -> None:
@@ -189,7 +187,8 @@ class Writer:
 
     def _count(self, batch: list[Job[object]], outcomes: list[object]) -> None:
         self._commits += 1
-        self._largest = max(self._largest, len(batch))
+        if len(batch) > self._largest:
+            self._largest = len(batch)
         for job, out in zip(batch, outcomes, strict=True):
             if isinstance(out, BaseException):
                 self._rejected += 1
