@@ -7,7 +7,9 @@ appends) and keeps the last few batches it read; a runner whose position falls
 inside them takes its events from there (``FeedSource``), and waits on the feed
 when it is at the feed's position. A runner that is behind the batches kept (a
 replay, a rebuild's catch-up, a slow projection) reads the journal itself until
-it is back inside them.
+it is back inside them. A runner's place is the last event it took, found in the
+kept batches by identity: positions are not compared, since a journal may
+deliver them out of order (``batch_after``).
 
 Correctness rests on what the journal promises any reader: a read after ``p``
 returns, in order, a prefix of every event after ``p`` (never a gap it fills in
@@ -99,35 +101,43 @@ class SharedFeed:
     def batch_after(self, after: int, limit: int) -> Sequence[StoredEvent] | None:
         """The events after ``after`` from the kept batches, up to ``limit`` (several
         joined: a runner slower than the appends still takes them in one batch, as it
-        would reading itself); None if no kept batch covers ``after``."""
-        found: list[StoredEvent] = []
+        would reading itself); None if no kept batch holds ``after``, or nothing
+        follows it yet.
+
+        ``after`` is found by identity (a batch's start, or an event's position),
+        never compared: a journal delivering out of position order (PostgreSQL's
+        ``(tx, position)``) may deliver 2 after 4, and "the events after 4" are then
+        those after the event 4 *in the batches*, not those numbered above 4."""
+        found: list[StoredEvent] | None = None
         for start, batch in self._kept:
-            if found:
-                if len(found) + len(batch) > limit:
+            if found is not None:
+                if found and len(found) + len(batch) > limit:
                     break
                 found.extend(batch)
-            elif start <= after < batch[-1].position:
-                if start == after and len(batch) >= limit:
+            elif start == after:
+                if len(batch) >= limit:
                     return batch
-                found = [e for e in batch if e.position > after]
-        return found or None
+                found = list(batch)
+            elif (i := _index(batch, after)) is not None:
+                found = list(batch[i + 1 :])
+        return found[:limit] if found else None
 
-    def behind(self, after: int) -> bool:
-        """True when ``after`` is before every kept batch (the runner reads itself)."""
-        if self._position is None:
+    def holds(self, after: int) -> bool:
+        """Whether ``after`` is where the feed has read to, or in a kept batch."""
+        if after == self._position:
             return True
-        first = self._kept[0][0] if self._kept else self._position
-        return after < first
+        return any(start == after or _index(b, after) is not None for start, b in self._kept)
 
     async def next_after(self, after: int, limit: int) -> Sequence[StoredEvent] | None:
         """The next batch after ``after`` from the feed; None when the runner must read
-        itself (behind, or ahead of a feed that started later); raises what ended it."""
+        itself (behind the kept batches, or ahead of a feed that started later);
+        raises what ended it."""
         self._ensure(after)
         while True:
             if (batch := self.batch_after(after, limit)) is not None:
                 self.stats.served += 1
                 return batch
-            if self.behind(after) or (self._position is not None and after > self._position):
+            if not self.holds(after):
                 return None
             changed = self._changed
             if self._ended is not None:
@@ -175,6 +185,16 @@ class FeedSource:
             return await anext(stream, None)
         finally:
             await _aclose(stream)
+
+
+def _index(batch: Sequence[StoredEvent], position: int) -> int | None:
+    """Where the event at ``position`` is in ``batch`` (the last, most often)."""
+    if batch and batch[-1].position == position:
+        return len(batch) - 1
+    for i, event in enumerate(batch):
+        if event.position == position:
+            return i
+    return None
 
 
 async def _aclose(stream: object) -> None:
