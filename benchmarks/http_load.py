@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import re
 import shutil
 import signal
@@ -51,7 +52,7 @@ import aiohttp
 
 from benchmarks import http_load_batches, http_profile
 from benchmarks.http_ceiling import STACKS, serve_ceiling
-from benchmarks.http_wrk import JsonObj, Plan, describe, process_tree, wrk
+from benchmarks.http_wrk import JsonObj, Plan, describe, wrk
 from benchmarks.machine import machine
 from kiroku.api.auth import TokenStore
 
@@ -62,12 +63,17 @@ FULL = Plan(clients=50, rooms=50, seconds=15.0, listeners=100, messages=100)
 QUICK = Plan(clients=50, rooms=50, seconds=3.0, listeners=100, messages=10)
 
 
+def serve_cmd(data: Path) -> list[str]:
+    """``kiroku serve`` on ``data``, on a port of its choosing."""
+    cmd = [sys.executable, "-c", "from kiroku.cli import main; main()", "--data", str(data)]
+    return [*cmd, "serve", "--port", "0", "--log-level", "warning"]
+
+
 def start_server(data: Path, cmd: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """``kiroku serve`` on ``data`` (or ``cmd``, which prints the same ready line)."""
     log = data.parent / "server.log"
     if cmd is None:
-        cmd = [sys.executable, "-c", "from kiroku.cli import main; main()", "--data", str(data)]
-        cmd += ["serve", "--port", "0", "--log-level", "warning"]
+        cmd = serve_cmd(data)
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
@@ -80,6 +86,14 @@ def start_server(data: Path, cmd: list[str] | None = None) -> tuple[subprocess.P
         time.sleep(0.05)
     proc.kill()
     raise SystemExit(f"kiroku serve did not start:\n{log.read_text()}")
+
+
+def _server_pid(proc: subprocess.Popen[bytes], profiled: bool) -> int:
+    """The server's own pid: under py-spy, the one child of the py-spy process."""
+    if not profiled:
+        return proc.pid
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    return int(children[0])
 
 
 def pct(values: list[float], q: float) -> float:
@@ -187,29 +201,25 @@ def _fresh(users: Path, root: Path, n: int) -> Path:
 
 
 async def posting(data: Path, token: str, plan: Plan, profile: Path | None) -> JsonObj:
-    """One measured posting run on a fresh ``kiroku serve``; then, from its data
-    directory, how the projections kept up (``http_load_batches``)."""
-    proc, base = start_server(data)
+    """One measured posting run on a fresh ``kiroku serve`` (under py-spy with
+    ``profile``); then, from its data directory, how the projections kept up
+    (``http_load_batches``)."""
+    cmd = None if profile is None else http_profile.launch(serve_cmd(data), profile)
+    proc, base = start_server(data, cmd)
+    pid = _server_pid(proc, profile is not None)
     try:
         async with session(base, 4) as client:
             rooms = await make_rooms(client, token, plan.rooms)
         paths = [f"/api/rooms/{room}/messages" for room in rooms]
-        spies = [
-            http_profile.record(pid, plan.seconds - 2, profile.with_suffix(f".{pid}.txt"))
-            for pid in process_tree(proc.pid)
-            if profile is not None
-        ]
-        got = wrk(base, paths, token, plan, proc.pid)
+        got = wrk(base, paths, token, plan, pid)
         got["paths"] = paths
-        for spy in spies:
-            if spy is not None:
-                spy.wait(60)
         got["projections"] = await asyncio.to_thread(http_load_batches.projections, data)
         short = dataclasses.replace(plan, seconds=max(3.0, plan.seconds / 3))
-        got["me"] = wrk(base, ["/api/me"], token, short, proc.pid, method="GET")
+        got["me"] = wrk(base, ["/api/me"], token, short, pid, method="GET")
         return got
     finally:
-        _stop(proc)
+        os.kill(pid, signal.SIGTERM)
+        proc.wait(60)
 
 
 def ceiling(data: Path, token: str, paths: list[str], plan: Plan, stack: str) -> JsonObj:
@@ -252,7 +262,7 @@ def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
     ])  # fmt: skip
 
 
-async def run(plan: Plan, runs: int, compare: bool = False, profile: bool = False) -> None:
+async def run(plan: Plan, runs: int, compare: bool = False, profile: Path | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="kiroku-http-") as tmp:
         root = Path(tmp)
         store = TokenStore(root)
@@ -261,7 +271,7 @@ async def run(plan: Plan, runs: int, compare: bool = False, profile: bool = Fals
         kiroku: list[JsonObj] = []
         ceilings: list[JsonObj] = []
         for n in range(runs):
-            spy = root / "profile.txt" if profile and n == 0 else None
+            spy = profile if n == 0 else None
             kiroku.append(await posting(_fresh(store.path, root, n), tokens[0], plan, spy))
             print(describe(f"run {n + 1}: posting (kiroku serve)", kiroku[-1], plan), flush=True)
             print(http_load_batches.describe(kiroku[-1]["projections"]), flush=True)
@@ -271,7 +281,7 @@ async def run(plan: Plan, runs: int, compare: bool = False, profile: bool = Fals
             label = f"run {n + 1}: ceiling (minimal endpoint, {STACKS[0]})"
             print(describe(label, ceilings[-1], plan), flush=True)
             if spy is not None:
-                print(http_profile.summaries(root), flush=True)
+                print(http_profile.summaries(spy), flush=True)
         for stack in STACKS[1:] if compare else ():
             measured = ceiling(root, tokens[0], paths, plan, stack)
             print(describe(f"ceiling (minimal endpoint, {stack})", measured, plan))
@@ -299,7 +309,13 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, help="measured runs (default 3, 1 with --quick)")
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy profile of the first run (needs py-spy)"
+        "--profile",
+        nargs="?",
+        type=Path,
+        const=Path("http_profile.raw"),
+        metavar="FILE",
+        help="py-spy profile of the first run's server processes into FILE (raw folded "
+        "stacks; default http_profile.raw; needs py-spy)",
     )
     parser.add_argument("--serve-ceiling", metavar="TOKEN", help=argparse.SUPPRESS)
     parser.add_argument("--stack", choices=STACKS, default=STACKS[0], help=argparse.SUPPRESS)

@@ -5,7 +5,9 @@ SQLite file, so a checkpoint, the per-stream versions, the ledger and the parked
 events share a transaction with the read-model change they describe: each event
 takes effect exactly once, across crashes. ``synchronous=NORMAL`` is enough
 here — a read store is rebuildable from the journal. WAL lets readers (their own
-connections) see the last committed batch while the runner writes the next.
+connections) see the last committed batch while the runner writes the next; the
+log is checkpointed by a background thread, not in the runner's COMMIT
+(``walcheck``).
 
 Driver errors are converted here, once: ``ReadStoreError`` names the projection.
 """
@@ -22,6 +24,7 @@ from kiroku.errors import ReadStoreError
 from kiroku.projections.docstore import Collection, ReadCollection, index_sql
 from kiroku.projections.readstore import Dialect, ReadView, Row, Tx
 from kiroku.projections.textindex import SQLiteTextIndex, SQLiteTextReader
+from kiroku.projections.walcheck import BACKSTOP_PAGES, EVERY, checkpointer
 
 __all__ = [
     "ProjectionStore",
@@ -189,6 +192,7 @@ class ProjectionStore:
         self.path = Path(path)
         self.name = name
         self._busy_ms = int(busy_timeout * 1000)
+        self._commits = 0
         with _converted(name, None):
             self.conn = self._connect()
             for statement in _SCHEMA:
@@ -200,6 +204,7 @@ class ProjectionStore:
         conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # walcheck's thread does it
         return conn
 
     @property
@@ -253,6 +258,9 @@ class ProjectionStore:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
                 raise
+        self._commits += 1
+        if self._commits % EVERY == 0:
+            checkpointer.request(self.path)
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """A bookkeeping query outside the handlers' view."""
