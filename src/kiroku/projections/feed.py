@@ -137,7 +137,7 @@ class SharedFeed:
                     batch = read_now(after, size)
                 except sqlite3.Error as e:
                     raise convert_error(e, f"reading after position {after}") from e
-                self.stats.on_loop += 1
+                self.stats.on_loop += bool(batch)
             behind = len(batch) >= size
             if batch:
                 after = batch[-1].position
@@ -237,8 +237,9 @@ class FeedSource:
 
 def _reader(path: str) -> sqlite3.Connection:
     """A read-only connection to the journal, for reads on the loop (WAL: never blocked
-    by the writer, and seeing every commit whose wake-up has been heard)."""
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    by the writer, and seeing every commit whose wake-up has been heard). A short busy
+    timeout: a read that would wait fails instead, and is retried as any journal error."""
+    conn = sqlite3.connect(path, timeout=1.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA query_only = ON")
     return conn
 
