@@ -12,7 +12,10 @@ server's, to show it is not the bottleneck):
 1. Posting: C connections (50) posting into R rooms (50) for D seconds with a
    real token, every acknowledged post durable (SQLite WAL, synchronous=FULL).
    Reports posts/s, p50/p99 latency, and the CPU each server process spent per
-   post (from /proc, user + system).
+   post (from /proc, user + system); how the projections kept up (batch sizes,
+   lag from each event's occurrence, ``http_load_batches``); and, from a probe
+   posting beside the load, how long after a post's answer a ``min_position``
+   read of all four projections answers (``http_ryw``).
    Then, on the same server, ``GET /api/me`` for a third of the time: kiroku's
    HTTP path (middleware, token, JSON answer) without the write it leads to.
 2. Ceiling: the same server stack (uvicorn on uvloop, kiroku's guarded httptools
@@ -50,7 +53,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks import http_load_batches, http_profile
+from benchmarks import http_load_batches, http_profile, http_ryw
 from benchmarks.http_ceiling import STACKS, serve_ceiling
 from benchmarks.http_wrk import JsonObj, Plan, describe, wrk
 from benchmarks.machine import machine
@@ -209,9 +212,15 @@ async def posting(data: Path, token: str, plan: Plan, profile: Path | None) -> J
     pid = _server_pid(proc, profile is not None)
     try:
         async with session(base, 4) as client:
-            rooms = await make_rooms(client, token, plan.rooms)
-        paths = [f"/api/rooms/{room}/messages" for room in rooms]
-        got = wrk(base, paths, token, plan, pid)
+            rooms = await make_rooms(client, token, plan.rooms + 1)
+        paths = [f"/api/rooms/{room}/messages" for room in rooms[1:]]
+        stop = asyncio.Event()
+        probing = asyncio.create_task(http_ryw.probe(base, token, rooms[0], stop))
+        try:
+            got = await asyncio.to_thread(wrk, base, paths, token, plan, pid)
+        finally:
+            stop.set()
+        got["ryw"] = await probing
         got["paths"] = paths
         got["projections"] = await asyncio.to_thread(http_load_batches.projections, data)
         short = dataclasses.replace(plan, seconds=max(3.0, plan.seconds / 3))
@@ -241,6 +250,12 @@ def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
     """Median (min-max) over the runs; CPU per post summed over the server's processes."""
     ratios = [k["per_second"] / c["per_second"] for k, c in zip(kiroku, ceilings, strict=True)]
     own_cpu = [sum(k["cpu_us"].values()) for k in kiroku]
+    http_cpu = [next(iter(k["cpu_us"].values())) for k in kiroku]  # the server's own pid first
+    projected = [list(k["projections"].values()) for k in kiroku]
+    batch = [statistics.median(p["size_p50"] for p in ps) for ps in projected]
+    lag50 = [max(p["lag_p50_ms"] for p in ps) for ps in projected]  # the slowest projection's
+    lag99 = [max(p["lag_p99_ms"] for p in ps) for ps in projected]
+    others = [a - h for a, h in zip(own_cpu, http_cpu, strict=True)]
     return "\n".join([
         f"summary over {len(kiroku)} runs, median (min-max):",
         "  kiroku: " + ", ".join([
@@ -248,6 +263,19 @@ def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
             _spread("p50", [k["p50_ms"] for k in kiroku], " ms", 1),
             _spread("p99", [k["p99_ms"] for k in kiroku], " ms", 1),
             _spread("CPU per post", own_cpu, " us"),
+        ]),
+        "  CPU per post by process: " + ", ".join([
+            _spread("HTTP process", http_cpu, " us"),
+            _spread("others (the projector)", others, " us"),
+        ]),
+        "  projections: " + ", ".join([
+            _spread("batch p50", batch, ""),
+            _spread("lag occurred->applied p50 (slowest)", lag50, " ms", 1),
+            _spread("p99 (slowest)", lag99, " ms", 1),
+        ]),
+        "  read-your-writes after the answer: " + ", ".join([
+            _spread("lag p50", [k["ryw"]["lag_p50_ms"] for k in kiroku], " ms", 1),
+            _spread("p99", [k["ryw"]["lag_p99_ms"] for k in kiroku], " ms", 1),
         ]),
         "  ceiling: " + ", ".join([
             _spread("req/s", [c["per_second"] for c in ceilings], ""),
@@ -275,6 +303,7 @@ async def run(plan: Plan, runs: int, compare: bool = False, profile: Path | None
             kiroku.append(await posting(_fresh(store.path, root, n), tokens[0], plan, spy))
             print(describe(f"run {n + 1}: posting (kiroku serve)", kiroku[-1], plan), flush=True)
             print(http_load_batches.describe(kiroku[-1]["projections"]), flush=True)
+            print(http_ryw.describe(kiroku[-1]["ryw"]), flush=True)
             print(describe(f"run {n + 1}: GET /api/me (kiroku serve)", kiroku[-1]["me"], plan))
             paths = kiroku[-1]["paths"]
             ceilings.append(ceiling(root, tokens[0], paths, plan, STACKS[0]))

@@ -22,7 +22,7 @@ PARTS: list[tuple[str, str]] = [
     ("journal", r"kiroku/journal"),
     ("runtime + domain", r"kiroku/(runtime|schema|domain)|apps/chat/(room|rules)"),
     ("HTTP: kiroku endpoints", r"apps/chat/http_"),
-    ("HTTP: kiroku api", r"kiroku/api/"),
+    ("HTTP: kiroku api", r"^(?!run \().*kiroku/api/"),  # not the root frame, run(): every stack
     ("HTTP: starlette", r"starlette/"),
     ("HTTP: uvicorn", r"uvicorn/"),
 ]
@@ -50,7 +50,7 @@ def _short(frame: str) -> str:
     return f"{name} ({path})"
 
 
-_PROCESS = re.compile(r'^process (\d+):"(.*?)";(.*)$')
+_PROCESS = re.compile(r'^process (\d+):"(.*?)"(?:;(.*))?$')
 
 
 def _by_process(raw: Path) -> dict[str, list[tuple[list[str], int]]]:
@@ -64,7 +64,8 @@ def _by_process(raw: Path) -> dict[str, list[tuple[list[str], int]]]:
             pid, cmd, stack = rooted.groups()
             role = re.search(r"--role (\S+)", cmd)
             name = f"process {pid} ({role.group(1) if role else 'serve'})"
-        found[name].append((stack.split(";"), int(count)))
+        if stack:  # None or empty: a sample of the root alone (the process starting)
+            found[name].append((stack.split(";"), int(count)))
     return found
 
 
@@ -79,6 +80,8 @@ def summary(samples: list[tuple[list[str], int]], top: int = 15) -> str:
         part = next(
             (p for f in reversed(frames) for p, rx in PARTS if re.search(rx, f)), "other (loop)"
         )
+        if any("_find_and_load" in f for f in frames):
+            part = "start-up (imports)"
         parts[part] += n
     if not total:
         return "profile: no samples"
