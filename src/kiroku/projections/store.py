@@ -65,6 +65,11 @@ _SCHEMA = (
     " original_type TEXT NOT NULL, noted_at TEXT NOT NULL)",
 )
 
+CACHE_KIB = 16384
+"""The writing connection's page cache. SQLite's default (2 MiB) held too little of a
+busy store: under the posting load the runners read back a page from the log for every
+one or two events they wrote (``strace``); the pages stay shared with the OS's cache."""
+
 _FAILURE_WORDS = ("locked", "busy", "full", "disk i/o", "readonly", "malformed", "not a database")
 
 
@@ -205,6 +210,7 @@ class ProjectionStore:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # walcheck's thread does it
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         return conn
 
     @property
