@@ -18,9 +18,9 @@ __all__ = ["PARTS", "launch", "summaries", "summary"]
 
 PARTS: list[tuple[str, str]] = [
     ("HTTP: socket writes", r"CoalescingTransport\.flush|RequestResponseCycle\.send "),
-    ("projections", r"kiroku/projections|apps/chat/(views|message_log)"),
+    ("projections", r"kiroku/projections|apps/chat/views"),
     ("journal", r"kiroku/journal"),
-    ("runtime + domain", r"kiroku/(runtime|schema|domain)|apps/chat/(room|rules)"),
+    ("runtime + domain", r"kiroku/(runtime|schema|domain)|apps/chat/(room|rules|message_log)"),
     ("HTTP: kiroku endpoints", r"apps/chat/http_"),
     ("HTTP: kiroku api", r"^(?!run \().*kiroku/api/"),  # not the root frame, run(): every stack
     ("HTTP: starlette", r"starlette/"),

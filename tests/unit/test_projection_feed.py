@@ -13,7 +13,7 @@ from kits.domain import CODEC, Boards, Counts, Noted, Notes, Opened, append
 from kits.hosts import HostMaker
 
 from kiroku import Journal, MemoryJournal, SQLiteJournal
-from kiroku.domain.envelope import StoredEvent
+from kiroku.domain.envelope import Recorded, StoredEvent
 from kiroku.journal.protocol import ANY
 from kiroku.projections.feed import KEEP_BATCHES, FeedSource, SharedFeed
 
@@ -141,3 +141,24 @@ async def test_at_the_head_of_a_sqlite_journal_the_feed_reads_on_the_loop(
             assert await shared.reader(name).dump() == await alone.reader(name).dump()
     finally:
         await journal.close()
+
+
+async def test_runners_sharing_a_read_decode_each_event_once(make_host: HostMaker) -> None:
+    journal = MemoryJournal()
+    host = make_host(journal, Boards(), Notes(), Counts(), batch_size=1000)
+    decodes: list[int] = []
+    real = CODEC.decode
+
+    def counting(stored: StoredEvent) -> Recorded[object]:
+        decodes.append(stored.position)
+        return real(stored)
+
+    CODEC.decode = counting  # type: ignore[method-assign]
+    try:
+        await host.start()
+        for i in range(5):
+            await host.wait_for(await board(journal, 1, f"board-{i}"))
+    finally:
+        del CODEC.decode
+    assert sorted(decodes) == sorted(set(decodes))  # three runners, one decode each
+    assert len(decodes) == await journal.head_position()
