@@ -50,21 +50,23 @@ def _short(frame: str) -> str:
     return f"{name} ({path})"
 
 
-_PROCESS = re.compile(r'^process (\d+):"(.*?)"(?:;(.*))?$')
+_PROCESS = re.compile(r'process (\d+):"(.*?)"(?:;|$)')
 
 
 def _by_process(raw: Path) -> dict[str, list[tuple[list[str], int]]]:
-    """The samples of each process: py-spy roots each stack at ``process <pid>:"<cmd>"``
-    (the command line may hold ``;``, the frame separator)."""
+    """The samples of each process. py-spy roots each stack at ``process <pid>:"<cmd>"``,
+    a child's under its parent's (``process 1:"...";process 2:"...";frames``), and a
+    command line may hold ``;``, the frame separator: the innermost root names it."""
     found: dict[str, list[tuple[list[str], int]]] = collections.defaultdict(list)
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         name = "process"
-        if rooted := _PROCESS.match(stack):
-            pid, cmd, stack = rooted.groups()
+        while rooted := _PROCESS.match(stack):
+            pid, cmd = rooted.groups()
             role = re.search(r"--role (\S+)", cmd)
             name = f"process {pid} ({role.group(1) if role else 'serve'})"
-        if stack:  # None or empty: a sample of the root alone (the process starting)
+            stack = stack[rooted.end() :]
+        if stack:  # empty: a sample of the root alone (the process starting)
             found[name].append((stack.split(";"), int(count)))
     return found
 

@@ -120,6 +120,9 @@ class CoalescingTransport:
         self.flush()
         self.transport.close()
 
+    def is_closing(self) -> bool:  # asked on every send: not through __getattr__
+        return self.transport.is_closing()
+
     def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
         return getattr(self.transport, name)
 
