@@ -12,7 +12,10 @@ server's, to show it is not the bottleneck):
 1. Posting: C connections (50) posting into R rooms (50) for D seconds with a
    real token, every acknowledged post durable (SQLite WAL, synchronous=FULL).
    Reports posts/s, p50/p99 latency, and the CPU each server process spent per
-   post (from /proc, user + system).
+   post (from /proc, user + system); how the projections kept up (batch sizes,
+   lag from each event's occurrence, ``http_load_batches``); and, from a probe
+   posting beside the load, how long after a post's answer a ``min_position``
+   read of all four projections answers (``http_ryw``).
    Then, on the same server, ``GET /api/me`` for a third of the time: kiroku's
    HTTP path (middleware, token, JSON answer) without the write it leads to.
 2. Ceiling: the same server stack (uvicorn on uvloop, kiroku's guarded httptools
@@ -36,6 +39,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
 import shutil
 import signal
 import statistics
@@ -48,15 +52,23 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks import http_load_batches, http_profile
+from benchmarks import http_load_batches, http_profile, http_ryw
 from benchmarks.http_ceiling import STACKS, serve_ceiling
-from benchmarks.http_wrk import JsonObj, Plan, describe, process_tree, wrk
+from benchmarks.http_wrk import JsonObj, Plan, describe, wrk
 from benchmarks.machine import machine
-from benchmarks.serving import auth, pct, start_server
+from benchmarks.serving import auth, pct, serve_command, start_server
 from kiroku.api.auth import TokenStore
 
 FULL = Plan(clients=50, rooms=50, seconds=15.0, listeners=100, messages=100)
 QUICK = Plan(clients=50, rooms=50, seconds=3.0, listeners=100, messages=10)
+
+
+def _server_pid(proc: subprocess.Popen[bytes], profiled: bool) -> int:
+    """The server's own pid: under py-spy, the one child of the py-spy process."""
+    if not profiled:
+        return proc.pid
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    return int(children[0])
 
 
 def session(base: str, connections: int) -> aiohttp.ClientSession:
@@ -155,29 +167,31 @@ def _fresh(users: Path, root: Path, n: int) -> Path:
 
 
 async def posting(data: Path, token: str, plan: Plan, profile: Path | None) -> JsonObj:
-    """One measured posting run on a fresh ``kiroku serve``; then, from its data
-    directory, how the projections kept up (``http_load_batches``)."""
-    proc, base = start_server(data)
+    """One measured posting run on a fresh ``kiroku serve`` (under py-spy with
+    ``profile``); then, from its data directory, how the projections kept up
+    (``http_load_batches``)."""
+    cmd = None if profile is None else http_profile.launch(serve_command(data), profile)
+    proc, base = start_server(data, cmd)
+    pid = _server_pid(proc, profile is not None)
     try:
         async with session(base, 4) as client:
-            rooms = await make_rooms(client, token, plan.rooms)
-        paths = [f"/api/rooms/{room}/messages" for room in rooms]
-        spies = [
-            http_profile.record(pid, plan.seconds - 2, profile.with_suffix(f".{pid}.txt"))
-            for pid in process_tree(proc.pid)
-            if profile is not None
-        ]
-        got = wrk(base, paths, token, plan, proc.pid)
+            rooms = await make_rooms(client, token, plan.rooms + 1)
+        paths = [f"/api/rooms/{room}/messages" for room in rooms[1:]]
+        stop = asyncio.Event()
+        probing = asyncio.create_task(http_ryw.probe(base, token, rooms[0], stop))
+        try:
+            got = await asyncio.to_thread(wrk, base, paths, token, plan, pid)
+        finally:
+            stop.set()
+        got["ryw"] = await probing
         got["paths"] = paths
-        for spy in spies:
-            if spy is not None:
-                spy.wait(60)
         got["projections"] = await asyncio.to_thread(http_load_batches.projections, data)
         short = dataclasses.replace(plan, seconds=max(3.0, plan.seconds / 3))
-        got["me"] = wrk(base, ["/api/me"], token, short, proc.pid, method="GET")
+        got["me"] = wrk(base, ["/api/me"], token, short, pid, method="GET")
         return got
     finally:
-        _stop(proc)
+        os.kill(pid, signal.SIGTERM)
+        proc.wait(60)
 
 
 def ceiling(data: Path, token: str, paths: list[str], plan: Plan, stack: str) -> JsonObj:
@@ -199,6 +213,12 @@ def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
     """Median (min-max) over the runs; CPU per post summed over the server's processes."""
     ratios = [k["per_second"] / c["per_second"] for k, c in zip(kiroku, ceilings, strict=True)]
     own_cpu = [sum(k["cpu_us"].values()) for k in kiroku]
+    http_cpu = [next(iter(k["cpu_us"].values())) for k in kiroku]  # the server's own pid first
+    projected = [list(k["projections"].values()) for k in kiroku]
+    batch = [statistics.median(p["size_p50"] for p in ps) for ps in projected]
+    lag50 = [max(p["lag_p50_ms"] for p in ps) for ps in projected]  # the slowest projection's
+    lag99 = [max(p["lag_p99_ms"] for p in ps) for ps in projected]
+    others = [a - h for a, h in zip(own_cpu, http_cpu, strict=True)]
     return "\n".join([
         f"summary over {len(kiroku)} runs, median (min-max):",
         "  kiroku: " + ", ".join([
@@ -206,6 +226,19 @@ def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
             _spread("p50", [k["p50_ms"] for k in kiroku], " ms", 1),
             _spread("p99", [k["p99_ms"] for k in kiroku], " ms", 1),
             _spread("CPU per post", own_cpu, " us"),
+        ]),
+        "  CPU per post by process: " + ", ".join([
+            _spread("HTTP process", http_cpu, " us"),
+            _spread("others (the projector)", others, " us"),
+        ]),
+        "  projections: " + ", ".join([
+            _spread("batch p50", batch, ""),
+            _spread("lag occurred->applied p50 (slowest)", lag50, " ms", 1),
+            _spread("p99 (slowest)", lag99, " ms", 1),
+        ]),
+        "  read-your-writes after the answer: " + ", ".join([
+            _spread("lag p50", [k["ryw"]["lag_p50_ms"] for k in kiroku], " ms", 1),
+            _spread("p99", [k["ryw"]["lag_p99_ms"] for k in kiroku], " ms", 1),
         ]),
         "  ceiling: " + ", ".join([
             _spread("req/s", [c["per_second"] for c in ceilings], ""),
@@ -220,7 +253,7 @@ def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
     ])  # fmt: skip
 
 
-async def run(plan: Plan, runs: int, compare: bool = False, profile: bool = False) -> None:
+async def run(plan: Plan, runs: int, compare: bool = False, profile: Path | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="kiroku-http-") as tmp:
         root = Path(tmp)
         store = TokenStore(root)
@@ -229,17 +262,18 @@ async def run(plan: Plan, runs: int, compare: bool = False, profile: bool = Fals
         kiroku: list[JsonObj] = []
         ceilings: list[JsonObj] = []
         for n in range(runs):
-            spy = root / "profile.txt" if profile and n == 0 else None
+            spy = profile if n == 0 else None
             kiroku.append(await posting(_fresh(store.path, root, n), tokens[0], plan, spy))
             print(describe(f"run {n + 1}: posting (kiroku serve)", kiroku[-1], plan), flush=True)
             print(http_load_batches.describe(kiroku[-1]["projections"]), flush=True)
+            print(http_ryw.describe(kiroku[-1]["ryw"]), flush=True)
             print(describe(f"run {n + 1}: GET /api/me (kiroku serve)", kiroku[-1]["me"], plan))
             paths = kiroku[-1]["paths"]
             ceilings.append(ceiling(root, tokens[0], paths, plan, STACKS[0]))
             label = f"run {n + 1}: ceiling (minimal endpoint, {STACKS[0]})"
             print(describe(label, ceilings[-1], plan), flush=True)
             if spy is not None:
-                print(http_profile.summaries(root), flush=True)
+                print(http_profile.summaries(spy), flush=True)
         for stack in STACKS[1:] if compare else ():
             measured = ceiling(root, tokens[0], paths, plan, stack)
             print(describe(f"ceiling (minimal endpoint, {stack})", measured, plan))
@@ -267,7 +301,13 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, help="measured runs (default 3, 1 with --quick)")
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy profile of the first run (needs py-spy)"
+        "--profile",
+        nargs="?",
+        type=Path,
+        const=Path("http_profile.raw"),
+        metavar="FILE",
+        help="py-spy profile of the first run's server processes into FILE (raw folded "
+        "stacks; default http_profile.raw; needs py-spy)",
     )
     parser.add_argument("--serve-ceiling", metavar="TOKEN", help=argparse.SUPPRESS)
     parser.add_argument("--stack", choices=STACKS, default=STACKS[0], help=argparse.SUPPRESS)

@@ -12,32 +12,33 @@ from __future__ import annotations
 import collections
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
-__all__ = ["PARTS", "record", "summaries", "summary"]
+__all__ = ["PARTS", "launch", "summaries", "summary"]
 
 PARTS: list[tuple[str, str]] = [
     ("HTTP: socket writes", r"CoalescingTransport\.flush|RequestResponseCycle\.send "),
-    ("projections", r"kiroku/projections|apps/chat/(views|message_log)"),
+    ("projections", r"kiroku/projections|apps/chat/views"),
     ("journal", r"kiroku/journal"),
-    ("runtime + domain", r"kiroku/(runtime|schema|domain)|apps/chat/(room|rules)"),
+    ("runtime + domain", r"kiroku/(runtime|schema|domain)|apps/chat/(room|rules|message_log)"),
     ("HTTP: kiroku endpoints", r"apps/chat/http_"),
-    ("HTTP: kiroku api", r"kiroku/api/"),
+    ("HTTP: kiroku api", r"^(?!run \().*kiroku/api/"),  # not the root frame, run(): every stack
     ("HTTP: starlette", r"starlette/"),
     ("HTTP: uvicorn", r"uvicorn/"),
 ]
 
 
-def record(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
-    """Start sampling ``pid`` for ``seconds`` into ``out`` (raw folded stacks); None
-    when py-spy is not installed."""
+def launch(cmd: list[str], out: Path) -> list[str]:
+    """``cmd`` run under py-spy, sampling it and its child processes into ``out`` (raw
+    folded stacks, each under a ``process <pid>:...`` root frame). py-spy starts the
+    program itself: attaching to a running pid needs ptrace rights many machines deny.
+    Fails when py-spy is not installed."""
     spy = shutil.which("py-spy")
     if spy is None:
-        return None
-    cmd = [spy, "record", "--format", "raw", "--gil", "--nonblocking", "--pid", str(pid)]
-    cmd += ["--duration", str(max(1, int(seconds))), "--output", str(out)]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        raise SystemExit("--profile needs py-spy (pip install py-spy)")
+    head = [spy, "record", "--format", "raw", "--gil", "--nonblocking", "--subprocesses"]
+    head += ["--rate", "400"]
+    return [*head, "--output", str(out), "--", *cmd]
 
 
 def _short(frame: str) -> str:
@@ -49,19 +50,40 @@ def _short(frame: str) -> str:
     return f"{name} ({path})"
 
 
-def summary(raw: Path, top: int = 15) -> str:
+_PROCESS = re.compile(r'process (\d+):"(.*?)"(?:;|$)')
+
+
+def _by_process(raw: Path) -> dict[str, list[tuple[list[str], int]]]:
+    """The samples of each process. py-spy roots each stack at ``process <pid>:"<cmd>"``,
+    a child's under its parent's (``process 1:"...";process 2:"...";frames``), and a
+    command line may hold ``;``, the frame separator: the innermost root names it."""
+    found: dict[str, list[tuple[list[str], int]]] = collections.defaultdict(list)
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        name = "process"
+        while rooted := _PROCESS.match(stack):
+            pid, cmd = rooted.groups()
+            role = re.search(r"--role (\S+)", cmd)
+            name = f"process {pid} ({role.group(1) if role else 'serve'})"
+            stack = stack[rooted.end() :]
+        if stack:  # empty: a sample of the root alone (the process starting)
+            found[name].append((stack.split(";"), int(count)))
+    return found
+
+
+def summary(samples: list[tuple[list[str], int]], top: int = 15) -> str:
     """The shares of each part and the ``top`` entries by own time."""
     own: collections.Counter[str] = collections.Counter()
     parts: collections.Counter[str] = collections.Counter()
     total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        n, frames = int(count), stack.split(";")
+    for frames, n in samples:
         total += n
         own[_short(frames[-1])] += n
         part = next(
             (p for f in reversed(frames) for p, rx in PARTS if re.search(rx, f)), "other (loop)"
         )
+        if any("_find_and_load" in f for f in frames):
+            part = "start-up (imports)"
         parts[part] += n
     if not total:
         return "profile: no samples"
@@ -72,9 +94,9 @@ def summary(raw: Path, top: int = 15) -> str:
     return "\n".join(lines)
 
 
-def summaries(root: Path) -> str:
-    """The summary of each process's profile (``profile.<pid>.txt``) under ``root``."""
-    found = sorted(root.glob("profile.*.txt"))
-    if not found:
-        return "profile: none recorded (is py-spy installed and allowed to attach?)"
-    return "\n".join(f"{raw.name}: {summary(raw)}" for raw in found)
+def summaries(raw: Path) -> str:
+    """The summary of each process's samples in ``raw`` (from :func:`launch`)."""
+    if not raw.exists():
+        return f"profile: {raw} was not written"
+    found = _by_process(raw)
+    return "\n".join(f"{name}: {summary(samples)}" for name, samples in found.items())

@@ -13,7 +13,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiroku.api.logs import FIELDS, JsonFormatter, QueuedLogging, TextFormatter, masked_query
+from kiroku.api.logs import (
+    FIELDS,
+    JsonFormatter,
+    QueuedLogging,
+    TextFormatter,
+    enqueue,
+    masked_query,
+)
 
 HOSTILE = "/x\n2026-01-01 INFO kiroku.access: forged\r\x1b[2J\x00\x7f\x85\u2028end"
 
@@ -90,3 +97,29 @@ def test_records_are_written_by_another_thread() -> None:
     assert json.loads(out.getvalue())["a"] == 1
     assert writers
     assert threading.current_thread().name not in writers
+
+
+def test_access_records_queued_as_parts_are_written_in_order_with_the_others() -> None:
+    out = io.StringIO()
+    access = logging.getLogger("kiroku.access")
+    with QueuedLogging("info", "json", out):
+        logging.getLogger("kiroku.other").info("first")
+        assert enqueue(access, "%s %d", ("GET", 200), {"status": 200})
+        logging.getLogger("kiroku.other").info("last")
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["message"] for line in lines] == ["first", "GET 200", "last"]
+    assert lines[1]["logger"] == "kiroku.access"
+    assert lines[1]["level"] == "info"
+    assert lines[1]["status"] == 200
+
+
+def test_a_logger_with_a_handler_of_its_own_is_logged_the_usual_way() -> None:
+    access = logging.getLogger("kiroku.access")
+    assert not enqueue(access, "%s", ("x",), {})  # nothing installed
+    own = logging.NullHandler()
+    access.addHandler(own)
+    try:
+        with QueuedLogging("info", "json", io.StringIO()):
+            assert not enqueue(access, "%s", ("x",), {})
+    finally:
+        access.removeHandler(own)

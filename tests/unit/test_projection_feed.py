@@ -7,11 +7,14 @@ journal itself and comes back to the feed once it catches up.
 
 from __future__ import annotations
 
-from kits.domain import Boards, Counts, Noted, Notes, Opened, append
+from pathlib import Path
+
+from kits.domain import CODEC, Boards, Counts, Noted, Notes, Opened, append
 from kits.hosts import HostMaker
 
-from kiroku import MemoryJournal
-from kiroku.domain.envelope import StoredEvent
+from kiroku import Journal, MemoryJournal, SQLiteJournal
+from kiroku.domain.envelope import Recorded, StoredEvent
+from kiroku.journal.protocol import ANY
 from kiroku.projections.feed import KEEP_BATCHES, FeedSource, SharedFeed
 
 
@@ -28,10 +31,12 @@ class CountingJournal(MemoryJournal):
         return found
 
 
-async def board(journal: MemoryJournal, notes: int, stream: str = "board-1") -> int:
-    last = await append(journal, stream, Opened("b"))
-    for i in range(notes):
-        last = await append(journal, stream, Noted(f"n{i}", weight=i))
+async def board(journal: Journal, notes: int, stream: str = "board-1") -> int:
+    """Appended one event at a time: one commit, one wake-up each."""
+    events = [Opened("b"), *(Noted(f"n{i}", weight=i) for i in range(notes))]
+    last = 0
+    for event in events:
+        last = (await journal.append(stream, ANY, CODEC.encode_all([event]))).position
     return last
 
 
@@ -114,3 +119,46 @@ async def test_the_runners_end_when_the_journal_closes(make_host: HostMaker) -> 
     await journal.close()
     assert await anext(waiting, None) is None
     await feed.close()
+
+
+async def test_at_the_head_of_a_sqlite_journal_the_feed_reads_on_the_loop(
+    make_host: HostMaker, tmp_path: Path
+) -> None:
+    journal = await SQLiteJournal.open(tmp_path / "journal.db")
+    try:
+        await board(journal, 9, "board-0")  # a catch-up: full batches, on the journal's threads
+        shared = make_host(journal, Boards(), Counts(), batch_size=4)
+        await shared.start()
+        for i in range(1, 6):  # then a few events at a time: at the head
+            await board(journal, 1, f"board-{i}")
+            await shared.wait_for(await journal.head_position())
+        assert 1 <= shared.feed.stats.on_loop < shared.feed.stats.reads  # a full batch: threads
+        head = await journal.head_position()
+        alone = make_host(journal, Boards(), Counts(), batch_size=4, data=tmp_path / "alone")
+        await alone.catch_up()
+        for name in ("test.boards", "test.counts"):
+            assert shared.runner(name).position == alone.runner(name).position == head
+            assert await shared.reader(name).dump() == await alone.reader(name).dump()
+    finally:
+        await journal.close()
+
+
+async def test_runners_sharing_a_read_decode_each_event_once(make_host: HostMaker) -> None:
+    journal = MemoryJournal()
+    host = make_host(journal, Boards(), Notes(), Counts(), batch_size=1000)
+    decodes: list[int] = []
+    real = CODEC.decode
+
+    def counting(stored: StoredEvent) -> Recorded[object]:
+        decodes.append(stored.position)
+        return real(stored)
+
+    CODEC.decode = counting  # type: ignore[method-assign]
+    try:
+        await host.start()
+        for i in range(5):
+            await host.wait_for(await board(journal, 1, f"board-{i}"))
+    finally:
+        del CODEC.decode
+    assert sorted(decodes) == sorted(set(decodes))  # three runners, one decode each
+    assert len(decodes) == await journal.head_position()

@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kiroku.api.logs import FIELDS, masked_query
+from kiroku.api.logs import FIELDS, enqueue, masked_query
 
 __all__ = ["Gauge", "Metrics", "ObserveMiddleware", "Templates"]
 
 log = logging.getLogger("kiroku.access")
+_ACCESS = '%s - "%s %s HTTP/%s" %d %.1fms'
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -173,11 +174,10 @@ def _access(scope: Scope, status: int, elapsed: float) -> None:
     path = scope["path"] + (f"?{query}" if query else "")
     version = scope.get("http_version", "1.1")
     method = scope["method"]
-    fields = {
+    fields: dict[str, object] = {
         "client": client[0], "method": method, "path": scope["path"], "query": query,
         "status": status, "duration_ms": round(elapsed * 1000, 2), "http_version": version,
     }  # fmt: skip
-    log.info(
-        '%s - "%s %s HTTP/%s" %d %.1fms', client[0], method, path, version, status,
-        elapsed * 1000, extra={FIELDS: fields},
-    )  # fmt: skip
+    args = (client[0], method, path, version, status, elapsed * 1000)
+    if not enqueue(log, _ACCESS, args, fields):  # built on the log writer's thread, or here
+        log.info(_ACCESS, *args, extra={FIELDS: fields})

@@ -15,7 +15,14 @@ own, what a server facing hostile clients needs and uvicorn does not do:
   leaves after a reserve for the journal, the read stores and the listening
   sockets, so a flood of connections meets the cap, not ``EMFILE``.
 
-The keep-alive idle timeout is uvicorn's own (``timeout_keep_alive``).
+The keep-alive idle timeout is uvicorn's own (``timeout_keep_alive``). The
+header timer is armed only when a read ends with a request's headers still
+incomplete (and from the connection's opening): a request that arrives whole,
+the usual case, costs no timer.
+
+The protocol also tells the application, per request, whether the request's
+whole body has arrived already (:data:`kiroku.api.limits.BODY_IN`), so the
+body timeout arms no timer for a body that is there.
 
 uvicorn writes a response's head and its body with two ``transport.write``
 calls, and on uvloop each is a ``send`` system call of its own: the largest
@@ -34,6 +41,7 @@ from typing import Any, TypeVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from kiroku.api.limits import BODY_IN
 from kiroku.api.sse import WRITE_BODY
 
 __all__ = ["BodyWriter", "CoalescingTransport", "ServerOptions", "guarded_protocol", "run"]
@@ -112,6 +120,9 @@ class CoalescingTransport:
         self.flush()
         self.transport.close()
 
+    def is_closing(self) -> bool:  # asked on every send: not through __getattr__
+        return self.transport.is_closing()
+
     def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
         return getattr(self.transport, name)
 
@@ -138,6 +149,11 @@ class BodyWriter:
         self.transport.write_now(b"%x\r\n%b\r\n" % (len(data), data))
         return True
 
+    def body_in(self) -> bool:
+        """Whether the request's whole body is buffered (its next ``receive`` returns it
+        at once): uvicorn clears ``more_body`` when the parser completes the message."""
+        return not self.cycle.more_body
+
 
 def guarded_protocol(options: ServerOptions) -> type[HttpToolsProtocol]:
     """uvicorn's httptools protocol with the header timeout and the connection cap."""
@@ -147,6 +163,7 @@ def guarded_protocol(options: ServerOptions) -> type[HttpToolsProtocol]:
 
     class GuardedProtocol(HttpToolsProtocol):
         _header_timer: asyncio.TimerHandle | None = None
+        _in_headers = False  # a request has begun and its headers are not complete
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             coalescing = CoalescingTransport(transport, self.loop)  # type: ignore[arg-type]
@@ -157,18 +174,25 @@ def guarded_protocol(options: ServerOptions) -> type[HttpToolsProtocol]:
                 return
             self._arm()
 
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._in_headers and self._header_timer is None:
+                self._arm()  # the headers are still coming: from now, they have a deadline
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
-            if self._header_timer is None:
-                self._arm()
+            self._in_headers = True
 
         def on_headers_complete(self) -> None:
+            self._in_headers = False
             self._disarm()
             super().on_headers_complete()
             transport = self.transport
             if self.cycle is not None and isinstance(transport, CoalescingTransport):
+                writer = BodyWriter(self.cycle, transport)
                 extensions: dict[str, Any] = self.scope.setdefault("extensions", {})
-                extensions[WRITE_BODY] = BodyWriter(self.cycle, transport)
+                extensions[WRITE_BODY] = writer
+                extensions[BODY_IN] = writer.body_in
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

@@ -35,7 +35,25 @@ from kiroku.projections.skips import Skip
 from kiroku.projections.work import BatchWork
 from kiroku.schema.codec import Codec
 
-__all__ = ["Applier", "subscribed_names"]
+__all__ = ["Applier", "decoded", "subscribed_names"]
+
+_DECODED_KEEP = 4096
+_decoded: dict[int, tuple[StoredEvent, Codec, Recorded[object]]] = {}
+
+
+def decoded(codec: Codec, event: StoredEvent) -> Recorded[object]:
+    """``codec.decode(event)``, once for the runners of a process: they take the same
+    ``StoredEvent`` objects from one shared journal read (``feed``), so the second
+    runner to apply an event finds it decoded (the same codec, the same object: a
+    re-read event, or another codec, is decoded again). Both are immutable."""
+    hit = _decoded.get(event.position)
+    if hit is not None and hit[0] is event and hit[1] is codec:
+        return hit[2]
+    recorded = codec.decode(event)
+    if len(_decoded) >= _DECODED_KEEP:
+        _decoded.clear()
+    _decoded[event.position] = (event, codec, recorded)
+    return recorded
 
 
 class Applier:
@@ -177,7 +195,7 @@ class Applier:
                 self.watch.note_retraction(tx.conn, event, work.retractions)
                 if not self._takes_retractions:
                     return
-        recorded = self.codec.decode(event)
+        recorded = decoded(self.codec, event)
         handler = self._dispatch(recorded)
         name = self.projection.name
         if handler is None:

@@ -5,7 +5,9 @@ SQLite file, so a checkpoint, the per-stream versions, the ledger and the parked
 events share a transaction with the read-model change they describe: each event
 takes effect exactly once, across crashes. ``synchronous=NORMAL`` is enough
 here — a read store is rebuildable from the journal. WAL lets readers (their own
-connections) see the last committed batch while the runner writes the next.
+connections) see the last committed batch while the runner writes the next; the
+log is checkpointed by a background thread, not in the runner's COMMIT
+(``walcheck``).
 
 Driver errors are converted here, once: ``ReadStoreError`` names the projection.
 """
@@ -22,6 +24,7 @@ from kiroku.errors import ReadStoreError
 from kiroku.projections.docstore import Collection, ReadCollection, index_sql
 from kiroku.projections.readstore import Dialect, ReadView, Row, Tx
 from kiroku.projections.textindex import SQLiteTextIndex, SQLiteTextReader
+from kiroku.projections.walcheck import BACKSTOP_PAGES, EVERY, checkpointer
 
 __all__ = [
     "ProjectionStore",
@@ -61,6 +64,11 @@ _SCHEMA = (
     " position INTEGER PRIMARY KEY, retracted_position INTEGER NOT NULL,"
     " original_type TEXT NOT NULL, noted_at TEXT NOT NULL)",
 )
+
+CACHE_KIB = 16384
+"""The writing connection's page cache. SQLite's default (2 MiB) held too little of a
+busy store: under the posting load the runners read back a page from the log for every
+one or two events they wrote (``strace``); the pages stay shared with the OS's cache."""
 
 _FAILURE_WORDS = ("locked", "busy", "full", "disk i/o", "readonly", "malformed", "not a database")
 
@@ -189,6 +197,7 @@ class ProjectionStore:
         self.path = Path(path)
         self.name = name
         self._busy_ms = int(busy_timeout * 1000)
+        self._commits = 0
         with _converted(name, None):
             self.conn = self._connect()
             for statement in _SCHEMA:
@@ -200,6 +209,8 @@ class ProjectionStore:
         conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")  # walcheck's thread does it
+        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         return conn
 
     @property
@@ -253,6 +264,9 @@ class ProjectionStore:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
                 raise
+        self._commits += 1
+        if self._commits % EVERY == 0:
+            checkpointer.request(self.path)
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
         """A bookkeeping query outside the handlers' view."""

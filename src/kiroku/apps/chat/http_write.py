@@ -170,13 +170,13 @@ async def mark_read(request: Request) -> Json:
 def routes() -> list[BaseRoute]:
     room = "/api/rooms/{room_id}"
     message = room + "/messages/{message_id}"
-    return [
+    return [  # matched in order: the posting route, the one taken most, comes first
+        Route(room + "/messages", Endpoint(post_message), methods=["POST"]),
         Route("/api/rooms", Endpoint(create_room), methods=["POST"]),
         Route(room + "/rename", Endpoint(rename), methods=["POST"]),
         Route(room + "/members", Endpoint(add_member), methods=["POST"]),
         Route(room + "/members/{user}", Endpoint(remove_member), methods=["DELETE"]),
         Route(room + "/archive", Endpoint(archive), methods=["POST"]),
-        Route(room + "/messages", Endpoint(post_message), methods=["POST"]),
         Route(message, Endpoint(edit_message), methods=["PATCH"]),
         Route(message, Endpoint(delete_message), methods=["DELETE"]),
         Route(room + "/read", Endpoint(mark_read), methods=["POST"]),

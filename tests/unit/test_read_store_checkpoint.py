@@ -1,0 +1,43 @@
+"""A read store's write-ahead log is checkpointed by a background thread, not in the
+runner's COMMIT, and stays bounded however many batches are committed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kiroku.projections.store import ProjectionStore
+from kiroku.projections.walcheck import EVERY, checkpointer
+
+PAGE = 4096
+
+
+async def _commit_batches(store: ProjectionStore, first: int, batches: int, size: int) -> None:
+    for i in range(first, first + batches):
+        async with store.transaction(i + 1) as tx:
+            await tx.collection("docs").put(f"doc-{i}", {"text": "x" * size})
+
+
+async def test_the_log_is_checkpointed_in_the_background_and_stays_bounded(
+    tmp_path: Path,
+) -> None:
+    store = ProjectionStore(tmp_path / "p.db", "p")
+    try:
+        wal = tmp_path / "p.db-wal"
+        done = checkpointer.done
+        biggest = 0
+        for round_ in range(6):  # ~5 pages a batch: 6 x EVERY batches would be ~4 MB of log
+            await _commit_batches(store, round_ * EVERY, EVERY, 5 * PAGE)
+            checkpointer.join()
+            biggest = max(biggest, wal.stat().st_size)
+        assert checkpointer.done >= done + 6
+        assert biggest < 2 * EVERY * 6 * PAGE  # the log restarts after each checkpoint
+        assert store.rows("SELECT count(*) FROM doc_docs")[0][0] == 6 * EVERY
+    finally:
+        store.close()
+
+
+def test_a_checkpoint_of_a_removed_store_does_not_create_it(tmp_path: Path) -> None:
+    gone = tmp_path / "gone.db"
+    checkpointer.request(gone)
+    checkpointer.join()
+    assert not gone.exists()
