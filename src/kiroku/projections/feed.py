@@ -11,14 +11,6 @@ it is back inside them. A runner's place is the last event it took, found in the
 kept batches by identity: positions are not compared, since a journal may
 deliver them out of order (``batch_after``).
 
-On a SQLite journal the feed reads on the event loop, over a connection of its
-own, whenever its last read found less than a full batch (it is at the head):
-a read of the few events one wake-up brings costs a fraction of a millisecond,
-less than the hop to the journal's reader threads and back, and under load that
-hop waited for the GIL and for a core: p50 2, p90 30 ms for ~40 events. A read
-that fills a batch (catching up) means more are waiting, so the next one goes to
-the reader threads again and overlaps with the runners applying this one.
-
 Correctness rests on what the journal promises any reader: a read after ``p``
 returns, in order, a prefix of every event after ``p`` (never a gap it fills in
 later). So a batch the feed read is exactly what the runner would have read
@@ -30,17 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from kiroku.domain.envelope import StoredEvent
-from kiroku.errors import JournalClosedError
 from kiroku.journal.protocol import Journal
-from kiroku.journal.sqlite import queries
-from kiroku.journal.sqlite.journal import SQLiteJournal
-from kiroku.journal.sqlite.schema import convert_error
 
 __all__ = ["FeedSource", "FeedStats", "SharedFeed"]
 
@@ -52,7 +39,6 @@ class FeedStats:
     """What the feed saved: batches it read once, and what runners read for themselves."""
 
     reads: int = 0  # batches the feed read from the journal
-    on_loop: int = 0  # of them, read on the loop (at the head of a SQLite journal)
     events: int = 0  # events in them
     served: int = 0  # batches handed to a runner from the feed
     own_reads: int = 0  # batches runners read themselves (behind the feed)
@@ -80,7 +66,6 @@ class SharedFeed:
         self._changed = asyncio.Event()
         self._ended: BaseException | None = None
         self._closed = False
-        self._conn: sqlite3.Connection | None = None  # the loop's reads of a SQLite journal
 
     def _ensure(self, after: int) -> None:
         if self._closed or (self._task is not None and not self._task.done()):
@@ -93,7 +78,7 @@ class SharedFeed:
     async def _follow(self, after: int) -> None:
         stream: AsyncIterator[Sequence[StoredEvent]] | None = None
         try:
-            stream = self._batches(after)
+            stream = self.journal.subscribe(after, self.batch_size)
             async for batch in stream:
                 self._kept.append((after, batch))
                 after = self._position = batch[-1].position
@@ -108,46 +93,6 @@ class SharedFeed:
             if self._ended is None:
                 self._ended = FeedEndedError()
             self._wake()
-
-    def _batches(self, after: int) -> AsyncIterator[Sequence[StoredEvent]]:
-        journal = self.journal
-        if not isinstance(journal, SQLiteJournal):
-            return journal.subscribe(after, self.batch_size)
-        if self._conn is None:
-            self._conn = _reader(journal.path)
-        conn = self._conn
-        return self._follow_sqlite(journal, lambda a, n: queries.read_all(a, n, conn), after)
-
-    async def _follow_sqlite(
-        self,
-        journal: SQLiteJournal,
-        read_now: Callable[[int, int], list[StoredEvent]],
-        after: int,
-    ) -> AsyncIterator[Sequence[StoredEvent]]:
-        """``journal.subscribe`` (the same rules: see ``kiroku.journal.notify.follow``),
-        reading on the loop while at the head and on the journal's threads while behind."""
-        signal, size, behind = journal.signal, self.batch_size, True
-        while not signal.closed:
-            seen = signal.head
-            if behind:
-                try:
-                    batch: Sequence[StoredEvent] = await journal.read_all(after, size)
-                except JournalClosedError:  # closed during the read: the end, as subscribe's
-                    return
-            else:
-                try:
-                    batch = read_now(after, size)
-                except sqlite3.Error as e:
-                    raise convert_error(e, f"reading after position {after}") from e
-                self.stats.on_loop += bool(batch)
-            behind = len(batch) >= size
-            if batch:
-                after = batch[-1].position
-                yield batch
-            elif seen > after:  # deleted behind a snapshot: committed before the read
-                after = seen
-            else:
-                await signal.wait_beyond(after)
 
     def _wake(self) -> None:
         self._changed.set()
@@ -206,9 +151,6 @@ class SharedFeed:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
         self._wake()
 
 
@@ -253,15 +195,6 @@ def _index(batch: Sequence[StoredEvent], position: int) -> int | None:
         if event.position == position:
             return i
     return None
-
-
-def _reader(path: str) -> sqlite3.Connection:
-    """A read-only connection to the journal, for reads on the loop (WAL: never blocked
-    by the writer, and seeing every commit whose wake-up has been heard). A short busy
-    timeout: a read that would wait fails instead, and is retried as any journal error."""
-    conn = sqlite3.connect(path, timeout=1.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA query_only = ON")
-    return conn
 
 
 async def _aclose(stream: object) -> None:

@@ -69,6 +69,7 @@ class SQLiteJournal(ClosesOnExit):
             busy_timeout=busy_timeout,
         )
         self._readers = ReaderPool(path, readers, busy_timeout)
+        self._head_reads = 0  # subscribers' reads at the head that found events
         self._head = 0
         self._signal: AppendSignal | None = None
         self._wakeup: CrossProcessWakeup | None = None
@@ -104,6 +105,11 @@ class SQLiteJournal(ClosesOnExit):
 
     def __repr__(self) -> str:
         return f"SQLiteJournal({self.path!r})"
+
+    @property
+    def reads_at_head(self) -> int:
+        """Subscribers' reads that found events on the loop, at the head (``run_now``)."""
+        return self._head_reads
 
     @property
     def stats(self) -> WriterStats:
@@ -188,7 +194,21 @@ class SQLiteJournal(ClosesOnExit):
         return self._follow(after_position, batch_size)
 
     async def _follow(self, after: int, batch_size: int) -> AsyncIterator[list[StoredEvent]]:
-        batches = follow(self.read_all, self.signal, after, batch_size)
+        behind = True  # catching up: reads go to the threads, overlapping with the caller
+
+        async def read(position: int, limit: int) -> list[StoredEvent]:
+            nonlocal behind
+            if behind:
+                batch = await self.read_all(position, limit)
+            else:  # at the head (the last read was short): a few events, read here
+                self._check_open()
+                query = partial(q.read_all, position, limit)
+                batch = self._readers.run_now(query, f"reading after position {position}")
+                self._head_reads += bool(batch)
+            behind = len(batch) >= limit
+            return batch
+
+        batches = follow(read, self.signal, after, batch_size)
         try:
             async for batch in batches:
                 yield batch
