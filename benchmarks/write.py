@@ -40,6 +40,7 @@ from eventsourcing.domain import event as es_event
 
 from benchmarks.machine import load_average
 from kiroku import Codec, Decider, Registry, Runtime, Snapshot, event
+from kiroku.api.server import run as run_loop
 from kiroku.domain.envelope import utc_now
 from kiroku.journal.sqlite import SQLiteJournal
 from kiroku.journal.sqlite.schema import SCHEMA, iso_utc
@@ -407,6 +408,9 @@ def ratios(outcomes: list[Outcome]) -> list[str]:
     return lines
 
 
+LOOP = {"uvloop": True}  # kiroku's runs: on the loop `kiroku serve` uses, or asyncio's
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.write", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run with tiny numbers")
@@ -423,7 +427,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="only the single-aggregate run: 50 callers on one stream, with and without "
         "command batching",
     )
+    parser.add_argument(
+        "--asyncio-loop",
+        action="store_true",
+        help="run kiroku on asyncio's own loop instead of uvloop (which `kiroku serve` uses)",
+    )
     args = parser.parse_args(argv)
+    LOOP["uvloop"] = not args.asyncio_loop
     if args.single_stream:
         single_stream(args.rounds, args.quick)
         return
@@ -477,8 +487,9 @@ def _median(runs: list[Outcome]) -> Outcome:
 
 
 def _run(contender: str, directory: Path, work: Workload) -> Outcome:
-    if contender == "kiroku":
-        return asyncio.run(run_kiroku(directory, work))
+    if contender == "kiroku":  # on the loop `kiroku serve` runs it on (uvloop where installed)
+        running = run_kiroku(directory, work)
+        return run_loop(running) if LOOP["uvloop"] else asyncio.run(running)
     if contender == "eventsourcing":
         return run_eventsourcing(directory, work)
     return run_raw(directory, work)
