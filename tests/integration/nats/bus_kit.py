@@ -43,6 +43,22 @@ class Notes(Projection):
         await notes.put(e.stream_id, {"texts": [*texts, e.data.text], "version": e.version})
 
 
+class Tally(Projection):
+    """A document every stream's notes rewrite (``all``), read and written back with a
+    pause between: two lanes committing it at once would lose one of the updates."""
+
+    name = "bus.tally"
+
+    @handles(Noted)
+    async def noted(self, tx: Tx, e: Recorded[Noted]) -> None:
+        tally = tx.collection("tally")
+        shared = await tally.get("all") or {"n": 0}
+        await asyncio.sleep(0.002)  # the other lane's transaction, if it may, runs now
+        count = shared["n"]
+        assert isinstance(count, int)
+        await tally.put("all", {"n": count + 1})
+
+
 async def note(journal: Journal, stream: str, *texts: str) -> int:
     result = await journal.append(stream, ANY, CODEC.encode_all([Noted(t) for t in texts]))
     return result.position
@@ -75,3 +91,11 @@ async def read_model(data_dir: str, journal: Journal) -> dict[str, object]:
         return {doc_id: await notes.get(doc_id) for doc_id in await notes.ids()}
     finally:
         await host.close()
+
+
+async def load_notes(journal: Journal, count: int, streams: int = 10) -> int:
+    """``count`` notes spread round-robin over ``streams`` streams; the last position."""
+    last = 0
+    for i in range(count):
+        last = await note(journal, f"board-{i % streams}", f"n{i}")
+    return last
