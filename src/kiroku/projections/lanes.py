@@ -139,14 +139,26 @@ class Lane:
 
     def load(self, conn: SqlConnection) -> tuple[int, int]:
         """This lane's position (a new lane starts at the projection's checkpoint: the
-        generation was built or left there) and the projection's batch count. Rows of
-        lanes sharing a partition with this one are an earlier split: dropped, since
-        whoever holds these partitions' locks is their only writer."""
+        generation was built or left there) and the projection's batch count.
+
+        A row of a lane sharing a partition with this one is an earlier split (whoever
+        holds these partitions' locks is their only writer): its partitions that are
+        not this lane's keep a row at its position, so partitions nobody runs now
+        still hold the projection's checkpoint back."""
         _refuse_retired(conn.execute("SELECT retired FROM kiroku_changes WHERE id = 1").fetchone())
         lanes = conn.execute("SELECT lane, position FROM kiroku_lanes").fetchall()
-        stale = [str(k) for k, _ in lanes if str(k) != self.key and self.overlaps(str(k))]
-        for key in stale:
-            conn.execute("DELETE FROM kiroku_lanes WHERE lane = ?", (key,))
+        for key, at in lanes:
+            if str(key) == self.key or not self.overlaps(str(key)):
+                continue
+            conn.execute("DELETE FROM kiroku_lanes WHERE lane = ?", (str(key),))
+            rest = tuple(p for p in _members(str(key)) if p not in self.partitions)
+            if rest:
+                conn.execute(
+                    "INSERT INTO kiroku_lanes(lane, position, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT(lane) DO UPDATE SET position ="
+                    " least(kiroku_lanes.position, excluded.position)",
+                    (_key(rest), int(at), now_text()),
+                )
         row = conn.execute("SELECT position, batch FROM kiroku_checkpoint").fetchone()
         position, batch = (0, 0) if row is None else (int(row[0]), int(row[1]))
         mine = [int(p) for k, p in lanes if str(k) == self.key]

@@ -24,6 +24,7 @@ from kiroku.bus import MemoryBus, partition_of
 from kiroku.bus.relay import Relay
 from kiroku.domain.streams import id_of
 from kiroku.projections.checkpoint import load_checkpoint
+from kiroku.projections.lanes import Lane
 from kiroku.projections.postgres import PostgresReadStores
 from kiroku.roles.lanes import feed_from_bus
 
@@ -173,3 +174,23 @@ async def test_a_rebuild_in_one_lane_swaps_under_the_other(lanes: Lanes) -> None
     assert await reader.get("all") == {"n": 8 * 22}
     for stream in streams:
         assert await reader.get(stream) == {"seen": list(range(1, 23))}
+
+
+def test_a_new_split_keeps_the_partitions_nobody_runs_holding_the_checkpoint(
+    dsn: str,
+) -> None:
+    catalog = PostgresReadStores(dsn)
+    store = catalog.open("test.split", 1)
+    conn = store.conn
+    Lane((0, 1, 2, 3, 4, 5, 6, 7)).save(conn, "test.split", 10, 1)
+    Lane(tuple(range(8, 16))).save(conn, "test.split", 20, 2)
+    assert load_checkpoint(conn)[0] == 10
+    conn.execute("BEGIN")
+    assert Lane((0, 1, 2, 3)).load(conn) == (10, 2)  # starts where the projection stands
+    conn.execute("COMMIT")
+    rows = dict(conn.execute("SELECT lane, position FROM kiroku_lanes").fetchall())
+    assert rows == {"0-3": 10, "4-7": 10, "8-15": 20}  # 4-7: nobody runs them now
+    Lane((0, 1, 2, 3)).save(conn, "test.split", 30, 3)
+    assert load_checkpoint(conn)[0] == 10  # held back by 4-7
+    store.close()
+    catalog.close()
