@@ -20,7 +20,6 @@ from typing import cast
 from kiroku.domain.envelope import StoredEvent
 from kiroku.errors import ParkedEventError, ReadStoreError, WaitTimeoutError
 from kiroku.journal.protocol import Journal
-from kiroku.projections.checkpoint import load_checkpoint
 from kiroku.projections.committer import Committer, StoppedError
 from kiroku.projections.delivered import processed
 from kiroku.projections.follow import follow
@@ -138,10 +137,12 @@ class ProjectionRunner:
             if pending_rebuild(self.store.conn):  # noted before a crash, or by another process
                 self._rebuild_needed()
 
-    def follow_checkpoint(self) -> None:
-        """Re-read only the checkpoint (a reading process told of another's batch):
-        one query, where ``reload`` re-reads every cache a writer needs."""
-        self.committer.position, self.committer.batch = load_checkpoint(self.store.conn)
+    def follow_checkpoint(self, position: int, batch: int) -> None:
+        """Move to the checkpoint another process's batch note carried (a reading
+        process): no query, where ``reload`` re-reads every cache a writer needs."""
+        committer = self.committer
+        committer.position = max(committer.position, position)
+        committer.batch = max(committer.batch, batch)
         self._wake()
 
     def refresh_parked(self) -> None:

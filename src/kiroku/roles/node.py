@@ -148,8 +148,8 @@ class RoleNode:
         if note.projection not in host.projections:
             return
         runner = host.runner(note.projection)
-        if note.applied:  # a batch: the checkpoint moved (one query per note, not seven)
-            runner.follow_checkpoint()
+        if note.applied:  # a batch: the checkpoint moved to the note's (no query at all)
+            runner.follow_checkpoint(note.last_position, note.batch)
         else:  # a replay or rebuild ended (or a batch of nothing): look at everything
             generation = host.stores.generation(note.projection)
             if runner.store.location != host.stores.location(note.projection, generation):
