@@ -118,14 +118,7 @@ class Runtime(ClosesOnExit):
         else:
             options = _NO_OPTIONS
         # _ask inlined: one coroutine fewer per command
-        instance = self._decider(decider)
-        stream = f"{instance.category}-{aggregate_id}"
-        actor = self._actors.get(stream)
-        if actor is None:
-            actor = self._spawn(instance, validate_stream(stream))
-        else:
-            self._actors.move_to_end(stream)
-        outcome = await actor.call(command, options)
+        outcome = await self._actor(decider, aggregate_id).call(command, options)
         return cast("CommandResult[S, E]", outcome)  # a string: subscripting costs ~1 us a call
 
     async def state(self, decider: type[Decider[S, C, E]], aggregate_id: str) -> S:
@@ -195,14 +188,17 @@ class Runtime(ClosesOnExit):
         command: object,
         options: CommandOptions,
     ) -> object:
+        return await self._actor(decider, aggregate_id).call(command, options)
+
+    def _actor(self, decider: type[AnyDecider], aggregate_id: str) -> _AnyActor:
+        """The live actor of the aggregate, spawned if it has none (the most recent)."""
         instance = self._decider(decider)
         stream = f"{instance.category}-{aggregate_id}"
         actor = self._actors.get(stream)
         if actor is None:
-            actor = self._spawn(instance, validate_stream(stream))
-        else:
-            self._actors.move_to_end(stream)
-        return await actor.call(command, options)
+            return self._spawn(instance, validate_stream(stream))
+        self._actors.move_to_end(stream)
+        return actor
 
     def _stream(self, decider: type[AnyDecider], aggregate_id: str) -> str:
         return stream_name(self._decider(decider).category, aggregate_id)

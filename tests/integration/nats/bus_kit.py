@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from nats_kit import unique
 
@@ -99,3 +103,16 @@ async def load_notes(journal: Journal, count: int, streams: int = 10) -> int:
     for i in range(count):
         last = await note(journal, f"board-{i % streams}", f"n{i}")
     return last
+
+
+def spawn_ready(script: str, args: list[str]) -> subprocess.Popen[str]:
+    """``python script args`` beside this kit, once it printed "ready"."""
+    here = Path(__file__).parent
+    proc = subprocess.Popen(
+        [sys.executable, str(here / script), *args],
+        stdout=subprocess.PIPE, text=True, cwd=here,
+        env={**os.environ, "PYTHONPATH": str(here)},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    return proc

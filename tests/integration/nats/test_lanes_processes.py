@@ -8,16 +8,13 @@ their transactions truly concurrent."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats_kit
 import psycopg
 import pytest
-from bus_kit import load_notes, nats_bus, options
+from bus_kit import load_notes, nats_bus, options, spawn_ready
 
 from kiroku.bus.relay import Relay
 from kiroku.journal.sqlite import SQLiteJournal
@@ -34,17 +31,6 @@ nats_url = nats_kit.nats_url
 async def dsn() -> AsyncIterator[str]:
     async with fresh_database() as made:
         yield made
-
-
-def spawn(args: list[str]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "lane_proc.py"), *args],
-        stdout=subprocess.PIPE, text=True, cwd=HERE,
-        env={**os.environ, "PYTHONPATH": str(HERE)},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    return proc
 
 
 def tally(dsn: str) -> tuple[int, int]:
@@ -69,7 +55,11 @@ async def test_two_lane_processes_never_lose_an_update_of_a_shared_document(
         try:
             for i, parts in enumerate(("0-7", "8-15")):
                 data = str(tmp_path / f"lane{i}")
-                lanes.append(await asyncio.to_thread(spawn, [*common, data, *bus_args, parts]))
+                lanes.append(
+                    await asyncio.to_thread(
+                        spawn_ready, "lane_proc.py", [*common, data, *bus_args, parts]
+                    )
+                )
             async with nats_bus(nats_url, opts) as bus, Relay(journal, bus) as relay:
                 head = await load_notes(journal, EVENTS, streams=24)
                 await relay.wait_for(head)

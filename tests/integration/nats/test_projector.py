@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats_kit
 import pytest
-from bus_kit import CODEC, Notes, nats_bus, note, options, read_model
+from bus_kit import CODEC, Notes, nats_bus, note, options, read_model, spawn_ready
 from kits.stopping import stops
 from nats_kit import NatsServer
 
@@ -92,14 +90,7 @@ def spawn(
     journal: Path, data: Path, url: str, opts: NatsOptions, delay: float
 ) -> subprocess.Popen[str]:
     args = [str(journal), str(data), url, opts.stream, opts.prefix, str(delay)]
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "projector_proc.py"), *args],
-        stdout=subprocess.PIPE, text=True, cwd=HERE,
-        env={**os.environ, "PYTHONPATH": str(HERE)},
-    )  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    return proc
+    return spawn_ready("projector_proc.py", args)
 
 
 def stop(proc: subprocess.Popen[str]) -> None:
