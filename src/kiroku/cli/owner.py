@@ -281,4 +281,8 @@ def _watch(
             except StartupError:
                 continue  # unreachable still: try again at the next turn
     finally:
+        # the server frees a closed session's locks only once its backend has gone,
+        # a moment after the close returns: a successor starting at once would be refused
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SELECT pg_advisory_unlock_all()")
         conn.close()
