@@ -48,7 +48,7 @@ async def parts_of(conn: psycopg.AsyncConnection[Any], stream: str) -> list[tupl
         "SELECT version, part, parts FROM snapshot_parts WHERE stream = %s ORDER BY version, part",
         (stream,),
     )
-    return [tuple(r) for r in await cur.fetchall()]  # type: ignore[misc]
+    return [(int(v), int(p), int(n)) for v, p, n in await cur.fetchall()]
 
 
 async def stored_parts(conn: psycopg.AsyncConnection[Any], stream: str, version: int) -> int:
