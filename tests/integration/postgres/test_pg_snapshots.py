@@ -199,3 +199,16 @@ async def test_a_snapshot_missing_a_part_loads_without_data(
     assert loaded is not None
     assert (loaded.version, loaded.data) == (3, b"")
     assert "parts [0, 2] stored of 3" in caplog.text
+
+
+async def test_a_save_redone_at_the_same_version_deletes_the_cut_one_s_extra_parts(
+    journal: PostgreSQLJournal, raw: psycopg.AsyncConnection[Any]
+) -> None:
+    await raw.execute(  # the last part of a 4-part save of version 5 that was cut short
+        "INSERT INTO snapshot_parts (stream, version, part, parts, data) VALUES (%s,%s,%s,%s,'')",
+        ("room-1", 5, 3, 4),
+    )
+    saved = big("room-1", 5, 3 * PART_SIZE)
+    await journal.save_snapshot(saved)
+    assert await parts_of(raw, "room-1") == [(5, 0, 3), (5, 1, 3), (5, 2, 3)]
+    assert await journal.load_snapshot("room-1") == saved

@@ -76,7 +76,8 @@ _USE_PARTS = (
     f" saved AS (INSERT INTO snapshots ({_COLUMNS}) SELECT {_VALUES} FROM stored"
     f" WHERE stored.n = %(parts)s ON CONFLICT (stream) DO UPDATE SET {_UPDATE} RETURNING 1)"
     " SELECT (SELECT n FROM stored), EXISTS (SELECT 1 FROM snapshot_parts"
-    " WHERE stream = %(stream)s AND version < %(version)s)"
+    " WHERE stream = %(stream)s AND (version < %(version)s"
+    " OR (version = %(version)s AND parts <> %(parts)s)))"
 )
 # Stale: a part of an older version than the row's, or of its version with another
 # count (a whole snapshot, or a save cut short and redone at the same version).
