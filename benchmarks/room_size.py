@@ -3,6 +3,7 @@
     python -m benchmarks.room_size            # 1k, 100k and 1M messages (a few minutes)
     python -m benchmarks.room_size --quick    # 1k, 10k, 100k (seconds)
     python -m benchmarks.room_size --around-snapshot [--size N]   # posts during snapshots
+    python -m benchmarks.room_size --around-snapshot --journal postgresql://127.0.0.1/test
 
 For each size n, a room of n posted messages (hex ids, 50 authors):
 
@@ -21,7 +22,10 @@ For each size n, a room of n posted messages (hex ids, 50 authors):
 snapshot of a room of N messages (default 1M) is encoded on a worker thread
 and saved, over and over, as the runtime's snapshotter does; and the same
 number of posts with no snapshot in flight. A post should not wait for the
-big room's snapshot: compare the p99 and the worst post of the two.
+big room's snapshot: compare the p99 and the worst post of the two. With
+``--journal postgresql://...`` the journal is PostgreSQL instead of a
+temporary SQLite file, in a schema of its own (``--schema``, dropped first
+and afterwards).
 
 Latencies are medians with the 10th-90th percentile spread (and p99); the
 machine is shared, so compare medians.
@@ -41,12 +45,17 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
 from benchmarks.machine import machine
 from kiroku import Codec, Runtime, Snapshot
 from kiroku.apps.chat import commands as c
 from kiroku.apps.chat import events as e
 from kiroku.apps.chat.room import Room, RoomState
 from kiroku.domain.envelope import utc_now
+from kiroku.journal.postgres import PostgreSQLJournal
+from kiroku.journal.protocol import Journal
 from kiroku.journal.sqlite import SQLiteJournal
 
 AUTHORS = tuple(f"user{i}" for i in range(50))
@@ -212,13 +221,31 @@ async def run(sizes: Sequence[int], posts: int, repeats: int, path: Path) -> lis
         await journal.close()
 
 
-async def around_snapshot(n: int, posts: int, path: Path) -> dict[str, str]:
+async def drop_schema(dsn: str, schema: str) -> None:
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        await conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+        )
+
+
+async def open_journal(path: Path, dsn: str | None, schema: str) -> Journal:
+    """A SQLite journal at ``path``, or a PostgreSQL one in a fresh ``schema`` at ``dsn``."""
+    if dsn is None:
+        return await SQLiteJournal.open(path)
+    await drop_schema(dsn, schema)
+    return await PostgreSQLJournal.open(dsn, schema=schema)
+
+
+async def around_snapshot(
+    n: int, posts: int, path: Path, dsn: str | None = None, schema: str = "room_size_bench"
+) -> dict[str, str]:
     """Post latencies (ms) with and without a big room's snapshot being saved meanwhile."""
     room, codec = Room(), Codec()
     state = room.fold(history(n))
-    journal = await SQLiteJournal.open(path)
+    journal = await open_journal(path, dsn, schema)
     stream = f"room-{state.room_id}"
     saves: list[float] = []
+    writes: list[float] = []  # save_snapshot alone
 
     def encode() -> bytes:
         return codec.encode_state(room.snapshot_of(state))
@@ -228,7 +255,9 @@ async def around_snapshot(n: int, posts: int, path: Path) -> dict[str, str]:
             t0 = time.perf_counter()
             data = await asyncio.to_thread(encode)
             snap = Snapshot(stream, n + 1, "RoomState", room.state_version, data, utc_now(), {})
+            t1 = time.perf_counter()
             await journal.save_snapshot(snap)
+            writes.append(time.perf_counter() - t1)
             saves.append(time.perf_counter() - t0)
             saved.set()
 
@@ -255,6 +284,8 @@ async def around_snapshot(n: int, posts: int, path: Path) -> dict[str, str]:
             await saving
     finally:
         await journal.close()
+        if dsn is not None:
+            await drop_schema(dsn, schema)
 
     def line(times: list[float]) -> str:
         s = sorted(times)
@@ -263,8 +294,10 @@ async def around_snapshot(n: int, posts: int, path: Path) -> dict[str, str]:
         return f"median {median:.2f} ms, p99 {p99 * 1e3:.2f} ms, max {s[-1] * 1e3:.1f} ms"
 
     return {
+        "journal": "SQLite" if dsn is None else f"PostgreSQL ({journal!r})",
         "messages": f"{n:,}",
         "snapshot encode+save": ms(saves),
+        "snapshot save alone": ms(writes),
         "snapshots during the posts": str(len(saves) - 1),
         "posts, no snapshot": line(quiet),
         "posts, snapshots in flight": line(busy),
@@ -282,10 +315,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="only post latencies while a big room's snapshot is saved (see above)",
     )
     parser.add_argument("--size", type=int, default=1_000_000, help="with --around-snapshot")
+    parser.add_argument(
+        "--journal",
+        metavar="DSN",
+        help="with --around-snapshot: a postgresql:// DSN to measure on instead of SQLite",
+    )
+    parser.add_argument(
+        "--schema", default="room_size_bench", help="with --journal: the schema to (re)create"
+    )
     args = parser.parse_args(argv)
+    if args.journal is not None and not args.around_snapshot:
+        parser.error("--journal needs --around-snapshot")
     if args.around_snapshot:
         with tempfile.TemporaryDirectory(prefix="kiroku-room-") as tmp:
-            row = asyncio.run(around_snapshot(args.size, args.posts, Path(tmp) / "rooms.db"))
+            path = Path(tmp) / "rooms.db"
+            row = asyncio.run(
+                around_snapshot(args.size, args.posts, path, args.journal, args.schema)
+            )
         print(f"\n{machine('post latencies around snapshots')}\n")
         for k, v in row.items():
             print(f"- {k}: {v}")

@@ -9,7 +9,7 @@ query in flight (the end of a read) from a database that failed (an error).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -95,7 +95,9 @@ class Connections:
         if self.closed:
             raise JournalClosedError()
 
-    async def fetch(self, doing: str, query: Any, params: Sequence[Any] = ()) -> list[Any]:
+    async def fetch(
+        self, doing: str, query: Any, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[Any]:
         """Every row of one statement on a pooled connection; ``doing`` names it in errors."""
         self.check_open()
         try:

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from kiroku.domain.envelope import StoredEvent
 from kiroku.errors import InputError
+from kiroku.journal.postgres.snapshots import SAVE_PART, SAVE_ROW, part_rows, snapshot_row
 from kiroku.journal.protocol import Journal
 from kiroku.schema.codec import encode_json
 
@@ -108,18 +109,17 @@ async def _copy_streams(conn: psycopg.AsyncConnection[Any], versions: dict[str, 
 async def _copy_snapshots(
     source: Journal, conn: psycopg.AsyncConnection[Any], streams: list[str]
 ) -> None:
+    """Each snapshot as the journal would store it: a big one in parts (all in the
+    copy's one transaction, since no append can arrive before it commits)."""
     for stream in streams:
         s = await source.load_snapshot(stream)
         if s is None:
             continue
-        await conn.execute(
-            "INSERT INTO snapshots (stream, version, state_type, state_version, data, taken_at,"
-            " metadata) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)",
-            (
-                s.stream, s.version, s.state_type, s.state_version, s.data, s.taken_at,
-                encode_json(dict(s.metadata)).decode(),
-            ),
-        )  # fmt: skip
+        parts = part_rows(s)
+        if parts:
+            async with conn.cursor() as cur:
+                await cur.executemany(SAVE_PART, parts)
+        await conn.execute(SAVE_ROW, snapshot_row(s, len(parts)))
 
 
 async def _copy_head(conn: psycopg.AsyncConnection[Any], head: int, last: int) -> None:

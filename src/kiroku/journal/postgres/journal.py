@@ -14,6 +14,8 @@ Design (docs/journal.md has the long form):
   (``pg_snapshot_xmin(pg_current_snapshot())``): every transaction there has
   finished, so nothing can still appear behind the reader. It may wait; it
   never skips.
+- A big snapshot is written in parts, one transaction each, and made the
+  snapshot by one last small statement (``snapshots``).
 - A reader's cursor is ``(tx, position)``. Callers see only the position: the
   journal looks up the event's ``tx`` (``cursor_at``), deleted events included.
 - Readers are woken by LISTEN/NOTIFY and a slow fallback poll (``listen``).
@@ -33,11 +35,12 @@ from kiroku.domain.streams import validate_stream
 from kiroku.errors import EventNotFoundError, InputError, JournalClosedError
 from kiroku.journal.checks import check_append
 from kiroku.journal.postgres import queries as q
+from kiroku.journal.postgres import snapshots
 from kiroku.journal.postgres.connections import Connections
 from kiroku.journal.postgres.errors import describe_target
 from kiroku.journal.postgres.follow import Horizon, HorizonWatch, follow
 from kiroku.journal.postgres.listen import Listener, Notifier, Wakeup
-from kiroku.journal.postgres.rows import START, Append, Cursor, to_snapshot, to_stored
+from kiroku.journal.postgres.rows import START, Append, Cursor, to_stored
 from kiroku.journal.postgres.writer import GroupWriter, WriterStats
 from kiroku.journal.protocol import AppendResult, ExpectedVersion, Snapshot
 
@@ -180,8 +183,7 @@ class PostgreSQLJournal(ClosesOnExit):
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         validate_stream(snapshot.stream)
-        doing = f"saving the snapshot of {snapshot.stream}"
-        await self._db.fetch(doing, q.SAVE_SNAPSHOT, q.snapshot_params(snapshot))
+        await snapshots.save(self._db, snapshot)
 
     async def delete_before(self, stream: str, version: int) -> int:
         validate_stream(stream)
@@ -272,8 +274,7 @@ class PostgreSQLJournal(ClosesOnExit):
         return 0 if found is None else int(found)
 
     async def load_snapshot(self, stream: str) -> Snapshot | None:
-        rows = await self._db.fetch(f"loading the snapshot of {stream}", q.LOAD_SNAPSHOT, (stream,))
-        return to_snapshot(rows[0]) if rows else None
+        return await snapshots.load(self._db, stream)
 
     async def close(self) -> None:
         """Finish the appends already queued, wake and end subscribers, close connections."""

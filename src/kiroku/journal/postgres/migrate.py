@@ -57,6 +57,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         ("tables/users.sql", "functions/add_user.sql", "functions/remove_user.sql"),
     ),
     Migration(3, "every process's heartbeat, for kiroku status", ("tables/heartbeats.sql",)),
+    Migration(4, "big snapshots in parts, one transaction each", ("tables/snapshot_parts.sql",)),
 )
 
 _LOCK_KEY = 0x6B69726F6B75  # "kiroku": one migrator at a time, per database

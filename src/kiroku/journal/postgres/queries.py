@@ -6,10 +6,7 @@ call them or read the tables directly.
 
 from __future__ import annotations
 
-from psycopg.types.json import Jsonb
-
-from kiroku.journal.postgres.rows import EVENT_COLUMNS, SNAPSHOT_COLUMNS
-from kiroku.journal.protocol import Snapshot
+from kiroku.journal.postgres.rows import EVENT_COLUMNS
 
 __all__ = [
     "CURSOR_AT",
@@ -18,14 +15,11 @@ __all__ = [
     "GET_EVENT",
     "HEAD_POSITION",
     "HORIZON",
-    "LOAD_SNAPSHOT",
     "POSITION_AT",
     "READ_FROM_POSITION",
     "READ_ORDER",
     "READ_STREAM",
-    "SAVE_SNAPSHOT",
     "STREAM_VERSION",
-    "snapshot_params",
 ]
 
 _R = ", ".join(f"r.{c.strip()}" for c in EVENT_COLUMNS.split(","))
@@ -47,18 +41,3 @@ HEAD_POSITION = "SELECT head_position()"
 STREAM_VERSION = "SELECT version FROM streams WHERE stream = %s"
 HORIZON = "SELECT xmin::text, waiting_events, oldest_age_seconds FROM horizon()"
 DELETE_BEFORE = "SELECT delete_before(%s, %s)"
-LOAD_SNAPSHOT = f"SELECT {SNAPSHOT_COLUMNS} FROM snapshots WHERE stream = %s"
-SAVE_SNAPSHOT = (
-    "INSERT INTO snapshots (stream, version, state_type, state_version, data, taken_at,"
-    " metadata) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (stream) DO UPDATE"
-    " SET version = EXCLUDED.version, state_type = EXCLUDED.state_type,"
-    " state_version = EXCLUDED.state_version, data = EXCLUDED.data,"
-    " taken_at = EXCLUDED.taken_at, metadata = EXCLUDED.metadata RETURNING 1"
-)
-
-
-def snapshot_params(s: Snapshot) -> tuple[object, ...]:
-    return (
-        s.stream, s.version, s.state_type, s.state_version, s.data, s.taken_at,
-        Jsonb(dict(s.metadata)),
-    )  # fmt: skip
