@@ -3,26 +3,12 @@ no timing is asserted, only that each prints every figure it promises)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from kits.processes import run_benchmark
 
 
 def _quick(module: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{module}", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    return done.stdout
+    return run_benchmark(module, "--quick").stdout
 
 
 def test_the_decode_benchmark_runs() -> None:

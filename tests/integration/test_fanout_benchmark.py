@@ -4,19 +4,11 @@ listener missed a post)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from kits.processes import run_benchmark
 
 
 def test_the_fanout_benchmark_runs_and_loses_nothing() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.fanout", "--quick"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = run_benchmark("fanout", "--quick")
     rows = [line.split("|") for line in done.stdout.splitlines() if line.count("|") == 7]
     assert [r[0].strip() for r in rows[1:]] == ["0", "150"]  # 150: the fan-out yields once
     for row in rows[1:]:

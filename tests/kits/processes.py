@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["Proc", "kiroku_command", "run_kiroku", "start_projector"]
+__all__ = ["Proc", "kiroku_command", "run_benchmark", "run_kiroku", "start_projector"]
 
 LISTENING = r"kiroku: listening on http://127\.0\.0\.1:(\d+)"
 
@@ -33,6 +33,24 @@ def run_kiroku(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[s
     return subprocess.run(
         kiroku_command(*args), capture_output=True, text=True, env=_env(), timeout=timeout
     )
+
+
+def run_benchmark(
+    module: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m benchmarks.MODULE ARGS`` from the repository's root, to its end; fails
+    the test with the end of its error output unless it exits 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done
 
 
 def start_projector(data: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:

@@ -4,35 +4,23 @@ asserted, only that it prints every figure it promises, each with a number)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import nats_kit
 import pytest
+from kits.processes import run_benchmark
 
 from kiroku.testing.postgres import require_server
 
 pytestmark = [pytest.mark.nats, pytest.mark.postgres, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[3]
-
 
 def test_the_distributed_bus_benchmark_runs() -> None:
     nats_kit.nats_binary()  # skips (or fails under CI) without a recent nats-server
     server = require_server()
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.distributed", "--quick", "--callers", "20"],
-        cwd=ROOT,
-        env={**os.environ, "KIROKU_BENCH_POSTGRES_DSN": server.dsn},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    done = run_benchmark(
+        "distributed", "--quick", "--callers", "20", env={"KIROKU_BENCH_POSTGRES_DSN": server.dsn}
     )
-    assert done.returncode == 0, done.stderr[-4000:]
     out = done.stdout
     assert "group commit" in out
     for row in (
