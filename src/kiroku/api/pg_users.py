@@ -39,6 +39,7 @@ from kiroku.api.auth import (
     principal_of,
     valid_user_name,
 )
+from kiroku.domain.closing import cancelled
 from kiroku.errors import InputError, UserStoreError
 
 __all__ = ["RECHECK", "STALE", "PostgreSQLTokenStore", "PostgreSQLUsers"]
@@ -165,10 +166,7 @@ class PostgreSQLTokenStore:
         return store
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
         conn, self._conn = self._conn, None
         await _close(conn)
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from kiroku.bus.cancel import recancel
 from kiroku.bus.errors import BusError, LeaseLostError
 from kiroku.bus.protocol import Bus, Checkpoint, Lease
+from kiroku.domain.closing import cancelled
 from kiroku.journal.protocol import Journal
 
 __all__ = ["Relay", "RelayStatus"]
@@ -210,10 +211,7 @@ class Relay:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(task)
 
     async def __aenter__(self) -> Relay:
         await self.start()

@@ -1,4 +1,5 @@
-"""``async with thing:`` for the objects whose lifetime ends in ``close()``.
+"""Ending things: ``async with thing:`` for the objects whose lifetime ends in
+``close()``, and ``cancelled`` for the background task a ``close`` or ``stop`` ends.
 
 Journals and the runtime are opened by a classmethod or constructor and then
 closed; this gives them the same context-manager behaviour from one place.
@@ -6,9 +7,21 @@ closed; this gives them the same context-manager behaviour from one place.
 
 from __future__ import annotations
 
-from typing import Self
+import asyncio
+import contextlib
+from typing import Any, Self
 
-__all__ = ["ClosesOnExit"]
+__all__ = ["ClosesOnExit", "cancelled"]
+
+
+async def cancelled(task: asyncio.Task[Any] | None) -> None:
+    """Cancel ``task`` (None: nothing to do) and wait until it has ended; the
+    ``CancelledError`` it ends with stays here."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 class ClosesOnExit:

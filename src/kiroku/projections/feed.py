@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 
+from kiroku.domain.closing import cancelled
 from kiroku.domain.envelope import StoredEvent
 from kiroku.journal.protocol import Journal
 
@@ -147,10 +148,7 @@ class SharedFeed:
     async def close(self) -> None:
         self._closed = True
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(task)
         self._wake()
 
 

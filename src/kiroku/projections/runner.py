@@ -12,11 +12,11 @@ error), tells listeners after each commit, and answers ``wait_for`` and
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import cast
 
+from kiroku.domain.closing import cancelled
 from kiroku.domain.envelope import StoredEvent
 from kiroku.errors import ParkedEventError, ReadStoreError, WaitTimeoutError
 from kiroku.journal.protocol import Journal
@@ -162,10 +162,7 @@ class ProjectionRunner:
     async def stop(self) -> None:
         self.keep_running = False
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(task)
         self.state = RunnerState.STOPPED if self.state is not RunnerState.FAILED else self.state
 
     async def __aenter__(self) -> ProjectionRunner:

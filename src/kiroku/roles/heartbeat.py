@@ -16,7 +16,6 @@ tried again on the next beat (the silence is what status reports).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -26,6 +25,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import msgspec
+
+from kiroku.domain.closing import cancelled
 
 __all__ = [
     "DEAD_AFTER",
@@ -147,10 +148,7 @@ class Heartbeat:
             await asyncio.sleep(self.every)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
         try:
             await self.store.forget(self.node)
         except Exception as e:

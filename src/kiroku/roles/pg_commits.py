@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 import psycopg
 
+from kiroku.domain.closing import cancelled
 from kiroku.errors import ConfigError
 from kiroku.projections import checkpoint
 from kiroku.projections.host import ProjectionHost
@@ -86,10 +87,7 @@ class PgCommitSender:
                 await conn.close()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
 
 
 def note_since(host: ProjectionHost, name: str) -> BatchCommitted | None:

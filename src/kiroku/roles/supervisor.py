@@ -14,7 +14,6 @@ orphan holds the data directory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -22,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 
+from kiroku.domain.closing import cancelled
 from kiroku.roles.control import ControlClient, ProjectorUnavailableError
 
 __all__ = ["ProjectorProcess", "until_parent_exits", "until_stopped"]
@@ -87,10 +87,7 @@ class ProjectorProcess:
                 log.error("the projector process did not stop in %.0fs: killed", STOP_TIMEOUT)
                 process.kill()
                 await process.wait()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
 
 
 async def until_parent_exits() -> None:

@@ -24,6 +24,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from kiroku.domain.closing import cancelled
+
 __all__ = ["Listener", "Notifier", "Wakeup"]
 
 log = logging.getLogger(__name__)
@@ -100,9 +102,7 @@ class Listener:
                 await conn.close()
 
     async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancelled(self._task)
         await self._close_conn()
 
 
