@@ -4,6 +4,7 @@ and live fan-out.
     python -m benchmarks.http_load            # the run recorded in RESULTS.md ("HTTP")
     python -m benchmarks.http_load --quick    # a smoke run (seconds)
     python -m benchmarks.http_load --profile  # and a py-spy profile of the first run
+    python -m benchmarks.http_load --rate 3000  # posting only, at an offered 3,000/s
 
 It starts ``kiroku serve`` as a subprocess on a fresh data directory and drives
 it with ``wrk`` (Debian's, a C load generator whose CPU is reported beside the
@@ -28,6 +29,13 @@ server's, to show it is not the bottleneck):
    writer posts M messages, one at a time. The delay of a message is from
    just before its POST until a listener has parsed its event; reports
    p50/p99/max over every (listener, message) pair.
+
+With ``--rate N`` only step 1 runs, at an offered N posts/s over 200
+connections instead of as fast as answers come back (``http_wrk``): the
+latency and the projections' lag of a server doing N posts/s, where the
+saturated run gives those of a server with a queue of 50 posts. The targets
+"3,000 posts/s with p99 <= 25 ms, projections caught up within 10 ms p99" are
+read at ``--rate 3000``.
 
 The load generator and the server share the machine's cores, so on a small
 machine the numbers are a floor for the server, not a ceiling.
@@ -61,6 +69,7 @@ from kiroku.api.auth import TokenStore
 
 FULL = Plan(clients=50, rooms=50, seconds=15.0, listeners=100, messages=100)
 QUICK = Plan(clients=50, rooms=50, seconds=3.0, listeners=100, messages=10)
+PACED_CLIENTS = 200
 
 
 def _server_pid(proc: subprocess.Popen[bytes], profiled: bool) -> int:
@@ -170,7 +179,9 @@ async def posting(data: Path, token: str, plan: Plan, profile: Path | None) -> J
     """One measured posting run on a fresh ``kiroku serve`` (under py-spy with
     ``profile``); then, from its data directory, how the projections kept up
     (``http_load_batches``)."""
-    cmd = None if profile is None else http_profile.launch(serve_command(data), profile)
+    # One token drives every connection: a paced run's 200 may all be in flight at once.
+    serve = serve_command(data, "--max-requests-per-user", str(plan.clients + 16))
+    cmd = serve if profile is None else http_profile.launch(serve, profile)
     proc, base = start_server(data, cmd)
     pid = _server_pid(proc, profile is not None)
     try:
@@ -186,6 +197,8 @@ async def posting(data: Path, token: str, plan: Plan, profile: Path | None) -> J
         got["ryw"] = await probing
         got["paths"] = paths
         got["projections"] = await asyncio.to_thread(http_load_batches.projections, data)
+        if plan.rate:
+            return got
         short = dataclasses.replace(plan, seconds=max(3.0, plan.seconds / 3))
         got["me"] = wrk(base, ["/api/me"], token, short, pid, method="GET")
         return got
@@ -211,7 +224,6 @@ def _spread(name: str, values: list[float], unit: str, digits: int = 0) -> str:
 
 def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
     """Median (min-max) over the runs; CPU per post summed over the server's processes."""
-    ratios = [k["per_second"] / c["per_second"] for k, c in zip(kiroku, ceilings, strict=True)]
     own_cpu = [sum(k["cpu_us"].values()) for k in kiroku]
     http_cpu = [next(iter(k["cpu_us"].values())) for k in kiroku]  # the server's own pid first
     projected = [list(k["projections"].values()) for k in kiroku]
@@ -219,7 +231,7 @@ def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
     lag50 = [max(p["lag_p50_ms"] for p in ps) for ps in projected]  # the slowest projection's
     lag99 = [max(p["lag_p99_ms"] for p in ps) for ps in projected]
     others = [a - h for a, h in zip(own_cpu, http_cpu, strict=True)]
-    return "\n".join([
+    lines = [
         f"summary over {len(kiroku)} runs, median (min-max):",
         "  kiroku: " + ", ".join([
             _spread("posts/s", [k["per_second"] for k in kiroku], ""),
@@ -240,6 +252,12 @@ def summarize(kiroku: list[JsonObj], ceilings: list[JsonObj]) -> str:
             _spread("lag p50", [k["ryw"]["lag_p50_ms"] for k in kiroku], " ms", 1),
             _spread("p99", [k["ryw"]["lag_p99_ms"] for k in kiroku], " ms", 1),
         ]),
+    ]  # fmt: skip
+    if not ceilings:  # an offered rate: no ceiling to compare with
+        return "\n".join(lines)
+    ratios = [k["per_second"] / c["per_second"] for k, c in zip(kiroku, ceilings, strict=True)]
+    return "\n".join([
+        *lines,
         "  ceiling: " + ", ".join([
             _spread("req/s", [c["per_second"] for c in ceilings], ""),
             _spread("p99", [c["p99_ms"] for c in ceilings], " ms", 1),
@@ -267,17 +285,22 @@ async def run(plan: Plan, runs: int, compare: bool = False, profile: Path | None
             print(describe(f"run {n + 1}: posting (kiroku serve)", kiroku[-1], plan), flush=True)
             print(http_load_batches.describe(kiroku[-1]["projections"]), flush=True)
             print(http_ryw.describe(kiroku[-1]["ryw"]), flush=True)
+            if spy is not None:
+                print(http_profile.summaries(spy), flush=True)
+            if plan.rate:
+                continue
             print(describe(f"run {n + 1}: GET /api/me (kiroku serve)", kiroku[-1]["me"], plan))
             paths = kiroku[-1]["paths"]
             ceilings.append(ceiling(root, tokens[0], paths, plan, STACKS[0]))
             label = f"run {n + 1}: ceiling (minimal endpoint, {STACKS[0]})"
             print(describe(label, ceilings[-1], plan), flush=True)
-            if spy is not None:
-                print(http_profile.summaries(spy), flush=True)
         for stack in STACKS[1:] if compare else ():
             measured = ceiling(root, tokens[0], paths, plan, stack)
             print(describe(f"ceiling (minimal endpoint, {stack})", measured, plan))
         print(summarize(kiroku, ceilings))
+        if plan.rate:
+            print(machine("client and server on the same machine"))
+            return
         proc, base = start_server(_fresh(store.path, root, runs))
         try:
             fan = await fan_out(base, tokens, names, plan)
@@ -309,6 +332,13 @@ def main() -> None:
         help="py-spy profile of the first run's server processes into FILE (raw folded "
         "stacks; default http_profile.raw; needs py-spy)",
     )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help=f"post at an offered N/s over {PACED_CLIENTS} connections (posting only)",
+    )
     parser.add_argument("--serve-ceiling", metavar="TOKEN", help=argparse.SUPPRESS)
     parser.add_argument("--stack", choices=STACKS, default=STACKS[0], help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -317,6 +347,10 @@ def main() -> None:
     else:
         runs = args.runs or (1 if args.quick else 3)
         plan = QUICK if args.quick else FULL
+        if args.rate < 0:
+            parser.error("--rate must be positive")
+        if args.rate:
+            plan = dataclasses.replace(plan, rate=args.rate, clients=PACED_CLIENTS)
         asyncio.run(run(plan, runs, args.compare_stacks, args.profile))
 
 
