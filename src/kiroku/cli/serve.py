@@ -15,16 +15,10 @@ the same directory resumes from the journal and the projections' checkpoints.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import signal
-import socket
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 import click
 import uvicorn
@@ -35,13 +29,14 @@ from kiroku.api.server import run as run_loop
 from kiroku.app import App, load_app
 from kiroku.apps.chat.demo import ensure_demo
 from kiroku.apps.chat.http_corrections import app_catalog
-from kiroku.apps.chat.node import ChatNode, RuntimeOptions
+from kiroku.apps.chat.node import RuntimeOptions
 from kiroku.apps.chat.server import build_app, is_the_chat
 from kiroku.catalog import Catalog
 from kiroku.cli.app import CliContext, pass_cli
 from kiroku.cli.owner import owning, projector_claim
 from kiroku.cli.role_options import role_options
 from kiroku.cli.server_options import server_options
+from kiroku.cli.stopping import STOP_SIGNALS, StoppingServer
 from kiroku.errors import ConfigError, KirokuError
 from kiroku.roles import RoleSpec, open_roles, parse_roles
 from kiroku.roles.control import ControlClient, RemoteOperations
@@ -52,48 +47,10 @@ __all__ = ["register"]
 
 log = logging.getLogger("kiroku.serve")
 JOURNAL_FILE = "journal.db"
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(group: click.Group) -> None:
     group.add_command(serve)
-
-
-class _Server(uvicorn.Server):
-    """Ends the live streams as soon as a stop signal arrives."""
-
-    def __init__(self, config: uvicorn.Config, node: ChatNode) -> None:
-        super().__init__(config)
-        self.node = node
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """Say where we listen, with the real port when asked for port 0."""
-        await super().startup(sockets)
-        loop = type(asyncio.get_running_loop())
-        log.info("event loop %s.%s, HTTP protocol %s", loop.__module__, loop.__qualname__,
-                 self.config.http_protocol_class.__mro__[1].__name__)  # fmt: skip
-        for server in self.servers if self.started else ():
-            for sock in server.sockets:
-                host, port = sock.getsockname()[:2]
-                click.echo(f"kiroku: listening on http://{host}:{port}")
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        self.node.read.hub.close()
-        super().handle_exit(sig, frame)
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        """Like uvicorn's, minus raising the signal again afterwards: that would kill the
-        process before the runtime drains and the journal closes. Exit code 0 says they did."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        originals = {sig: signal.signal(sig, self.handle_exit) for sig in _SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in originals.items():
-                signal.signal(sig, handler)
 
 
 def checked_catalog(app: App) -> Catalog:
@@ -149,7 +106,7 @@ async def _serve(
         click.echo(f"kiroku: roles {', '.join(sorted(spec.roles))}")
         if not roles.serves_http:
             async with roles.consumers():
-                await until_stopped(_SIGNALS, supervised)
+                await until_stopped(STOP_SIGNALS, supervised)
             return
         config = uvicorn.Config(
             app, host=host, port=port, log_level=level, access_log=False, log_config=None,
@@ -157,7 +114,7 @@ async def _serve(
             timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float works
             proxy_headers=False,  # X-Forwarded-For is anyone's to write: log the real peer
         )  # fmt: skip
-        server = _Server(config, node)
+        server = StoppingServer(config, node.read.hub.close)
         async with roles.consumers():
             await server.serve()
         if not server.started:
