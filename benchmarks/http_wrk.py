@@ -143,5 +143,13 @@ def describe(name: str, got: JsonObj, plan: Plan) -> str:
         f"{got['seconds']:.0f}s: "
         f"{got['requests']:.0f} requests ({got['errors']:.0f} errors), "
         f"{got['per_second']:.0f}/s, p50 {got['p50_ms']:.1f} ms, p99 {got['p99_ms']:.1f} ms; "
-        f"CPU per request {cpu}; wrk CPU {got['wrk_cpu_s']:.1f} s"
+        f"CPU per request {cpu}; wrk CPU {got['wrk_cpu_s']:.1f} s{_held(got, plan)}"
     )
+
+
+def _held(got: JsonObj, plan: Plan) -> str:
+    """A warning when a paced run fell behind its schedule: its latencies are then those
+    of a saturated server, and wrk (a closed loop) leaves out the posts it never sent."""
+    if not plan.rate or got["per_second"] >= 0.95 * plan.rate:
+        return ""
+    return f"\n  NOT HELD: {got['per_second']:.0f}/s of an offered {plan.rate:.0f}/s"
