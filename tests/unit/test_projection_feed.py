@@ -7,8 +7,15 @@ journal itself and comes back to the feed once it catches up.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kits.domain import CODEC, Boards, Counts, Noted, Notes, Opened, append
 from kits.hosts import HostMaker
 
@@ -162,3 +169,74 @@ async def test_runners_sharing_a_read_decode_each_event_once(make_host: HostMake
         del CODEC.decode
     assert sorted(decodes) == sorted(set(decodes))  # three runners, one decode each
     assert len(decodes) == await journal.head_position()
+
+
+def _scanned(kept: list[tuple[int, list[int]]], after: int, limit: int) -> list[int] | None:
+    """What ``batch_after`` answers, found by scanning the kept batches in order."""
+    found: list[int] | None = None
+    for start, batch in kept:
+        if found is not None:
+            if found and len(found) + len(batch) > limit:
+                break
+            found.extend(batch)
+        elif start == after:
+            found = list(batch)
+        elif after in batch:
+            found = batch[batch.index(after) + 1 :]
+    return found[:limit] if found else None
+
+
+class ScriptedJournal(MemoryJournal):
+    """Delivers the batches it is given, in the order given, then waits (a live
+    subscription with nothing more to deliver)."""
+
+    def __init__(self, batches: list[list[int]]) -> None:
+        super().__init__()
+        self.script = batches
+        self.delivered = asyncio.Event()
+
+    async def subscribe(
+        self, after_position: int = 0, batch_size: int = 1000
+    ) -> AsyncIterator[list[StoredEvent]]:
+        for batch in self.script:
+            yield [_at(p) for p in batch]
+        self.delivered.set()
+        await asyncio.Event().wait()
+
+
+def _at(position: int) -> StoredEvent:
+    return StoredEvent(
+        position, "s-1", position, "T", 1, b"{}", uuid.uuid4(), datetime.now(UTC), None, None, {}
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    order=st.permutations(range(1, 121)),
+    cuts=st.lists(st.integers(1, 119), max_size=70, unique=True),
+    limit=st.integers(1, 40),
+)
+def test_the_feed_finds_a_place_as_a_scan_of_its_kept_batches_does(
+    order: list[int], cuts: list[int], limit: int
+) -> None:
+    """Positions in any order (PostgreSQL delivers by transaction), any batch sizes,
+    more batches than are kept: the feed's dict answers what a scan answers."""
+    edges = [0, *sorted(cuts), len(order)]
+    batches = [order[a:b] for a, b in itertools.pairwise(edges)]
+
+    async def check() -> None:
+        journal = ScriptedJournal(batches)
+        feed = SharedFeed(journal)
+        await feed.next_after(0, 10_000)  # starts the feed, which reads every batch
+        await journal.delivered.wait()
+        await asyncio.sleep(0)  # the feed keeps the last batch after it is yielded
+        starts = [0, *(b[-1] for b in batches[:-1])]
+        kept = list(zip(starts, batches, strict=True))[-KEEP_BATCHES:]
+        for after in [0, -5, *order]:
+            got = feed.batch_after(after, limit)
+            assert (None if got is None else [e.position for e in got]) == _scanned(
+                kept, after, limit
+            )
+        await feed.close()
+
+    asyncio.run(check())

@@ -8,8 +8,10 @@ inside them takes its events from there (``FeedSource``), and waits on the feed
 when it is at the feed's position. A runner that is behind the batches kept (a
 replay, a rebuild's catch-up, a slow projection) reads the journal itself until
 it is back inside them. A runner's place is the last event it took, found in the
-kept batches by identity: positions are not compared, since a journal may
-deliver them out of order (``batch_after``).
+kept batches by identity, through a dict from each kept position to its batch:
+positions are not compared, since a journal may deliver them out of order
+(``batch_after``), and a scan of the kept batches cost the projector a tenth of
+its time under load.
 
 Correctness rests on what the journal promises any reader: a read after ``p``
 returns, in order, a prefix of every event after ``p`` (never a gap it fills in
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -60,8 +63,7 @@ class SharedFeed:
         self.journal = journal
         self.batch_size = batch_size
         self.stats = FeedStats()
-        # (position read after, batch): contiguous, each starts where the last ended
-        self._kept: deque[tuple[int, Sequence[StoredEvent]]] = deque(maxlen=KEEP_BATCHES)
+        self._kept = _Kept()
         self._position: int | None = None  # where the feed has read up to
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
@@ -72,7 +74,7 @@ class SharedFeed:
         if self._closed or (self._task is not None and not self._task.done()):
             return
         if self._position is None or after > self._position:
-            self._position, self._kept = after, deque(maxlen=KEEP_BATCHES)
+            self._position, self._kept = after, _Kept()
         self._ended = None
         self._task = asyncio.create_task(self._follow(self._position), name="journal feed")
 
@@ -81,7 +83,7 @@ class SharedFeed:
         try:
             stream = self.journal.subscribe(after, self.batch_size)
             async for batch in stream:
-                self._kept.append((after, batch))
+                self._kept.add(after, batch)
                 after = self._position = batch[-1].position
                 self.stats.reads += 1
                 self.stats.events += len(batch)
@@ -109,25 +111,26 @@ class SharedFeed:
         never compared: a journal delivering out of position order (PostgreSQL's
         ``(tx, position)``) may deliver 2 after 4, and "the events after 4" are then
         those after the event 4 *in the batches*, not those numbered above 4."""
-        found: list[StoredEvent] | None = None
-        for start, batch in self._kept:
-            if found is not None:
-                if found and len(found) + len(batch) > limit:
-                    break
-                found.extend(batch)
-            elif start == after:
-                if len(batch) >= limit:
-                    return batch
-                found = list(batch)
-            elif (i := _index(batch, after)) is not None:
-                found = list(batch[i + 1 :])
+        place = self._kept.place(after)
+        if place is None:
+            return None
+        first, i = place
+        batches = self._kept.batches
+        head = batches[first]
+        if i == 0 and len(head) >= limit:  # the common case, without a copy
+            return head if len(head) == limit else head[:limit]
+        found = list(head[i:])
+        for batch in itertools.islice(batches, first + 1, None):
+            if found and len(found) + len(batch) > limit:
+                break
+            found.extend(batch)
         return found[:limit] if found else None
 
     def holds(self, after: int) -> bool:
         """Whether ``after`` is where the feed has read to, or in a kept batch."""
         if after == self._position:
             return True
-        return any(start == after or _index(b, after) is not None for start, b in self._kept)
+        return self._kept.place(after) is not None
 
     async def next_after(self, after: int, limit: int) -> Sequence[StoredEvent] | None:
         """The next batch after ``after`` from the feed; None when the runner must read
@@ -185,14 +188,47 @@ class FeedSource:
             await _aclose(stream)
 
 
-def _index(batch: Sequence[StoredEvent], position: int) -> int | None:
-    """Where the event at ``position`` is in ``batch`` (the last, most often)."""
-    if batch and batch[-1].position == position:
-        return len(batch) - 1
-    for i, event in enumerate(batch):
-        if event.position == position:
-            return i
-    return None
+class _Kept:
+    """The last :data:`KEEP_BATCHES` batches the feed read, contiguous (each starts
+    where the one before ended), and where each position in them is."""
+
+    def __init__(self) -> None:
+        self.batches: deque[Sequence[StoredEvent]] = deque()
+        self._starts: deque[int] = deque()  # the position each batch was read after
+        self._first = 0  # the serial number of ``batches[0]``
+        # position -> (serial of a batch, index in it of the event *after* position):
+        # each batch's start, and each of its events but the last (the next one's start)
+        self._after: dict[int, tuple[int, int]] = {}
+
+    def add(self, start: int, batch: Sequence[StoredEvent]) -> None:
+        if not batch:
+            return
+        if len(self.batches) == KEEP_BATCHES:
+            self._drop_oldest()
+        serial = self._first + len(self.batches)
+        self.batches.append(batch)
+        self._starts.append(start)
+        where = self._after
+        where[start] = (serial, 0)
+        for i, event in enumerate(batch[:-1], 1):
+            where[event.position] = (serial, i)
+
+    def place(self, after: int) -> tuple[int, int] | None:
+        """(batch index, event index) of the first kept event after ``after``; None
+        unless ``after`` is a kept batch's start or a kept event other than the newest."""
+        found = self._after.get(after)
+        if found is None:
+            return None
+        serial, i = found
+        return serial - self._first, i
+
+    def _drop_oldest(self) -> None:
+        oldest, start = self.batches.popleft(), self._starts.popleft()
+        serial = self._first
+        self._first += 1
+        for position in (start, *(e.position for e in oldest[:-1])):
+            if self._after.get(position, (-1, 0))[0] == serial:
+                del self._after[position]
 
 
 async def _aclose(stream: object) -> None:

@@ -19,6 +19,8 @@ retraction itself is in the journal beside it.
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime
 from typing import ClassVar
 
 import msgspec
@@ -58,7 +60,12 @@ def message_key(room_id: str, message_id: str) -> str:
 
 
 def _when(r: Recorded[object]) -> str:
-    return r.occurred_at.isoformat()
+    return _iso(r.occurred_at)
+
+
+_iso = functools.lru_cache(maxsize=4096)(datetime.isoformat)
+"""An event's time as text, formatted once for the four projections that store it:
+they share one decoded event, and formatting was ~8 % of the projector's time."""
 
 
 class Timeline(Projection):
