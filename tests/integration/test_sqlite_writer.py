@@ -9,11 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from kiroku.domain.envelope import NewEvent
 from kiroku.errors import InputError, JournalError, WrongExpectedVersionError
 from kiroku.journal import ANY, NO_STREAM, AppendResult
 from kiroku.journal.sqlite import SQLiteJournal
-from kiroku.journal.sqlite.walcheck import EVERY, checkpointer
 from kiroku.testing.journal_contract import new_events
 
 
@@ -255,23 +253,3 @@ async def test_a_duplicate_id_in_a_group_fails_only_its_own_append(
     ]
     assert await journal.stream_version("room-2") == 0
     assert await journal.stream_version("room-4") == 0
-
-
-async def test_the_log_is_checkpointed_off_the_writer_and_stays_bounded(tmp_path: Path) -> None:
-    """The writer leaves checkpoints to walcheck's thread (every EVERY commits), so a
-    COMMIT never copies the log into the database; the log still stays short. The
-    directory's name needs percent-encoding in the checkpoint's URI."""
-    where = tmp_path / "a dir?#%"
-    where.mkdir()
-    done = checkpointer.done
-    async with await SQLiteJournal.open(where / "journal.db") as journal:
-        biggest = 0
-        for round_ in range(4):
-            for i in range(EVERY):  # one commit each, ~8 pages of log each
-                big = NewEvent("test.Big", 1, b'{"text":"%s"}' % (b"x" * 30_000))
-                await journal.append(f"room-{round_}-{i}", NO_STREAM, [big])
-            checkpointer.join()
-            biggest = max(biggest, (where / "journal.db-wal").stat().st_size)
-        assert checkpointer.done >= done + 4
-        assert biggest < 2 * EVERY * 10 * 4096  # restarted after each checkpoint
-        assert len(await journal.read_all(limit=1000)) == 4 * EVERY

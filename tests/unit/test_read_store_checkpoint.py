@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiroku.journal.sqlite.walcheck import EVERY, checkpointer
 from kiroku.projections.store import ProjectionStore
+from kiroku.projections.walcheck import EVERY, checkpointer
 
 PAGE = 4096
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import cast
 
 from kiroku.errors import ReadStoreError
-from kiroku.journal.sqlite.walcheck import BACKSTOP_PAGES, EVERY, checkpointer
 from kiroku.projections.docstore import Collection, ReadCollection, index_sql
 from kiroku.projections.readstore import Dialect, ReadView, Row, Tx
 from kiroku.projections.textindex import SQLiteTextIndex, SQLiteTextReader
+from kiroku.projections.walcheck import BACKSTOP_PAGES, EVERY, checkpointer
 
 __all__ = [
     "ProjectionStore",

@@ -17,8 +17,7 @@ row breaks a constraint (a duplicate event id), the lot is rolled back and run
 again one savepoint per append, so only the offender fails.
 
 Futures are answered from the loop (``call_soon_threadsafe``) and only after
-COMMIT returned, so an acknowledged append is on disk. The log is checkpointed
-by a background thread, not inside a COMMIT (``walcheck``).
+COMMIT returned, so an acknowledged append is on disk.
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
-from pathlib import Path
 from typing import TypeVar
 
 from kiroku.errors import JournalClosedError, JournalError
@@ -49,7 +47,6 @@ from kiroku.journal.sqlite.jobs import (
     run_together,
 )
 from kiroku.journal.sqlite.schema import SCHEMA, SCHEMA_VERSION, convert_error
-from kiroku.journal.sqlite.walcheck import BACKSTOP_PAGES, EVERY, checkpointer
 
 __all__ = ["AppendRequest", "Tx", "Writer", "WriterStats"]
 
@@ -93,7 +90,6 @@ class Writer:
         self._done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(target=self._main, name="kiroku-sqlite-writer", daemon=True)
         self._commits = self._appends = self._events = self._rejected = self._largest = 0
-        self._since_checkpoint = 0
 
     @property
     def stats(self) -> WriterStats:
@@ -170,7 +166,6 @@ class Writer:
             outcomes = [run_alone(tx, batch[0])] if alone else self._run_all(tx, batch)
             if conn.in_transaction:  # not if a lone job was rejected and rolled back
                 conn.execute("COMMIT")
-                self._committed()
         except Exception as e:  # the transaction is in doubt: every job in it fails
             rollback(conn)
             doing = f"committing a batch of {len(batch)} writes"
@@ -178,12 +173,6 @@ class Writer:
             return
         self._count(batch, outcomes)
         self._answer(batch, outcomes, tx.known_head)
-
-    def _committed(self) -> None:
-        self._since_checkpoint += 1
-        if self._since_checkpoint >= EVERY:
-            self._since_checkpoint = 0
-            checkpointer.request(Path(self._path))
 
     def _run_all(self, tx: Tx, batch: list[Job[object]]) -> list[object]:
         """Every job's outcome, in order; neighbouring appends run together."""
@@ -267,7 +256,6 @@ def _prepare(conn: sqlite3.Connection, path: str, deadline: float) -> None:
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous = FULL")
-            conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")  # walcheck does it
             found = conn.execute("PRAGMA user_version").fetchone()[0]
             if found < SCHEMA_VERSION:  # a current journal is opened without a write lock
                 conn.executescript(

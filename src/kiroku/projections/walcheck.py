@@ -1,25 +1,19 @@
-"""Checkpointing a SQLite write-ahead log off the writing thread.
+"""Checkpointing a read store's write-ahead log off the runner's thread.
 
 SQLite checkpoints a WAL database on the connection whose COMMIT takes the log
 past ``wal_autocheckpoint`` pages: it copies the logged pages into the database
-file and syncs the log and the database, all inside that COMMIT. Two writers
-paid for it:
+file and, at ``synchronous=NORMAL``, syncs the log and the database, all inside
+that COMMIT. A runner commits on its event loop, so every few dozen batches a
+runner (and every runner after it on the same loop) stalled for two ``fsync``
+calls. Under the posting load that was most of the projections' lag: occurred →
+applied p50 28-50 ms with the stalls, 3-8 ms without (``benchmarks.http_load``).
 
-- a projection runner commits on its event loop, so every few dozen batches a
-  runner (and every runner after it on the same loop) stalled for two
-  ``fsync`` calls: under the posting load that was most of the projections'
-  lag (occurred → applied p50 28-50 ms with the stalls, 3-8 ms without);
-- the journal's writer thread checkpointed inside the COMMIT of a group of
-  appends, so every post in that group, and every post queued behind it,
-  waited for the copy and two more syncs: the tail of a post's latency.
-
-So a writing connection leaves checkpoints to a background thread
+So a store's writing connection leaves checkpoints to a background thread
 (:class:`Checkpointer`): every :data:`EVERY` commits it asks for a PASSIVE
 checkpoint, which the thread runs on a short-lived connection of its own.
-PASSIVE never waits for the writer or for readers; what it cannot copy now, a
-later one copies. Nothing about durability changes: a committed transaction is
-in the log (synced by its COMMIT at the writer's ``synchronous`` level), and
-the log is part of the database for every reader and for recovery.
+PASSIVE never waits for the runner or for readers; what it cannot copy now, a
+later one copies. Nothing about durability changes: a committed batch is in the
+log, and the log is part of the database for every reader and for recovery.
 ``wal_autocheckpoint`` stays on, set high (:data:`BACKSTOP_PAGES`), so a log the
 thread cannot keep short is still checkpointed by SQLite itself.
 """
@@ -34,10 +28,10 @@ from pathlib import Path
 
 __all__ = ["BACKSTOP_PAGES", "EVERY", "Checkpointer", "checkpointer"]
 
-log = logging.getLogger("kiroku.journal")
+log = logging.getLogger("kiroku.projections")
 
 EVERY = 32
-"""Commits of one file between two requests for a checkpoint."""
+"""Commits of one store between two requests for a checkpoint."""
 
 BACKSTOP_PAGES = 16384
 """The writing connection's ``wal_autocheckpoint``: SQLite checkpoints inline past
@@ -45,7 +39,7 @@ this many log pages (64 MiB at 4 KiB pages), only if the thread falls far behind
 
 
 class Checkpointer:
-    """One daemon thread running PASSIVE checkpoints for the SQLite files of a process."""
+    """One daemon thread running PASSIVE checkpoints for the stores of a process."""
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Path | threading.Event] = queue.SimpleQueue()
@@ -62,7 +56,7 @@ class Checkpointer:
             self._waiting.add(path)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
-                    target=self._serve, name="kiroku-wal-checkpoint", daemon=True
+                    target=self._serve, name="kiroku-read-store-checkpoint", daemon=True
                 )
                 self._thread.start()
         self._queue.put(path)
@@ -94,8 +88,7 @@ def _checkpoint(path: Path) -> None:
     open, so a store's files go as soon as it closes. ``mode=rw``: a file removed
     meanwhile (an old generation) is not created again."""
     try:
-        uri = f"{path.absolute().as_uri()}?mode=rw"  # percent-encoded: any file name
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=0)
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, isolation_level=None, timeout=0)
     except sqlite3.Error:
         return  # gone: nothing to checkpoint
     try:
