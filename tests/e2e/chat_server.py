@@ -12,6 +12,7 @@ artifacts. Interface (kept stable for other suites):
     server.kill()              # SIGKILL
     server = server.restart()  # same data directory, new process (and port)
     server.log()               # everything it printed
+    server.wait_for_log(text)  # the log once it holds text (lines logged from a queue)
     server.append_poison()     # a message event no projection can decode; its position
 """
 
@@ -85,6 +86,14 @@ class ChatServer:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> str:
+        """The log, once ``text`` is in it: the server writes its log records from a
+        queue, off the event loop, so one may follow a line printed after it."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return log
 
     def demo_tokens(self) -> dict[str, str]:
         """Under ``demo=True``: the demo users' tokens by name, as the server printed them."""

@@ -39,8 +39,9 @@ def _closed_within(conn: socket.socket, seconds: float) -> tuple[bool, bytes]:
 
 
 def test_it_runs_on_uvloop_with_httptools(server: ChatServer) -> None:
-    assert "event loop uvloop" in server.log()
-    assert "HTTP protocol HttpToolsProtocol" in server.log()
+    log = server.wait_for_log("HTTP protocol")
+    assert "event loop uvloop" in log
+    assert "HTTP protocol HttpToolsProtocol" in log
 
 
 @pytest.mark.parametrize(

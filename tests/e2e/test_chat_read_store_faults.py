@@ -45,8 +45,9 @@ async def test_a_corrupt_read_store_is_rebuilt_and_a_deleted_one_is_not_ready(
             page = await client.get(messages, headers=bearer(token))
             assert [m["body"] for m in page.json()["messages"]][-1] in ("m0", "m19")
             assert len(page.json()["messages"]) == 20
-            assert "cannot be opened" in server.log()
-            assert "chat.timeline.g1.db.damaged-" in server.log()
+            log = server.wait_for_log("chat.timeline.g1.db.damaged-")
+            assert "cannot be opened" in log
+            assert "chat.timeline.g1.db.damaged-" in log
             assert list(store.parent.glob("chat.timeline.g1.db.damaged-*"))
 
             (tmp_path / "data" / "read" / "chat.search.g1.db").unlink()
