@@ -9,6 +9,7 @@ from kiroku.projections.store import ProjectionStore
 from kiroku.projections.walcheck import EVERY, checkpointer
 
 PAGE = 4096
+MIB = 1024 * 1024
 
 
 async def _commit_batches(store: ProjectionStore, first: int, batches: int, size: int) -> None:
@@ -41,3 +42,26 @@ def test_a_checkpoint_of_a_removed_store_does_not_create_it(tmp_path: Path) -> N
     checkpointer.request(gone)
     checkpointer.join()
     assert not gone.exists()
+
+
+async def test_under_continuous_commits_the_log_still_starts_over(tmp_path: Path) -> None:
+    """A runner that never pauses: every checkpoint of the thread leaves the frames
+    committed while it ran, so only the runner's own COMMIT at the backstop lets the
+    log start over: at 16 MiB, not the 64 it took before."""
+    store = ProjectionStore(tmp_path / "p.db", "p")
+    try:
+        written = 0
+        i = 0
+        while written < 48 * MIB:
+            async with store.transaction(i + 1) as tx:
+                for k in range(4):
+                    await tx.collection("docs").put(f"doc-{i}-{k}", {"text": "x" * PAGE})
+            written += 4 * PAGE
+            i += 1
+        wal = (tmp_path / "p.db-wal").stat().st_size
+        # 16 MiB and a few batches past it (an autocheckpoint that met the thread's
+        # checkpoint running gives way, the next COMMIT's does it), not all 48
+        assert wal < 20 * MIB
+        assert store.rows("SELECT count(*) FROM doc_docs")[0][0] == 4 * i
+    finally:
+        store.close()
