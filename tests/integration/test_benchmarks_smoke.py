@@ -34,3 +34,10 @@ def test_the_http_benchmark_runs() -> None:
     assert "ratio kiroku/ceiling" in out
     assert "CPU per request pid" in out
     assert "fan-out: 100 listeners" in out
+
+
+def test_the_handoff_benchmark_runs() -> None:
+    out = run_benchmark("handoff", "--round-trips", "200").stdout
+    for loop in ("uvloop", "asyncio"):
+        assert f"{loop}: loop -> thread -> loop" in out
+    assert "machine: " in out
