@@ -47,21 +47,22 @@ def test_a_checkpoint_of_a_removed_store_does_not_create_it(tmp_path: Path) -> N
 async def test_under_continuous_commits_the_log_still_starts_over(tmp_path: Path) -> None:
     """A runner that never pauses: every checkpoint of the thread leaves the frames
     committed while it ran, so only the runner's own COMMIT at the backstop lets the
-    log start over: at 16 MiB, not the 64 it took before."""
+    log start over: past 16 MiB, not 64 as before."""
     store = ProjectionStore(tmp_path / "p.db", "p")
     try:
         written = 0
         i = 0
-        while written < 48 * MIB:
+        while written < 96 * MIB:
             async with store.transaction(i + 1) as tx:
                 for k in range(4):
                     await tx.collection("docs").put(f"doc-{i}-{k}", {"text": "x" * PAGE})
             written += 4 * PAGE
             i += 1
         wal = (tmp_path / "p.db-wal").stat().st_size
-        # 16 MiB and a few batches past it (an autocheckpoint that met the thread's
-        # checkpoint running gives way, the next COMMIT's does it), not all 48
-        assert wal < 20 * MIB
+        # 16 MiB, or a few times that: the log starts over only when a COMMIT begins with
+        # every frame copied and no other connection at a checkpoint, which the thread's
+        # own checkpoints delay by chance. Not the 64 MiB and more of the old backstop.
+        assert wal < 48 * MIB
         assert store.rows("SELECT count(*) FROM doc_docs")[0][0] == 4 * i
     finally:
         store.close()
