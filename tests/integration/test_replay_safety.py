@@ -3,6 +3,7 @@ history; a projection that is not replay-safe is refused before anything runs.""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -11,7 +12,7 @@ import pytest
 from kits.chat_history import conversation
 from kits.hosts import HostMaker
 
-from kiroku import Codec, MemoryJournal, Recorded, Registry, event
+from kiroku import ANY, Codec, MemoryJournal, Recorded, Registry, event
 from kiroku.apps.chat import app as chat
 from kiroku.apps.chat.http_ops import OpsTasks
 from kiroku.apps.travel import TRAVEL as travel
@@ -172,3 +173,38 @@ async def test_a_replay_or_rebuild_task_that_parked_events_does_not_say_just_don
         assert tasks.info["safety.picky"]["state"] == "done"  # nothing reported, nothing parked
     finally:
         await tasks.close()
+
+
+class SlowHeadJournal(SQLiteJournal):
+    """A SQLite journal whose head is read as slowly as on a loaded machine."""
+
+    async def head_position(self) -> int:
+        await asyncio.sleep(0.05)
+        return await super().head_position()
+
+
+async def test_a_replay_of_a_running_projection_counts_every_event_it_parked(
+    make_host: HostMaker, tmp_path: Path
+) -> None:
+    """A running runner replays a short span at once, from the shared feed's kept
+    batches, while the task that asked for it still awaits the journal's head (a
+    reader thread's trip on SQLite, slow on a loaded machine): the count is taken
+    from the first batch."""
+    codec = Codec(REGISTRY)
+    journal = await SlowHeadJournal.open(tmp_path / "journal.db")
+    for amount in (35, 35, 99, 1):
+        await journal.append(f"acct-{amount}", ANY, [codec.encode(Added("a", amount))])
+    policy = FailurePolicy(attempts=1, backoff=0, on_exhausted="continue")
+    host = make_host(journal, Picky(), codec=codec, default_policy=policy)
+    tasks = OpsTasks()
+    await host.start()
+    try:
+        await host.wait_for(await journal.head_position())
+        for _ in range(10):
+            replay = lambda: host.replay("safety.picky", 1, tasks.progress)  # noqa: E731
+            tasks.launch("safety.picky", "replay", replay)
+            await tasks.tasks["safety.picky"]
+            assert tasks.info["safety.picky"]["state"] == "done with 1 parked"
+    finally:
+        await tasks.close()
+        await journal.close()

@@ -110,12 +110,15 @@ async def replay(
     runner = host.runner(name)
     check_replayable(runner.projection)
     position = await resolve_start(host.journal, start)
-    await operations.rewind(runner, position)
     if progress is None:
+        await operations.rewind(runner, position)
         return position
+    # listening before the rewind: a running runner may replay a short span and
+    # commit it while this task awaits anything, and its parked count with it
     meter = _Meter(name, await host.journal.head_position(), progress)
     runner.listeners.append(meter)
     try:
+        await operations.rewind(runner, position)
         if runner.running:
             await runner.wait_for(meter.target, timeout=_REPLAY_WAIT)
         else:
