@@ -200,8 +200,11 @@ async def test_a_replay_of_a_running_projection_counts_every_event_it_parked(
     await host.start()
     try:
         await host.wait_for(await journal.head_position())
+
+        async def replay() -> int:
+            return await host.replay("safety.picky", 1, tasks.progress)
+
         for _ in range(10):
-            replay = lambda: host.replay("safety.picky", 1, tasks.progress)  # noqa: E731
             tasks.launch("safety.picky", "replay", replay)
             await tasks.tasks["safety.picky"]
             assert tasks.info["safety.picky"]["state"] == "done with 1 parked"
