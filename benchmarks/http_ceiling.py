@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kiroku.api.server import ServerOptions, guarded_protocol, run
 
-__all__ = ["STACKS", "serve_ceiling"]
+__all__ = ["STACKS", "ceiling_app", "serve_ceiling"]
 
 ROUTES = 30
 
@@ -43,7 +43,7 @@ class Passing:
         await self.app(scope, receive, send)
 
 
-def _app(token: str) -> Starlette:
+def ceiling_app(token: str) -> Starlette:
     expected = hashlib.sha256(token.encode()).hexdigest()
 
     async def post(request: Request) -> Response:
@@ -79,7 +79,7 @@ def serve_ceiling(token: str, stack: str = STACKS[0]) -> None:
     loop, http = stack.split("+")
     protocol: object = guarded_protocol(ServerOptions()) if http == "httptools" else http
     config = uvicorn.Config(
-        _app(token), host="127.0.0.1", port=0, log_level="warning", access_log=False,
+        ceiling_app(token), host="127.0.0.1", port=0, log_level="warning", access_log=False,
         http=protocol, lifespan="off",  # type: ignore[arg-type]  # a class or a name
     )  # fmt: skip
     serving = _Announcing(config).serve()

@@ -41,3 +41,11 @@ def test_the_handoff_benchmark_runs() -> None:
     for loop in ("uvloop", "asyncio"):
         assert f"{loop}: loop -> thread -> loop" in out
     assert "machine: " in out
+
+
+def test_the_asgi_path_benchmark_runs() -> None:
+    out = run_benchmark("asgi_path", "--requests", "100", "--rounds", "1").stdout
+    assert "me: " in out
+    assert "post: " in out
+    assert "x the ceiling" in out
+    assert "ceiling: " in out

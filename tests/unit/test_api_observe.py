@@ -13,11 +13,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
-from kiroku.api.observe import Metrics, ObserveMiddleware
+from kiroku.api.gate import Gate
+from kiroku.api.observe import Metrics
 from kiroku.api.problems import handle_error
 from kiroku.api.responses import Endpoint, Json
+from kiroku.api.server import ServerOptions
 from kiroku.errors import InputError, KirokuError
 
 
@@ -31,19 +32,6 @@ async def item(request: Request) -> Response:
     return Json({"item": request.path_params["item_id"], "text": "ünï"}, status_code=201)
 
 
-class Refusing:
-    """A middleware answering before routing, as the stream limits do."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"].startswith("/refused/"):
-            await Response(status_code=429)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
 def _app(metrics: Metrics) -> Starlette:
     routes = [
         Route("/items/{item_id}", Endpoint(item), methods=["POST"]),
@@ -54,8 +42,15 @@ def _app(metrics: Metrics) -> Starlette:
     return Starlette(
         routes=routes,
         middleware=[
-            Middleware(ObserveMiddleware, metrics=metrics, routes=routes),
-            Middleware(Refusing),
+            Middleware(
+                Gate,
+                metrics=metrics,
+                routes=routes,
+                is_stream=lambda scope: scope["path"].startswith("/refused/"),
+                stream_owner=lambda scope: "ann",
+                request_owner=lambda scope: None,
+                options=ServerOptions(max_streams_per_user=0),  # every "stream" refused: 429
+            )
         ],
         exception_handlers={KirokuError: handle_error, Exception: handle_error},
     )

@@ -1,7 +1,8 @@
 """One log line per request, and request metrics in the Prometheus text format.
 
-Both live in one pure-ASGI middleware, so streaming responses (server-sent
-events) pass through untouched and are logged when they end. The route's path
+Both are kept by :class:`kiroku.api.gate.Gate`, a pure-ASGI middleware, so
+streaming responses (server-sent events) pass through untouched and are logged
+when they end. The route's path
 template (``/api/rooms/{room_id}``), not the raw path, labels the metrics, so
 their cardinality stays bounded however many rooms exist.
 
@@ -15,16 +16,15 @@ from __future__ import annotations
 
 import bisect
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from kiroku.api.logs import FIELDS, enqueue, masked_query
 
-__all__ = ["Gauge", "Metrics", "ObserveMiddleware", "Templates"]
+__all__ = ["Gauge", "Metrics", "Templates", "access"]
 
 log = logging.getLogger("kiroku.access")
 _ACCESS = '%s - "%s %s HTTP/%s" %d %.1fms'
@@ -136,35 +136,7 @@ class Templates:
         return "other"
 
 
-class ObserveMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics, routes: Iterable[BaseRoute]) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.templates = Templates(routes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            elapsed = time.perf_counter() - start
-            route = self.templates.of(scope)
-            self.metrics.observe(scope["method"], route, status, elapsed)
-            _access(scope, status, elapsed)
-
-
-def _access(scope: Scope, status: int, elapsed: float) -> None:
+def access(scope: Scope, status: int, elapsed: float) -> None:
     """One access record: a short message for text logs, every part as a field for JSON.
     Escaping happens in the formatter (``kiroku.api.logs``), masking here."""
     if not log.isEnabledFor(logging.INFO):

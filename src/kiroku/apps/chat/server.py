@@ -10,21 +10,19 @@ projections' documents are read through ``/api/read/...`` instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from kiroku import KirokuError
-from kiroku.api.limits import BodyTimeout, StreamLimits, UserRequestLimits, bearer_owner
-from kiroku.api.observe import Gauge, Metrics, ObserveMiddleware
-from kiroku.api.problems import handle_error, handle_http
+from kiroku.api.application import Application
+from kiroku.api.gate import Gate
+from kiroku.api.limits import bearer_owner
+from kiroku.api.observe import Gauge, Metrics
 from kiroku.api.server import ServerOptions
 from kiroku.apps.chat import (
     http_corrections,
@@ -84,21 +82,15 @@ def _gauges(node: ChatNode, metrics: Metrics) -> None:
     )
 
 
-def _stream_limits(node: ChatNode, options: ServerOptions) -> Middleware:
-    return Middleware(
-        StreamLimits, is_stream=is_stream, owner=stream_owner(node), total=options.max_streams,
-        per_user=options.max_streams_per_user, retry_after=options.retry_after,
+def _gate(
+    node: ChatNode, metrics: Metrics, routes: list[BaseRoute], options: ServerOptions
+) -> Callable[..., Gate]:
+    """Metrics, the access log, the stream and request caps and the body deadline."""
+    return functools.partial(
+        Gate, metrics=metrics, routes=routes, is_stream=is_stream,
+        stream_owner=stream_owner(node), request_owner=bearer_owner(node.users.authenticate),
+        options=options,
     )  # fmt: skip
-
-
-def _request_limits(node: ChatNode, options: ServerOptions) -> list[Middleware]:
-    return [
-        Middleware(
-            UserRequestLimits, is_stream=is_stream, owner=bearer_owner(node.users.authenticate),
-            per_user=options.max_requests_per_user, retry_after=options.retry_after,
-        ),
-        Middleware(BodyTimeout, seconds=options.body_timeout),
-    ]  # fmt: skip
 
 
 def is_the_chat(node: ChatNode) -> bool:
@@ -114,7 +106,7 @@ def build_app(
     start_node: bool = True,
     catalog: Catalog | None = None,
     limits: ServerOptions | None = None,
-) -> Starlette:
+) -> Application:
     """The app over ``node``; ``catalog`` is the one start-up checked (else built here);
     ``limits`` caps the live streams (the defaults when None)."""
     chat = is_the_chat(node)
@@ -134,7 +126,7 @@ def build_app(
     node.read.host.on_rebuild_needed = http_ops.rebuild_when_needed(node.read.host, ops)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Application) -> AsyncIterator[None]:
         if start_node:
             await node.start()
         try:
@@ -144,20 +136,8 @@ def build_app(
             if start_node:
                 await node.close()
 
-    app = Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(ObserveMiddleware, metrics=metrics, routes=routes),
-            _stream_limits(node, limits or ServerOptions()),
-            *_request_limits(node, limits or ServerOptions()),
-        ],
-        exception_handlers={
-            HTTPException: handle_http,
-            KirokuError: handle_error,
-            Exception: handle_error,
-        },
-        lifespan=lifespan,
-    )
+    gate = _gate(node, metrics, routes, limits or ServerOptions())
+    app = Application(routes=routes, gate=gate, lifespan=lifespan)
     app.state.node = node
     app.state.chat = chat
     app.state.metrics = metrics
