@@ -124,3 +124,19 @@ async def test_every_document_reads_back_as_written(docs: dict[str, dict[str, ob
         assert {i: await col.get(i) for i in docs} == docs
         assert await col.ids() == sorted(docs)
         store.close()
+
+
+async def test_tables_are_created_once_not_in_every_transaction(store: ProjectionStore) -> None:
+    """A collection or text index committed once is not declared again: a ``CREATE ...
+    IF NOT EXISTS`` is parsed and checked against the schema each time it runs, and a
+    runner's batch touched every table it writes."""
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    for n in range(3):
+        async with store.transaction() as tx:
+            await tx.collection("things").put(f"a{n}", {"n": n})
+            await tx.text_index("words").put(f"a{n}", "some words", {})
+    created = [s for s in statements if s.lstrip().upper().startswith("CREATE")]
+    assert len(created) == 3  # the first transaction's: the collection, the index and its keys
+    async with store.transaction() as tx:
+        assert await tx.collection("things").ids() == ["a0", "a1", "a2"]

@@ -153,9 +153,10 @@ class Collection(ReadCollection):
     COMMIT: the same transaction, about twice the write rate during a catch-up.
     """
 
-    def __init__(self, conn: sqlite3.Connection, name: str) -> None:
+    def __init__(self, conn: sqlite3.Connection, name: str, *, create: bool = True) -> None:
         super().__init__(conn, name)
-        conn.execute(table_sql(name))
+        if create:
+            conn.execute(table_sql(name))
         self._pending: dict[str, str] = {}
         self._put_sql = (
             f"INSERT INTO {self._table}(id, doc) VALUES (?, ?) "

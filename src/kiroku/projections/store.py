@@ -88,8 +88,10 @@ class SQLiteTx:
 
     dialect: Dialect = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, known: frozenset[str] = frozenset()) -> None:
         self._conn = conn
+        self._known = known  # tables committed before: no CREATE ... IF NOT EXISTS again
+        self.made: set[str] = set()  # tables this transaction may have created
         self._collections: dict[str, Collection] = {}
         self._texts: dict[str, SQLiteTextIndex] = {}
 
@@ -104,13 +106,19 @@ class SQLiteTx:
     def collection(self, name: str) -> Collection:
         col = self._collections.get(name)
         if col is None:
-            col = self._collections[name] = Collection(self._conn, name)
+            key = f"doc:{name}"
+            col = Collection(self._conn, name, create=key not in self._known)
+            self._collections[name] = col
+            self.made.add(key)
         return col
 
     def text_index(self, name: str) -> SQLiteTextIndex:
         index = self._texts.get(name)
         if index is None:
-            index = self._texts[name] = SQLiteTextIndex(self._conn, name, self.flush)
+            key = f"fts:{name}"
+            index = SQLiteTextIndex(self._conn, name, self.flush, create=key not in self._known)
+            self._texts[name] = index
+            self.made.add(key)
         return index
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
@@ -198,6 +206,7 @@ class ProjectionStore:
         self.name = name
         self._busy_ms = int(busy_timeout * 1000)
         self._commits = 0
+        self._known: set[str] = set()  # tables known committed (collections, text indexes)
         with _converted(name, None):
             self.conn = self._connect()
             for statement in _SCHEMA:
@@ -231,7 +240,8 @@ class ProjectionStore:
     def ensure_indexes(self, indexes: Mapping[str, Sequence[str | tuple[str, ...]]]) -> None:
         with _converted(self.name, None):
             for collection, specs in indexes.items():
-                Collection(self.conn, collection)
+                Collection(self.conn, collection)  # outside a transaction: committed at once
+                self._known.add(f"doc:{collection}")
                 for spec in specs:
                     self.conn.execute(index_sql(collection, spec))
 
@@ -248,7 +258,7 @@ class ProjectionStore:
         with _converted(self.name, position):
             self.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
-            tx = SQLiteTx(self.conn)
+            tx = SQLiteTx(self.conn, frozenset(self._known))
             yield tx
             tx.flush()
         except BaseException as e:
@@ -264,6 +274,7 @@ class ProjectionStore:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
                 raise
+        self._known |= tx.made
         self._commits += 1
         if self._commits % EVERY == 0:
             checkpointer.request(self.path)

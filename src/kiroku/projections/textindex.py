@@ -68,9 +68,13 @@ def _entry(text: str, fields: str) -> Document:
 class SQLiteTextIndex(SQLiteTextReader):
     """Writes inside the runner's transaction (``flush`` first keeps held writes in order)."""
 
-    def __init__(self, conn: sqlite3.Connection, name: str, flush: Callable[[], None]) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, name: str, flush: Callable[[], None], *, create: bool = True
+    ) -> None:
         super().__init__(conn, name)
         self._flush = flush
+        if not create:
+            return
         conn.execute(
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {self._table} USING fts5("
             "text, fields UNINDEXED, tokenize = 'unicode61 remove_diacritics 2')"
