@@ -4,7 +4,7 @@ with kiroku's HTTP stack and none of kiroku.
 The same server (uvicorn on uvloop with kiroku's guarded httptools protocol,
 Starlette) and what every kiroku request does before its real work: a bearer
 token checked by SHA-256, a msgspec body, one pure-ASGI middleware, and as many
-routes as kiroku has, the posting route last-but-one like kiroku's.
+routes as kiroku has, the posting route first like kiroku's.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from kiroku.api.server import ServerOptions, guarded_protocol, run
 
 __all__ = ["STACKS", "ceiling_app", "serve_ceiling"]
 
-ROUTES = 30
+ROUTES = 40
 
 
 class Body(msgspec.Struct):
@@ -57,8 +57,8 @@ def ceiling_app(token: str) -> Starlette:
     async def other(request: Request) -> Response:
         return Response(status_code=204)
 
-    routes = [Route(f"/api/other{i}/{{x}}", other, methods=["GET"]) for i in range(ROUTES - 2)]
-    routes.append(Route("/api/rooms/{room_id}/messages", post, methods=["POST"]))
+    routes = [Route("/api/rooms/{room_id}/messages", post, methods=["POST"])]
+    routes += [Route(f"/api/other{i}/{{x}}", other, methods=["GET"]) for i in range(ROUTES - 2)]
     routes.append(Route("/healthz", other, methods=["GET"]))
     return Starlette(routes=routes, middleware=[Middleware(Passing)])
 
