@@ -10,8 +10,9 @@ itself, so an :class:`Application` is the gate over the router and nothing else.
 Starlette's router tries its routes in order, a regular expression each, until
 one matches: ``GET /api/me`` matched ten before its own. :class:`IndexedRouter`
 answers a request for a path without parameters from a dict; the dict is filled
-at start-up by asking the routes in order, as the router would, which route
-takes each such path and method, so both always agree.
+by asking the routes in order, as the router would, which route takes each such
+path and method, and filled again whenever the route list has changed, so both
+always agree.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from starlette.types import Message, Receive, Scope
 from kiroku.api.auth import Principal, authenticated
 from kiroku.errors import AuthenticationError
 
-__all__ = ["BODY_IN", "PerUser", "bearer_owner", "deadline_receive", "has_body"]
+__all__ = ["BODY_IN", "PerUser", "bearer_owner", "deadline_receive"]
 
 BODY_IN = "kiroku.body_in"
 """Scope extension: a callable telling whether the request's whole body has arrived."""
@@ -79,7 +79,7 @@ def bearer_owner(authenticate: Callable[[str | None], Principal]) -> Callable[[S
     return owner
 
 
-def has_body(scope: Scope) -> bool:
+def _has_body(scope: Scope) -> bool:
     for name, value in scope["headers"]:
         if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
             return True
@@ -93,7 +93,7 @@ def deadline_receive(scope: Scope, receive: Receive, seconds: float) -> Receive:
     never sees) rather than a fault logged with a traceback. Whoever reads the body,
     it is bounded; once the body is in, ``receive`` is the server's own again (it then
     waits for a disconnect, untimed). A request without a body gets ``receive`` back."""
-    if not has_body(scope):
+    if not _has_body(scope):
         return receive
     deadline: float | None = None
     done = False
