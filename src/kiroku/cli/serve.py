@@ -38,7 +38,7 @@ from kiroku.cli.role_options import role_options
 from kiroku.cli.server_options import server_options
 from kiroku.cli.stopping import STOP_SIGNALS, StoppingServer
 from kiroku.errors import ConfigError, KirokuError
-from kiroku.roles import RoleSpec, open_roles, parse_roles
+from kiroku.roles import RoleSpec, heap, open_roles, parse_roles
 from kiroku.roles.control import ControlClient, RemoteOperations
 from kiroku.roles.http import install_readyz
 from kiroku.roles.supervisor import ProjectorProcess, until_stopped
@@ -104,6 +104,7 @@ async def _serve(
                 admin = " (admin)" if row["admin"] else ""
                 click.echo(f"demo user {row['name']}{admin}: {row['token']}")
         click.echo(f"kiroku: roles {', '.join(sorted(spec.roles))}")
+        heap.settle()
         if not roles.serves_http:
             async with roles.consumers():
                 await until_stopped(STOP_SIGNALS, supervised)
