@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import msgspec
@@ -210,3 +210,16 @@ def test_a_view_packed_on_another_thread_while_the_log_grows_is_that_view() -> N
     assert len(packs) == 30
     for packed in packs:
         assert dict(Messages.unpacked(packed).items()) == expected
+
+
+def test_with_messages_keeps_every_other_field() -> None:
+    """``with_messages`` builds the state positionally: a field added to ``RoomState``
+    must be carried over there too, and this test names every field to make it so."""
+    others = {
+        "room_id": ROOM, "name": "general", "owner": "ann", "members": ("ann", "bob"),
+        "archived": True, "read_up_to": {"bob": 3},
+    }  # fmt: skip
+    assert {f.name for f in fields(RoomState)} == {*others, "messages"}
+    state = RoomState(**others)  # type: ignore[arg-type]
+    posted = state.messages.posting("m1", "ann")
+    assert state.with_messages(posted) == replace(state, messages=posted)

@@ -7,7 +7,7 @@ from typing import TypeVar
 import msgspec
 from starlette.requests import ClientDisconnect, Request
 
-from kiroku.api.params import parse_int
+from kiroku.api.params import header, parse_int
 from kiroku.errors import InputError, PayloadTooLargeError
 
 __all__ = ["MAX_BODY_BYTES", "read_json"]
@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+    declared = header(request.scope, b"content-length")
     if declared is not None:
         # the common case without the general parser's per-character scan: ASCII digits only
         short = declared.isascii() and declared.isdigit() and len(declared) < 19

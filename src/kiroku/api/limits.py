@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope
 
 from kiroku.api.auth import Principal, authenticated
+from kiroku.api.params import header
 from kiroku.errors import AuthenticationError
 
 __all__ = ["BODY_IN", "PerUser", "bearer_owner", "deadline_receive"]
@@ -65,16 +66,13 @@ def bearer_owner(authenticate: Callable[[str | None], Principal]) -> Callable[[S
     endpoint answers 401 or 503 itself). Reads the raw headers: no Request per call."""
 
     def owner(scope: Scope) -> str | None:
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, token = value.decode("latin-1").partition(" ")
-                if scheme.lower() != "bearer" or not token.strip():
-                    return None
-                try:
-                    return authenticated(scope, token.strip(), authenticate).name
-                except AuthenticationError:
-                    return None
-        return None
+        scheme, _, token = (header(scope, b"authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        try:
+            return authenticated(scope, token.strip(), authenticate).name
+        except AuthenticationError:
+            return None
 
     return owner
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime
 
+from starlette.types import Scope
+
 from kiroku.domain.numbers import MAX_POSITION, ascii_digits, parse_int
 from kiroku.domain.numbers import shown as _shown
 from kiroku.errors import InputError
 
-__all__ = ["MAX_POSITION", "MAX_SEARCH", "fts_query", "parse_as_of", "parse_int"]
+__all__ = ["MAX_POSITION", "MAX_SEARCH", "fts_query", "header", "parse_as_of", "parse_int"]
 
 _ISO_CHARS = frozenset("0123456789-:.+TZtz ")
 _MAX_ISO = 40
@@ -44,6 +46,19 @@ def parse_as_of(raw: str, name: str = "as_of") -> int | datetime:
     except OverflowError:  # within a day of the calendar's ends: before or after everything
         end = datetime.min if when.year == datetime.min.year else datetime.max
         return end.replace(tzinfo=UTC)
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first ``name`` header (lower case, as ASGI servers give them), or None.
+
+    Read from the raw list: Starlette's ``Request.headers`` builds a ``Headers``
+    and decodes every name it passes on each lookup, the largest single cost
+    of a post's own code once three lookups (token, key, length) each paid it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
 
 
 MAX_SEARCH = 200

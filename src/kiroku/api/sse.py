@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from kiroku.api.frames import format_event
-from kiroku.api.params import parse_int
+from kiroku.api.params import header, parse_int
 
 if TYPE_CHECKING:
     from kiroku.api.fanout import Fanout, Listener, Sink
@@ -37,7 +37,7 @@ _KEEP_ALIVE = b": keep-alive\n\n"
 
 def last_event_id(request: Request) -> int | None:
     """The ``Last-Event-ID`` a reconnecting client sends, checked like any integer (400 if bad)."""
-    raw = request.headers.get("last-event-id")
+    raw = header(request.scope, b"last-event-id")
     return None if raw is None else parse_int(raw, "Last-Event-ID")
 
 

@@ -10,7 +10,7 @@ from starlette.types import Scope
 
 from kiroku import NotAllowedError, OutsideJournalError
 from kiroku.api.auth import Principal, authenticated
-from kiroku.api.params import MAX_POSITION, parse_int
+from kiroku.api.params import MAX_POSITION, header, parse_int
 from kiroku.apps.chat.node import ChatNode
 from kiroku.apps.chat.rules import NotMemberError, RoomNotFoundError
 from kiroku.errors import AuthenticationError
@@ -39,9 +39,9 @@ def node_of(request: Request) -> ChatNode:
 
 def caller(request: Request, *, allow_query_token: bool = False) -> Principal:
     """The bearer token's user; ``?access_token=`` only where a browser cannot send headers."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if header and scheme.lower() != "bearer":
+    given = header(request.scope, b"authorization") or ""
+    scheme, _, token = given.partition(" ")
+    if given and scheme.lower() != "bearer":
         raise AuthenticationError(f"Unsupported authorization scheme {scheme!r}; use Bearer")
     if not token and allow_query_token:
         token = request.query_params.get("access_token", "")
@@ -87,10 +87,9 @@ def stream_owner(node: ChatNode) -> Callable[[Scope], str | None]:
     when it does not (the endpoint answers 401 itself)."""
 
     def owner(scope: Scope) -> str | None:
-        request = Request(scope)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        scheme, _, token = (header(scope, b"authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
-            token = request.query_params.get("access_token", "")
+            token = Request(scope).query_params.get("access_token", "")
         try:
             return authenticated(scope, token.strip() or None, node.users.authenticate).name
         except AuthenticationError:

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 from kiroku import IdempotencyKeyReusedError, InputError
 from kiroku.api.auth import Principal
 from kiroku.api.body import read_json
+from kiroku.api.params import header
 from kiroku.api.responses import Endpoint, Json
 from kiroku.apps.chat import commands as c
 from kiroku.apps.chat.http_common import caller, node_of
@@ -53,7 +54,7 @@ class MarkBody(msgspec.Struct):
 
 
 def _key(request: Request, who: Principal) -> str | None:
-    key = request.headers.get("idempotency-key")
+    key = header(request.scope, b"idempotency-key")
     if key is None:
         return None
     if not key or len(key) > MAX_KEY:
@@ -88,7 +89,8 @@ async def _run(
     try:
         result = await node.write.runtime.execute(Room, room_id, command, idempotency_key=key)
     except IdempotencyKeyReusedError as e:  # name the key as the caller sent it
-        raise IdempotencyKeyReusedError(request.headers.get("idempotency-key", e.key)) from None
+        sent = header(request.scope, b"idempotency-key")
+        raise IdempotencyKeyReusedError(sent or e.key) from None
     position = result.position or await node.write.journal.head_position()
     body = {**(ids or {}), "position": position, "version": result.version}
     return Json(body, status_code=status)
