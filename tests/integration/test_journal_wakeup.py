@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import time
 from pathlib import Path
 
 from kiroku import NO_STREAM, StoredEvent
 from kiroku.journal.sqlite import SQLiteJournal
-from kiroku.journal.sqlite.wakeup import CrossProcessWakeup, wakeup_dir
+from kiroku.journal.sqlite.wakeup import CrossProcessWakeup, PeerDirectory, wakeup_dir
 from kiroku.testing.journal_contract import new_events
 
 
@@ -41,6 +43,58 @@ async def test_a_dead_endpoint_is_removed_and_others_still_hear(tmp_path: Path) 
     finally:
         a.close()
         b.close()
+
+
+async def test_an_endpoint_bound_just_after_a_listing_is_heard(tmp_path: Path) -> None:
+    """A directory's mtime moves in clock ticks (milliseconds), so an endpoint bound in
+    the tick of the sender's last listing leaves the mtime as the sender saw it. It
+    must be heard all the same, at once, not after the next change to the directory."""
+    journal = tmp_path / "journal.db"
+    a = await CrossProcessWakeup.open(journal, lambda head: None)
+    late: list[CrossProcessWakeup] = []
+    try:
+        for round_ in range(20):  # each round: a listing, then a bind right after it
+            a.announce(round_)
+            heard: asyncio.Queue[int] = asyncio.Queue()
+            late.append(await CrossProcessWakeup.open(journal, heard.put_nowait))
+            a.announce(1000 + round_)
+            assert await asyncio.wait_for(heard.get(), 5) == 1000 + round_
+    finally:
+        a.close()
+        for endpoint in late:
+            endpoint.close()
+
+
+def _stamp(directory: Path, ns: int) -> None:
+    os.utime(directory, ns=(ns, ns))
+
+
+def test_a_peer_added_in_the_tick_of_the_last_listing_is_found(tmp_path: Path) -> None:
+    """The kernel's tick simulated: the mtime set back to what the listing saw."""
+    (tmp_path / "a.sock").touch()
+    peers = PeerDirectory(tmp_path)
+    tick = time.time_ns()
+    _stamp(tmp_path, tick)
+    assert peers.current() == [str(tmp_path / "a.sock")]
+    (tmp_path / "b.sock").touch()
+    _stamp(tmp_path, tick)
+    assert sorted(peers.current()) == [str(tmp_path / "a.sock"), str(tmp_path / "b.sock")]
+
+
+def test_a_listing_taken_well_after_the_last_change_is_kept(tmp_path: Path) -> None:
+    """Steady state: a ``stat`` per call, no listing. (Only a change stamped with that
+    same old time, which no kernel makes, goes unseen, until the periodic re-listing.)"""
+    (tmp_path / "a.sock").touch()
+    (tmp_path / "self.sock").touch()
+    peers = PeerDirectory(tmp_path, own=tmp_path / "self.sock")
+    old = time.time_ns() - 2 * PeerDirectory.TICK_NS
+    _stamp(tmp_path, old)
+    assert peers.current() == [str(tmp_path / "a.sock")]
+    (tmp_path / "b.sock").touch()
+    _stamp(tmp_path, old)
+    assert peers.current() == [str(tmp_path / "a.sock")]
+    _stamp(tmp_path, time.time_ns())  # a real change moves the mtime
+    assert sorted(peers.current()) == [str(tmp_path / "a.sock"), str(tmp_path / "b.sock")]
 
 
 async def test_journals_on_different_files_do_not_wake_each_other(tmp_path: Path) -> None:

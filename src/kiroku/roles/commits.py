@@ -19,19 +19,18 @@ import logging
 import os
 import socket
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
 
+from kiroku.journal.sqlite.wakeup import PeerDirectory
 from kiroku.projections.model import BatchCommitted
 
 __all__ = ["CommitReceiver", "CommitSender", "commits_dir"]
 
 log = logging.getLogger("kiroku.roles")
 Listener = Callable[[BatchCommitted], None]
-RELIST = 1.0  # seconds a listing of the read processes' sockets is trusted at most
 _MAX_STREAMS = 2000  # beyond: the note says "many" (empty) and readers wake every key
 
 
@@ -57,21 +56,7 @@ class CommitSender:
         self.directory.mkdir(mode=0o700, exist_ok=True)
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sock.setblocking(False)
-        self._peers: list[str] = []
-        self._listed_at: int | None = None  # the directory's mtime when last listed
-        self._listed_when = 0.0  # and the monotonic time then
-
-    def _current_peers(self) -> list[str]:
-        """The read processes' sockets, listed again when the directory changed (one
-        ``stat`` per note, where a listing per note was 3 % of the projector's time), and
-        at least every :data:`RELIST` seconds: a socket bound within the same clock tick
-        as the last listing leaves the coarse mtime as it was."""
-        mtime = os.stat(self.directory).st_mtime_ns
-        now = time.monotonic()
-        if mtime != self._listed_at or now - self._listed_when > RELIST:
-            self._peers = [str(p) for p in self.directory.iterdir()]
-            self._listed_at, self._listed_when = mtime, now
-        return self._peers
+        self._peers = PeerDirectory(self.directory)
 
     def send(self, note: BatchCommitted) -> None:
         streams = note.streams if len(note.streams) <= _MAX_STREAMS else ()
@@ -80,7 +65,7 @@ class CommitSender:
                   note.applied, streams)
         )  # fmt: skip
         try:
-            peers = self._current_peers()
+            peers = self._peers.current()
         except FileNotFoundError:  # removed under us (temporary directory cleaned)
             return
         for peer in peers:

@@ -13,6 +13,9 @@ make it skip an event.
 A socket whose process died refuses the datagram; the sender removes it. The
 directory lives under the system temporary directory (socket paths are limited
 to about 100 bytes) and is private to the user (mode 0700).
+
+Senders list that directory again only when it may have changed
+(:class:`PeerDirectory`): a ``stat`` per commit instead of a listing per commit.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ import logging
 import os
 import socket
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["CrossProcessWakeup", "wakeup_dir"]
+__all__ = ["CrossProcessWakeup", "PeerDirectory", "wakeup_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,45 @@ def wakeup_dir(journal_path: Path) -> Path:
     """The directory shared by every process that opens ``journal_path``."""
     key = hashlib.sha256(str(journal_path.resolve()).encode()).hexdigest()[:20]
     return Path(tempfile.gettempdir()) / f"kiroku-{key}"
+
+
+class PeerDirectory:
+    """The sockets in a directory of peers, listed again only when it may have changed.
+
+    A listing is kept while the directory's mtime stays what it was. But the kernel
+    stamps a change with a clock that moves in ticks (up to 10 ms; kernels before
+    6.13 did so for every change), so a socket bound after a listing, within the
+    tick of the change before it, leaves the mtime as it was: that peer would
+    never be sent to until the directory changed again. A listing is therefore
+    trusted only once it was taken :data:`TICK_NS` or more after the mtime it saw;
+    until then each call lists again, which costs only in the moments after a
+    change. :data:`RELIST_NS` re-lists in any case, for a wall clock set back."""
+
+    TICK_NS = 50_000_000
+    """Longer than any kernel's timestamp tick (10 ms at HZ=100), with margin."""
+    RELIST_NS = 1_000_000_000
+
+    def __init__(self, directory: Path, own: Path | None = None) -> None:
+        self.directory = directory
+        self._own = str(own) if own is not None else None
+        self._peers: list[str] = []
+        self._mtime: int | None = None  # the directory's mtime when last listed
+        self._listed_at = 0  # and the wall clock then (ns), taken before the listing
+
+    def current(self) -> list[str]:
+        """Every peer's socket path but our own; FileNotFoundError if the directory is gone."""
+        mtime = os.stat(self.directory).st_mtime_ns
+        listed_at = self._listed_at
+        if (
+            mtime != self._mtime
+            or listed_at - mtime < self.TICK_NS
+            or (time.time_ns() - listed_at > self.RELIST_NS)
+        ):
+            listed_at = time.time_ns()
+            own = self._own
+            self._peers = [p for p in map(str, self.directory.iterdir()) if p != own]
+            self._mtime, self._listed_at = mtime, listed_at
+        return self._peers
 
 
 class _Receiver(asyncio.DatagramProtocol):
@@ -59,8 +102,7 @@ class CrossProcessWakeup:
         self._path = path
         self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._sender.setblocking(False)
-        self._peers: list[Path] = []
-        self._listed_at: int | None = None  # the directory's mtime when last listed
+        self._peers = PeerDirectory(directory, own=path)
 
     @classmethod
     async def open(cls, journal_path: Path, on_head: Callable[[int], None]) -> CrossProcessWakeup:
@@ -85,25 +127,16 @@ class CrossProcessWakeup:
         """Tell every other endpoint on this journal that ``head`` is committed."""
         message = str(head).encode()
         try:
-            peers = self._current_peers()
+            peers = self._peers.current()
         except FileNotFoundError:  # removed under us (temporary directory cleaned)
             return
         for peer in peers:
             try:
-                self._sender.sendto(message, str(peer))
+                self._sender.sendto(message, peer)
             except (ConnectionRefusedError, FileNotFoundError):
-                peer.unlink(missing_ok=True)  # its process is gone
+                Path(peer).unlink(missing_ok=True)  # its process is gone
             except (BlockingIOError, PermissionError):
                 pass  # its queue is full (it has wake-ups pending) or it is not ours
-
-    def _current_peers(self) -> list[Path]:
-        """The other endpoints, listed again only when the directory changed:
-        a stat per commit costs far less than a listing per commit."""
-        mtime = os.stat(self.directory).st_mtime_ns
-        if mtime != self._listed_at:
-            self._peers = [p for p in self.directory.iterdir() if p != self._path]
-            self._listed_at = mtime
-        return self._peers
 
     def close(self) -> None:
         self._transport.close()
