@@ -91,6 +91,21 @@ def test_the_child_does_not_outlive_a_killed_server(tmp_path: Path) -> None:
     assert server.stop() == 0
 
 
+def test_a_stop_signal_to_both_processes_stops_them_without_a_restart(tmp_path: Path) -> None:
+    """Ctrl-C in a terminal signals the whole process group, as systemd's stop does:
+    the child stops on the signal too, and the stopping server must not take that
+    for a crash and start another."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        server = ChatServer.start(tmp_path / f"data-{sig.name}")
+        (child,) = children(server.process.pid)
+        os.kill(server.process.pid, sig)
+        os.kill(child, sig)
+        assert server.process.wait(30) == 0, server.log()
+        log = server.log()
+        assert "the projector process exited" not in log, log
+        assert log.count("kiroku: roles projector") == 1, log
+
+
 def test_operations_and_their_errors_cross_to_the_child(tmp_path: Path) -> None:
     server = ChatServer.start(tmp_path / "data")
     try:

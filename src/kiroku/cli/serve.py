@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -115,7 +116,7 @@ async def _serve(
             timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float works
             proxy_headers=False,  # X-Forwarded-For is anyone's to write: log the real peer
         )  # fmt: skip
-        server = StoppingServer(config, node.read.hub.close)
+        server = StoppingServer(config, _on_stop(node.read.hub.close, projector))
         async with roles.consumers():
             await server.serve()
         if not server.started:
@@ -124,6 +125,21 @@ async def _serve(
         if projector is not None:
             await projector.stop()
         await roles.close()
+
+
+def _on_stop(
+    close_streams: Callable[[], None], child: ProjectorProcess | None
+) -> Callable[[], None]:
+    """What a stop signal does at once: end the live streams, and tell the supervisor
+    that the projector child, signalled too when the whole group is, is not to be
+    restarted."""
+
+    def on_stop() -> None:
+        close_streams()
+        if child is not None:
+            child.stopping()
+
+    return on_stop
 
 
 def _child(data: Path, spec: RoleSpec, app: str, level: str, form: str) -> list[str]:

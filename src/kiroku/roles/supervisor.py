@@ -76,6 +76,12 @@ class ProjectorProcess:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RESTART_MAX)
 
+    def stopping(self) -> None:
+        """The server received a stop signal: a child that exits from now on is not
+        restarted. A terminal's Ctrl-C and systemd's stop signal the whole process
+        group, so the child stops on the same signal, and its exit is no crash."""
+        self._stopping = True
+
     async def stop(self) -> None:
         self._stopping = True
         process = self.process
