@@ -83,7 +83,7 @@ class ProjectorProcess:
         self._stopping = True
 
     async def stop(self) -> None:
-        self._stopping = True
+        self.stopping()
         process = self.process
         if process is not None and process.returncode is None:
             process.send_signal(signal.SIGTERM)
