@@ -10,8 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiroku.api.params import MAX_POSITION, MAX_SEARCH, fts_query, parse_as_of, parse_int
-from kiroku.errors import InputError
+from kiroku.api.params import (
+    MAX_POSITION,
+    MAX_SEARCH,
+    bearer_token,
+    fts_query,
+    parse_as_of,
+    parse_int,
+)
+from kiroku.errors import AuthenticationError, InputError
 
 ANY_TEXT = st.text(max_size=60) | st.from_regex(r"-?[0-9]{0,25}", fullmatch=True)
 UNICODE_DIGITS = [
@@ -132,3 +139,33 @@ def test_a_search_with_control_characters_or_no_words_is_refused(raw: str) -> No
 def test_search_words_are_never_fts_syntax(fts: sqlite3.Connection) -> None:
     for raw in ['"quoted"', "AND", "NOT hello", "hel*", "body:hello", "NEAR(a b)"]:
         fts.execute("SELECT count(*) FROM search WHERE search MATCH ?", (fts_query(raw),))
+
+
+def _with_authorization(*values: bytes) -> dict[str, object]:
+    return {"headers": [(b"host", b"x"), *((b"authorization", v) for v in values)]}
+
+
+@pytest.mark.parametrize(
+    ("value", "token"),
+    [
+        (b"Bearer abc", "abc"),
+        (b"bearer  abc ", "abc"),
+        (b"BEARER abc", "abc"),
+        (b"Bearer", None),
+        (b"Bearer ", None),
+        (b"", None),
+    ],
+)
+def test_a_bearer_header_gives_its_token_or_none(value: bytes, token: str | None) -> None:
+    assert bearer_token(_with_authorization(value)) == token
+
+
+def test_no_authorization_header_is_no_token_and_only_the_first_counts() -> None:
+    assert bearer_token(_with_authorization()) is None
+    assert bearer_token(_with_authorization(b"Bearer one", b"Bearer two")) == "one"
+
+
+@pytest.mark.parametrize("value", [b"Basic dXNlcjpwYXNz", b"Token abc", b"Bearerabc"])
+def test_another_scheme_is_refused_by_name(value: bytes) -> None:
+    with pytest.raises(AuthenticationError, match="Unsupported authorization scheme"):
+        bearer_token(_with_authorization(value))

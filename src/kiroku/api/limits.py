@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import Message, Receive, Scope
 
 from kiroku.api.auth import Principal, authenticated
-from kiroku.api.params import header
+from kiroku.api.params import bearer_token
 from kiroku.errors import AuthenticationError
 
 __all__ = ["BODY_IN", "PerUser", "bearer_owner", "deadline_receive"]
@@ -66,11 +66,9 @@ def bearer_owner(authenticate: Callable[[str | None], Principal]) -> Callable[[S
     endpoint answers 401 or 503 itself). Reads the raw headers: no Request per call."""
 
     def owner(scope: Scope) -> str | None:
-        scheme, _, token = (header(scope, b"authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
         try:
-            return authenticated(scope, token.strip(), authenticate).name
+            token = bearer_token(scope)
+            return None if token is None else authenticated(scope, token, authenticate).name
         except AuthenticationError:
             return None
 

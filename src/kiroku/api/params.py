@@ -20,7 +20,7 @@ from starlette.types import Scope
 
 from kiroku.domain.numbers import MAX_POSITION, ascii_digits, parse_int
 from kiroku.domain.numbers import shown as _shown
-from kiroku.errors import InputError
+from kiroku.errors import AuthenticationError, InputError
 
 __all__ = ["MAX_POSITION", "MAX_SEARCH", "fts_query", "header", "parse_as_of", "parse_int"]
 
@@ -59,6 +59,19 @@ def header(scope: Scope, name: bytes) -> str | None:
             text: str = value.decode("latin-1")
             return text
     return None
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None when the header
+    is absent or carries no token. Another scheme is an AuthenticationError: a
+    client sending Basic credentials must hear why it is refused, not "no token"."""
+    given = header(scope, b"authorization")
+    if not given:
+        return None
+    scheme, _, token = given.partition(" ")
+    if scheme.lower() != "bearer":
+        raise AuthenticationError(f"Unsupported authorization scheme {scheme!r}; use Bearer")
+    return token.strip() or None
 
 
 MAX_SEARCH = 200

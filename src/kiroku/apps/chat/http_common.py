@@ -10,7 +10,7 @@ from starlette.types import Scope
 
 from kiroku import NotAllowedError, OutsideJournalError
 from kiroku.api.auth import Principal, authenticated
-from kiroku.api.params import MAX_POSITION, header, parse_int
+from kiroku.api.params import MAX_POSITION, bearer_token, parse_int
 from kiroku.apps.chat.node import ChatNode
 from kiroku.apps.chat.rules import NotMemberError, RoomNotFoundError
 from kiroku.errors import AuthenticationError
@@ -39,13 +39,10 @@ def node_of(request: Request) -> ChatNode:
 
 def caller(request: Request, *, allow_query_token: bool = False) -> Principal:
     """The bearer token's user; ``?access_token=`` only where a browser cannot send headers."""
-    given = header(request.scope, b"authorization") or ""
-    scheme, _, token = given.partition(" ")
-    if given and scheme.lower() != "bearer":
-        raise AuthenticationError(f"Unsupported authorization scheme {scheme!r}; use Bearer")
-    if not token and allow_query_token:
-        token = request.query_params.get("access_token", "")
-    return authenticated(request.scope, token.strip() or None, node_of(request).users.authenticate)
+    token = bearer_token(request.scope)
+    if token is None and allow_query_token:
+        token = request.query_params.get("access_token", "").strip() or None
+    return authenticated(request.scope, token, node_of(request).users.authenticate)
 
 
 def require_admin(request: Request) -> Principal:
@@ -87,11 +84,14 @@ def stream_owner(node: ChatNode) -> Callable[[Scope], str | None]:
     when it does not (the endpoint answers 401 itself)."""
 
     def owner(scope: Scope) -> str | None:
-        scheme, _, token = (header(scope, b"authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            token = Request(scope).query_params.get("access_token", "")
         try:
-            return authenticated(scope, token.strip() or None, node.users.authenticate).name
+            token = bearer_token(scope)
+        except AuthenticationError:  # another scheme: the endpoint says so
+            token = None
+        if token is None:
+            token = Request(scope).query_params.get("access_token", "").strip() or None
+        try:
+            return authenticated(scope, token, node.users.authenticate).name
         except AuthenticationError:
             return None
 
