@@ -49,3 +49,11 @@ def test_the_asgi_path_benchmark_runs() -> None:
     assert "post: " in out
     assert "x the ceiling" in out
     assert "ceiling: " in out
+
+
+def test_the_projector_path_benchmark_runs() -> None:
+    out = run_benchmark("projector_path", "--posts", "200", "--runs", "1").stdout
+    assert "kiroku: " in out
+    assert "raw: " in out
+    assert "x raw" in out
+    assert "machine: " in out

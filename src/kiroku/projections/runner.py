@@ -36,8 +36,8 @@ from kiroku.projections.source import (
     EventSource,
     JournalSource,
     Prefetch,
-    lag_behind,
 )
+from kiroku.projections.status import runner_status
 from kiroku.projections.work import BatchWork
 from kiroku.schema.codec import Codec
 
@@ -78,7 +78,7 @@ class ProjectionRunner:
         self.committer = Committer(
             projection, journal, store, self.codec, self.skips, self._committed
         )
-        self._rate = Rate()
+        self.rate = Rate()  # events per second, for the status
         self._advanced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._opened = False
@@ -193,7 +193,7 @@ class ProjectionRunner:
         await self.open()
         self.state, self.error = RunnerState.CATCHING_UP, None
         if follow:
-            await self._note_caught_up()
+            await self.note_caught_up()
         if source is None and not follow:
             source = CatchUpSource(self.journal, self.batch_size, until)
         try:
@@ -248,20 +248,11 @@ class ProjectionRunner:
 
     def _committed(self, work: BatchWork) -> None:
         """After every commit (the committer's hook): wake waiters, tell listeners."""
-        self._rate.add(len(work.covered))
+        self.rate.add(len(work.covered))
         if work.covered:
             self.cursor = work.covered[-1]  # the last taken, in delivery order (wait_for)
         self._wake()
-        note = BatchCommitted(
-            self.name,
-            self.batch,
-            work.first,
-            work.checkpoint,
-            work.applied,
-            tuple(sorted(work.versions)),
-            work.parked,
-        )
-        notify(self.listeners, note)
+        notify(self.listeners, work.note(self.name))
         if work.retractions:
             self._rebuild_needed()
 
@@ -295,7 +286,7 @@ class ProjectionRunner:
                 self.name, self.position, f"did not reach position {position} in {timeout}s"
             ) from e
 
-    async def _note_caught_up(self, head: int | None = None) -> None:
+    async def note_caught_up(self, head: int | None = None) -> None:
         """A following runner at the head is running, not catching up.
 
         Batches mark the state as they commit; a runner that starts (or restarts
@@ -310,25 +301,4 @@ class ProjectionRunner:
             self.state = RunnerState.RUNNING
 
     async def status(self) -> RunnerStatus:
-        # The store first, before any await: a rebuild may swap this runner out
-        # and close its store while we wait on the journal.
-        rebuild_pending = bool(pending_rebuild(self.store.conn))
-        head, lag_seconds = await lag_behind(self.journal, self.position)
-        if self.running:
-            await self._note_caught_up(head)
-        state = self.state
-        if state is RunnerState.RUNNING and head - self.position > self.batch_size:
-            state = RunnerState.CATCHING_UP
-        return RunnerStatus(
-            name=self.name,
-            state=state,
-            position=self.position,
-            head=head,
-            lag_events=max(0, head - self.position),
-            lag_seconds=lag_seconds,
-            events_per_second=self._rate.per_second(),
-            parked=self.parked_count,
-            duplicates=self.duplicates,
-            error=self.error,
-            rebuild_pending=rebuild_pending,
-        )
+        return await runner_status(self)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from kiroku.domain.envelope import StoredEvent
 from kiroku.projections.ledger import ExceptionRow
+from kiroku.projections.model import BatchCommitted
 
 __all__ = ["BatchWork", "merged"]
 
@@ -38,6 +39,18 @@ class BatchWork:
     @property
     def last(self) -> int:
         return max(self.covered, default=0)
+
+    def note(self, projection: str) -> BatchCommitted:
+        """What listeners hear of this batch once committed."""
+        return BatchCommitted(
+            projection,
+            self.batch,
+            self.first,
+            self.checkpoint,
+            self.applied,
+            tuple(sorted(self.versions)),
+            self.parked,
+        )
 
     def runs(self) -> list[tuple[int, int]]:
         """Covered positions as maximal runs of consecutive integers: the ledger's ranges."""
