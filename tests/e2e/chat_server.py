@@ -14,6 +14,8 @@ artifacts. Interface (kept stable for other suites):
     server.log()               # everything it printed
     server.wait_for_log(text)  # the log once it holds text (lines logged from a queue)
     server.append_poison()     # a message event no projection can decode; its position
+    children(server.process.pid)  # its live child processes (the projector's)
+    alive(pid)                 # whether a process runs (not gone, not a zombie)
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from kiroku import NewEvent
 from kiroku.journal.protocol import ANY
 from kiroku.journal.sqlite import SQLiteJournal
 
-__all__ = ["ChatServer", "ServerStartError", "bearer", "server_fixture"]
+__all__ = ["ChatServer", "ServerStartError", "alive", "bearer", "children", "server_fixture"]
 
 _READY = re.compile(r"kiroku: listening on http://127\.0\.0\.1:(\d+)")
 _START_TIMEOUT = 30.0
@@ -186,3 +188,25 @@ def server_fixture(label: str) -> object:
 def bearer(token: str) -> dict[str, str]:
     """The headers that present ``token``."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def children(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (for ``kiroku serve``: its projector)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[1]) == pid and stat[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return stat[0] != "Z"

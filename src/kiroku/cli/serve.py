@@ -88,6 +88,7 @@ async def _serve(
         raise click.UsageError(f"--demo seeds the chat's rooms; the app {chat.name!r} has none")
     roles.reader_only()
     projector: ProjectorProcess | None = None
+    local = app.state.operations  # this process's; run here only with the projector role
     if child is not None:  # the app's /readyz, with the projector's answer joined in
         client = ControlClient(spec.read_dir)
         app.state.operations = RemoteOperations(client, node.read.host)
@@ -96,7 +97,7 @@ async def _serve(
         install_readyz(app, roles)
     app.state.demo = demo
     await roles.start()
-    await roles.take_operations(app.state.operations, app.state.ops)
+    await roles.take_operations(local)
     try:
         if projector is not None:
             await projector.start()

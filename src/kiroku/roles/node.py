@@ -28,7 +28,8 @@ from kiroku.api.user_store import is_postgres_url
 from kiroku.app import App
 from kiroku.apps.chat.http_ops_tasks import OpsTasks
 from kiroku.apps.chat.node import ChatNode, RuntimeOptions, open_node
-from kiroku.apps.chat.ops import Operations
+from kiroku.apps.chat.ops import LocalOperations
+from kiroku.apps.chat.ops_record import TaskRecordFile
 from kiroku.bus.protocol import Bus
 from kiroku.bus.relay import Relay
 from kiroku.journal.protocol import Journal
@@ -67,6 +68,7 @@ class RoleNode:
         self.sender: CommitSender | None = None
         self.receiver: CommitReceiver | None = None
         self.control: ControlServer | None = None
+        self.tasks: OpsTasks | None = None
         self.pg_sender: PgCommitSender | None = None
         self.pg_receiver: PgCommitReceiver | None = None
         self._telling: set[asyncio.Future[None]] = set()
@@ -120,14 +122,24 @@ class RoleNode:
                 positions[f"projection:{name}"] = runner.position
         return positions, active, await self.ready()
 
-    async def take_operations(self, operations: Operations, tasks: OpsTasks) -> None:
-        """A projector without HTTP takes the operations page's actions from the HTTP
-        processes on its read stores (``control``); after a replay or rebuild it
-        sends a note, so they follow a swap even when no new batch follows it."""
-        if "projector" not in self.roles or self.spec.embedded:
+    async def take_operations(self, operations: LocalOperations) -> None:
+        """A process running the projector runs the operations page's actions, so it
+        keeps their record in its read-store directory and takes up the tasks that
+        were running (``LocalOperations.resume``); a process without it never does,
+        even one forwarding the actions to a projector (it would record, or run
+        again, what runs elsewhere).
+
+        A projector without HTTP takes the actions from the HTTP processes on its
+        read stores (``control``); after a replay or rebuild it sends a note, so
+        they follow a swap even when no new batch follows it."""
+        if "projector" not in self.roles:
             return
-        self.control = await ControlServer.open(self.spec.read_dir, operations)
-        tasks.on_done.append(self._task_done)
+        self.tasks = operations.tasks
+        if not self.spec.embedded:  # before any task runs: a resumed one is told too
+            self.tasks.on_done.append(self._task_done)
+        await operations.resume(TaskRecordFile(self.spec.read_dir))
+        if not self.spec.embedded:
+            self.control = await ControlServer.open(self.spec.read_dir, operations)
 
     def _task_done(self, name: str) -> None:
         if self.sender is None:
@@ -204,6 +216,8 @@ class RoleNode:
             await self.heartbeat.stop()
         if self.control is not None:
             await self.control.close()
+        if self.tasks is not None:  # cancelled, not ended: the record keeps them running
+            await self.tasks.close()
         if self.relay is not None:
             await self.relay.stop()
         if self.receiver is not None:

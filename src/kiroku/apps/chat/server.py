@@ -36,6 +36,7 @@ from kiroku.apps.chat.http_common import is_stream, stream_owner
 from kiroku.apps.chat.node import ChatNode
 from kiroku.apps.chat.openapi import document
 from kiroku.apps.chat.ops import LocalOperations
+from kiroku.apps.chat.ops_record import TaskRecordFile
 from kiroku.catalog import Catalog
 
 __all__ = ["build_app"]
@@ -108,7 +109,12 @@ def build_app(
     limits: ServerOptions | None = None,
 ) -> Application:
     """The app over ``node``; ``catalog`` is the one start-up checked (else built here);
-    ``limits`` caps the live streams (the defaults when None)."""
+    ``limits`` caps the live streams (the defaults when None).
+
+    With ``start_node`` this process runs the projections, so it keeps the
+    operations tasks' record in the node's directory and takes up what was
+    running; without, whoever starts the node decides (``RoleNode.take_operations``).
+    """
     chat = is_the_chat(node)
     chat_routes = [*http_write.routes(), *http_read.routes(), *http_live.routes()] if chat else []
     routes: list[BaseRoute] = [
@@ -124,11 +130,13 @@ def build_app(
     ops = http_ops.OpsTasks()
     # set before the lifespan starts the node: notes left by a crash start at once
     node.read.host.on_rebuild_needed = http_ops.rebuild_when_needed(node.read.host, ops)
+    operations = LocalOperations(node.read.host, ops)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Application) -> AsyncIterator[None]:
         if start_node:
             await node.start()
+            await operations.resume(TaskRecordFile(node.data_dir))
         try:
             yield
         finally:
@@ -142,6 +150,6 @@ def build_app(
     app.state.chat = chat
     app.state.metrics = metrics
     app.state.ops = ops
-    app.state.operations = LocalOperations(node.read.host, ops)  # a server may send them away
+    app.state.operations = operations  # a server may send them away
     app.state.catalog = catalog if catalog is not None else http_corrections.app_catalog(node.app)
     return app

@@ -78,6 +78,13 @@ function taskCell(p, showParked) {
     running && task.progress
       ? h("span", { class: "small muted" }, `${task.progress.position} / ${task.progress.target}`)
       : null,
+    task.resumed
+      ? h(
+          "div",
+          { class: "small muted" },
+          `resumed after ${task.resumed === 1 ? "a restart" : `${task.resumed} restarts`}`,
+        )
+      : null,
     task.error ? h("div", { class: "small danger-text" }, task.error) : null,
   );
 }
