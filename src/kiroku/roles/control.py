@@ -38,7 +38,9 @@ class ProjectorUnavailableError(ProjectionError):
     """The projector process does not answer (starting, restarting, or stopped)."""
 
     def __init__(self, why: str) -> None:
-        super().__init__("*", None, f"the projector process is not available: {why}")
+        super().__init__("*", None, why)
+        # said as a sentence of its own: it is about the process, not one projection
+        Exception.__init__(self, f"The projector process is not available: {why}")
 
 
 class _Request(msgspec.Struct):
@@ -157,8 +159,10 @@ class ControlClient:
                     line = await reader.readline()
                 finally:
                     writer.close()
-        except (OSError, TimeoutError) as e:
-            raise ProjectorUnavailableError(str(e) or type(e).__name__) from e
+        except TimeoutError as e:
+            raise ProjectorUnavailableError(f"no answer within {self.timeout:g} s") from e
+        except OSError as e:
+            raise ProjectorUnavailableError(f"it does not listen ({e})") from e
         if not line:
             raise ProjectorUnavailableError("it closed the connection")
         answer = msgspec.json.decode(line, type=_Answer)

@@ -2,7 +2,7 @@
 // events, the event browser with retraction (events.js), and the event catalog
 // drawn from its JSON (catalog.js).
 
-import { get, listOf } from "./api.js";
+import { ApiError, get, listOf } from "./api.js";
 import { dataTable, fill, h } from "./dom.js";
 import { catalogView } from "./catalog.js";
 import { eventBrowser } from "./events.js";
@@ -10,6 +10,7 @@ import { parkedView } from "./parked.js";
 import { isRunning, projectionRow } from "./opsrow.js";
 
 const PROGRESS_EVERY_MS = 500; // while a task runs or a runner lags, the table is re-read
+const UNAVAILABLE_RETRY_MS = 2000; // while the projector process is away (503), asked again
 
 /** Render the operations page into main; returns a cleanup function. */
 export function renderOps(main, ctx) {
@@ -41,9 +42,25 @@ export function renderOps(main, ctx) {
     ),
   );
 
+  // A projector process that is restarting answers 503 for a moment: the section
+  // says so and asks again by itself, rather than stay empty until a Refresh.
   async function loadProjections() {
-    const answer = await ctx.attempt(() => get("/api/admin/projections"));
-    if (!answer || state.closed) return;
+    let answer;
+    try {
+      answer = await get("/api/admin/projections");
+    } catch (error) {
+      if (state.closed) return;
+      if (!(error instanceof ApiError && error.status === 503)) {
+        ctx.showError(error);
+        return;
+      }
+      unavailable(projections, error);
+      clearTimeout(state.timer);
+      state.timer = setTimeout(loadProjections, UNAVAILABLE_RETRY_MS);
+      return;
+    }
+    if (state.closed) return;
+    projections.querySelector("#projections-unavailable")?.remove();
     const rows = listOf(answer, "projections");
     drawProjections(projections, rows, { ctx, state, onStarted: watchProgress, showParked });
     // Keep the table current while something moves: a task runs or a runner lags.
@@ -103,6 +120,16 @@ function section(title, id, body, ...tools) {
  * operator may be typing in) is created once and only its cells change on a
  * refresh, so a refresh every 500 ms never wipes what is being typed.
  */
+function unavailable(container, error) {
+  const text = `${error.detail || error.title}. Asking again every few seconds.`;
+  const line = container.querySelector("#projections-unavailable");
+  if (line) line.textContent = text;
+  else {
+    const attrs = { id: "projections-unavailable", class: "muted", role: "status" };
+    container.prepend(h("p", attrs, text));
+  }
+}
+
 function drawProjections(container, rows, { ctx, state, onStarted, showParked }) {
   if (!rows.length) {
     fill(container, h("p", { class: "muted" }, "No projections are registered."));
