@@ -25,6 +25,7 @@ from kiroku.apps.chat import commands as c
 from kiroku.apps.chat.http_common import caller, node_of
 from kiroku.apps.chat.room import Room
 from kiroku.apps.chat.rules import UnknownUserError
+from kiroku.runtime.ids import new_id
 
 __all__ = ["routes"]
 
@@ -64,7 +65,7 @@ def _key(request: Request, who: Principal) -> str | None:
 
 def _new_id(key: str | None, *scope: str) -> str:
     if key is None:
-        return uuid.uuid4().hex
+        return new_id().hex  # time-ordered: read models keyed by it append in order
     return uuid.uuid5(_NAMESPACE, "|".join((*scope, key))).hex
 
 
