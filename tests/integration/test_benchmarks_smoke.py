@@ -57,3 +57,10 @@ def test_the_projector_path_benchmark_runs() -> None:
     assert "raw: " in out
     assert "x raw" in out
     assert "machine: " in out
+
+
+def test_the_ids_benchmark_runs() -> None:
+    out = _quick("ids")
+    assert "random (v4): write calls" in out
+    assert "time-ordered (v7): write calls" in out
+    assert "KiB written" in out
