@@ -23,12 +23,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import secrets
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -38,6 +34,7 @@ import uvloop
 from starlette.types import ASGIApp, Message, Scope
 
 from benchmarks import http_ceiling
+from benchmarks.callgrind import instructions
 from benchmarks.machine import machine
 from kiroku import Journal
 from kiroku.api.limits import BODY_IN
@@ -130,20 +127,11 @@ async def _measure(case: str, n: int, rounds: int) -> list[float]:
 
 
 def _instructions(case: str, n: int) -> int:
-    """User-space instructions per request: two runs under callgrind, ``n`` and ``3n``."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise SystemExit("--instructions needs valgrind")
+    """User-space instructions per request: two counted runs, ``n`` and ``3n``."""
     counts = []
     for requests in (n, 3 * n):
-        cmd = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
-        cmd += ["-m", "benchmarks.asgi_path", "--case", case, "--requests", str(requests)]
-        cmd += ["--rounds", "1"]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        found = re.search(r"Collected : (\d+)", done.stderr)
-        if found is None:
-            raise SystemExit(f"no count from valgrind:\n{done.stderr[-2000:]}")
-        counts.append(int(found.group(1)))
+        args = ["-m", "benchmarks.asgi_path", "--case", case, "--requests", str(requests)]
+        counts.append(instructions([*args, "--rounds", "1"]))
     return (counts[1] - counts[0]) // (2 * n)
 
 

@@ -10,7 +10,9 @@ runners woken by it), in batches of ``--batch`` events: the size of the
 batches ``benchmarks.http_load`` sees at an offered 3,000 posts/s. The clock
 (or the instruction count) runs from the start until every projection has
 processed the last post. What is left out is what the projector process adds
-around this: commit notes to other processes and the heartbeat.
+around this: commit notes to other processes and the heartbeat. One thing
+differs from a projector at the journal's head: catching up, the feed's reads
+go to the journal's reader threads; at the head, they run on the loop.
 
 The baseline, measured in the same run, is raw sqlite3 doing the least four
 read models of a post could: in each of four files, one INSERT of a JSON
@@ -28,12 +30,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
-import shutil
 import sqlite3
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -41,11 +39,13 @@ from pathlib import Path
 
 import uvloop
 
+from benchmarks.callgrind import instructions
 from benchmarks.machine import machine
 from kiroku import Codec, ProjectionHost, Runtime
 from kiroku.apps.chat import Room, app
 from kiroku.apps.chat import commands as c
 from kiroku.journal.sqlite import SQLiteJournal
+from kiroku.runtime.ids import new_id
 
 __all__ = ["main"]
 
@@ -71,7 +71,8 @@ async def _history(data: Path, posts: int) -> None:
 async def _post(runtime: Runtime, i: int) -> None:
     room = f"r{i % ROOMS}"
     body = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(6))
-    await runtime.execute(Room, room, c.PostMessage(room, f"m{i}", body, "ann"))
+    message_id = new_id().hex  # as the HTTP layer makes them
+    await runtime.execute(Room, room, c.PostMessage(room, message_id, body, "ann"))
 
 
 async def _project(data: Path, batch: int) -> float:
@@ -139,23 +140,14 @@ def _run(posts: int, batch: int, case: str) -> float:
 
 
 def _instructions(posts: int, batch: int) -> int:
-    """Instructions per post: callgrind over two runs, ``posts`` and ``3 * posts``,
-    with the history written outside the count (``--toggle-collect`` on projecting)."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        raise SystemExit("--instructions needs valgrind")
+    """Instructions per post: two counted runs, ``posts`` and ``3 * posts``, each over a
+    history written beforehand by this process (outside the count)."""
     counts = []
     for n in (posts, 3 * posts):
         with tempfile.TemporaryDirectory(prefix="kiroku-projector-") as tmp:
             uvloop.run(_history(Path(tmp), n))
-            cmd = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
-            cmd += ["-m", "benchmarks.projector_path", "--project-only", tmp]
-            cmd += ["--batch", str(batch)]
-            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        found = re.search(r"Collected : (\d+)", done.stderr)
-        if found is None:
-            raise SystemExit(f"no count from valgrind:\n{done.stderr[-2000:]}")
-        counts.append(int(found.group(1)))
+            args = ["-m", "benchmarks.projector_path", "--project-only", tmp]
+            counts.append(instructions([*args, "--batch", str(batch)]))
     return (counts[1] - counts[0]) // (2 * posts)
 
 
