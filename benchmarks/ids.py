@@ -8,7 +8,7 @@ Each contender appends the same chat history, the chat's own events, to a fresh
 SQLite journal (durable, ``synchronous=FULL``): 50 rooms, posts appended 20 at
 a time to 20 rooms, so each journal commit carries the same group of events
 whatever the ids. The only difference is where the event ids and the message
-ids come from (the runtime draws event ids from ``kiroku.runtime.ids.new_id``,
+ids come from (the runtime draws event ids from ``kiroku.domain.ids.new_id``,
 the chat's HTTP layer its message ids). Reported per post, from the kernel's own counters for this
 process (``/proc/self/io``: every thread, the journal's writer included): write
 system calls and bytes written, and the journal's files' size at the end. Counts, not
@@ -31,8 +31,8 @@ from benchmarks.machine import machine
 from kiroku import Codec
 from kiroku.apps.chat import app
 from kiroku.apps.chat import events as e
+from kiroku.domain import ids
 from kiroku.journal.sqlite import SQLiteJournal
-from kiroku.runtime import ids
 
 __all__ = ["main"]
 

@@ -44,8 +44,8 @@ from benchmarks.machine import machine
 from kiroku import Codec, ProjectionHost, Runtime
 from kiroku.apps.chat import Room, app
 from kiroku.apps.chat import commands as c
+from kiroku.domain.ids import new_id
 from kiroku.journal.sqlite import SQLiteJournal
-from kiroku.runtime.ids import new_id
 
 __all__ = ["main"]
 

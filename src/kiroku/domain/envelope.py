@@ -21,6 +21,7 @@ from typing import Generic, TypeAlias, TypeVar
 
 import msgspec
 
+from kiroku.domain.ids import new_id
 from kiroku.domain.streams import category_of, id_of
 
 __all__ = [
@@ -50,7 +51,7 @@ class NewEvent(msgspec.Struct, frozen=True, gc=False):
     type: str
     schema_version: int
     data: bytes
-    event_id: uuid.UUID = msgspec.field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID = msgspec.field(default_factory=new_id)
     occurred_at: datetime = msgspec.field(default_factory=utc_now)
     correlation_id: str | None = None
     causation_id: str | None = None

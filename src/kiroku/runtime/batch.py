@@ -29,6 +29,7 @@ import msgspec
 
 from kiroku.domain.decider import Decider
 from kiroku.domain.envelope import NewEvent, Recorded, utc_now
+from kiroku.domain.ids import new_event_id
 from kiroku.errors import (
     AggregateCrashedError,
     DomainError,
@@ -36,7 +37,6 @@ from kiroku.errors import (
     KirokuError,
 )
 from kiroku.journal.protocol import AppendResult, Journal
-from kiroku.runtime.ids import new_event_id
 from kiroku.runtime.receipts import ReceiptBook, ensure_same, key_name
 from kiroku.runtime.result import IDEMPOTENCY_KEY, CommandResult, Receipt, recorded_from_new
 from kiroku.runtime.settings import CommandOptions

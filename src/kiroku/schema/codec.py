@@ -18,6 +18,7 @@ from typing import Any, TypeVar, cast
 import msgspec
 
 from kiroku.domain.envelope import JSON, Metadata, NewEvent, Recorded, StoredEvent, utc_now
+from kiroku.domain.ids import new_id
 from kiroku.errors import DecodeError, EncodeError, FutureSchemaVersionError, UpcastError
 from kiroku.schema.registry import DEFAULT_REGISTRY, EventType, Registry, Upcaster
 from kiroku.schema.state_json import encode_state
@@ -82,7 +83,7 @@ class Codec:
             type=spec.name,
             schema_version=spec.version,
             data=encode_json(event),
-            event_id=event_id or uuid.uuid4(),
+            event_id=event_id or new_id(),
             occurred_at=occurred_at or utc_now(),
             correlation_id=correlation_id,
             causation_id=causation_id,

@@ -25,7 +25,7 @@ from kiroku.apps.chat import commands as c
 from kiroku.apps.chat.http_common import caller, node_of
 from kiroku.apps.chat.room import Room
 from kiroku.apps.chat.rules import UnknownUserError
-from kiroku.runtime.ids import new_id
+from kiroku.domain.ids import new_id
 
 __all__ = ["routes"]
 

@@ -8,7 +8,7 @@ import uuid
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kiroku.runtime.ids import id_at, new_event_id, new_id
+from kiroku.domain.ids import id_at, new_event_id, new_id
 
 
 def _ms(value: uuid.UUID) -> int:
