@@ -43,7 +43,7 @@ def test_a_resumed_rebuild_says_so_while_it_runs_and_once_done(
             page.set_viewport_size({"width": 1440, "height": 900})
             page.get_by_role("link", name="Operations").click()
             away = page.locator("#projections-unavailable")
-            expect(away).to_contain_text("projector process is not available", timeout=60_000)
+            expect(away).to_contain_text("projector process is not available", timeout=30_000)
             screenshot(page, "ops-projector-away-1440")
             os.kill(child, signal.SIGKILL)
             until(lambda: True if not alive(child) else None)

@@ -143,16 +143,23 @@ def _raised(names: list[str], detail: str) -> KirokuError:
     return KirokuError(detail)
 
 
+_LOOKS = frozenset({"projections", "unready", "ping"})
+"""Operations that only look: a projector that does not answer them soon is said to be
+away (``/readyz`` and the operations page must not hang on a stopped process)."""
+
+
 class ControlClient:
     """The HTTP process's side: one connection per call (operations are rare)."""
 
-    def __init__(self, read_dir: Path, timeout: float = 30.0) -> None:
+    def __init__(self, read_dir: Path, timeout: float = 30.0, look_timeout: float = 5.0) -> None:
         self.path = control_path(read_dir)
         self.timeout = timeout
+        self.look_timeout = look_timeout
 
     async def call(self, op: str, **args: JSON) -> JSON:
+        limit = self.look_timeout if op in _LOOKS else self.timeout
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(limit):
                 reader, writer = await asyncio.open_unix_connection(str(self.path), limit=_LIMIT)
                 try:
                     writer.write(msgspec.json.encode(_Request(op, dict(args))) + b"\n")
@@ -160,7 +167,7 @@ class ControlClient:
                 finally:
                     writer.close()
         except TimeoutError as e:
-            raise ProjectorUnavailableError(f"no answer within {self.timeout:g} s") from e
+            raise ProjectorUnavailableError(f"no answer within {limit:g} s") from e
         except OSError as e:
             raise ProjectorUnavailableError(f"it does not listen ({e})") from e
         if not line:
