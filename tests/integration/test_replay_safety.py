@@ -15,6 +15,8 @@ from kits.hosts import HostMaker
 from kiroku import ANY, Codec, MemoryJournal, Recorded, Registry, event
 from kiroku.apps.chat import app as chat
 from kiroku.apps.chat.http_ops import OpsTasks
+from kiroku.apps.chat.http_ops_tasks import Work
+from kiroku.apps.chat.ops_record import Kind
 from kiroku.apps.travel import TRAVEL as travel
 from kiroku.apps.travel.walkthrough import walkthrough
 from kiroku.corrections import RetractionService
@@ -161,10 +163,11 @@ async def test_a_replay_or_rebuild_task_that_parked_events_does_not_say_just_don
     tasks = OpsTasks()
     try:
         await host.catch_up()
-        for kind, work in (
+        works: list[tuple[Kind, Work]] = [
             ("replay", lambda: host.replay("safety.picky", 1, tasks.progress)),
             ("rebuild", lambda: host.rebuild("safety.picky", tasks.progress)),
-        ):
+        ]
+        for kind, work in works:
             tasks.launch("safety.picky", kind, work)
             await tasks.tasks["safety.picky"]
             assert tasks.info["safety.picky"]["state"] == "done with 2 parked", kind

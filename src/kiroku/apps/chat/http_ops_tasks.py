@@ -76,14 +76,13 @@ class OpsTasks:
         self.save()
 
     def launch(
-        self, name: str, kind: str, work: Work, *, first: int | None = None, resumed: int = 0
+        self, name: str, kind: Kind, work: Work, *, first: int | None = None, resumed: int = 0
     ) -> None:
         """Run ``work`` as ``name``'s ``kind`` ("replay" from ``first``, or "rebuild");
         ``resumed`` counts the restarts the task was taken up after."""
         if self.busy(name):
             raise ConcurrencyError(f"Projection {name!r} is already running a {self.kind(name)}")
-        known: Kind = msgspec.convert(kind, Kind)  # ValidationError for any other kind
-        record = TaskRecord(name=name, kind=known, started=now(), first=first, resumed=resumed)
+        record = TaskRecord(name=name, kind=kind, started=now(), first=first, resumed=resumed)
         self.show(record)
         self.tasks[name] = asyncio.create_task(self._run(record, work), name=f"{kind} {name}")
 
